@@ -1,0 +1,56 @@
+"""``python -m local_runner``: the official ``submission_runner.py`` flags, on embedded workloads."""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from local_runner.errors import RunnerError
+from local_runner.runner import RunConfig, run
+
+flags.DEFINE_string('framework', 'jax', 'Only "jax" is supported by the local runner.')
+flags.DEFINE_string('workload', None, 'Embedded workload name, e.g. imagenet_resnet_mini.')
+flags.DEFINE_string('submission_path', None, 'Path to the submission .py file.')
+flags.DEFINE_enum('tuning_ruleset', 'external', ['external', 'self'], 'Tuning ruleset.')
+flags.DEFINE_string('tuning_search_space', None, 'Search space JSON (external tuning only).')
+flags.DEFINE_integer('num_tuning_trials', 1, 'Number of hyperparameter points (trials).')
+flags.DEFINE_string('experiment_dir', None, 'Root directory of the logs.')
+flags.DEFINE_string('experiment_name', None, 'Sub-directory of experiment_dir.')
+flags.DEFINE_string('data_dir', None, 'Ignored: embedded workloads carry their data.')
+flags.DEFINE_integer('max_global_steps', None, 'Stop after this many steps.')
+flags.DEFINE_integer('rng_seed', None, 'Seed (0 or unset: a random seed, as the official runner).')
+flags.DEFINE_boolean('overwrite', False, 'Replace an existing experiment directory.')
+flags.DEFINE_boolean('resume_last_run', False,
+                     'Keep completed trials of an existing directory, rerun the others.')
+flags.DEFINE_integer('hparam_start_index', None, 'First hyperparameter point to run.')
+flags.DEFINE_integer('hparam_end_index', None, 'One past the last hyperparameter point to run.')
+flags.DEFINE_float('max_allowed_runtime_sec', None,
+                   "Override of the workload's time budget (e.g. a hardware-transferred one).")
+flags.DEFINE_boolean('save_checkpoints', False, 'Accepted for compatibility; no checkpoints are kept.')
+flags.DEFINE_boolean('torch_compile', False, 'Accepted for compatibility; ignored.')
+flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  if FLAGS.framework != 'jax':
+    sys.exit(f'error: the local runner supports --framework=jax only, got {FLAGS.framework!r}')
+  config = RunConfig(
+    workload=FLAGS.workload, submission_path=FLAGS.submission_path,
+    experiment_dir=FLAGS.experiment_dir, experiment_name=FLAGS.experiment_name,
+    tuning_ruleset=FLAGS.tuning_ruleset, tuning_search_space=FLAGS.tuning_search_space,
+    num_tuning_trials=FLAGS.num_tuning_trials, max_global_steps=FLAGS.max_global_steps,
+    rng_seed=FLAGS.rng_seed, overwrite=FLAGS.overwrite, resume_last_run=FLAGS.resume_last_run,
+    hparam_start_index=FLAGS.hparam_start_index, hparam_end_index=FLAGS.hparam_end_index,
+    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec)
+  try:
+    run(config, progress=lambda msg: print(msg, flush=True))
+  except RunnerError as e:
+    sys.exit(f'error: {e}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,34 @@
+"""Registry of the embedded CPU workloads, by AlgoPerf-style name."""
+
+from __future__ import annotations
+
+import importlib
+
+from local_runner.errors import RunnerError
+
+#: workload name -> "module:Class" (imported lazily so that one workload's deps stay optional).
+EMBEDDED_WORKLOADS = {
+  'imagenet_resnet_mini': 'local_runner.workloads.imagenet_resnet_mini:ImagenetResnetMiniWorkload',
+}
+
+#: The official AlgoPerf workloads of the study and the embedded stand-in of each.
+OFFICIAL_TO_EMBEDDED = {
+  'imagenet_resnet': 'imagenet_resnet_mini',
+}
+
+
+class UnknownWorkloadError(RunnerError):
+  pass
+
+
+def get_workload(name: str):
+  """A fresh instance of the embedded workload ``name``."""
+  if name not in EMBEDDED_WORKLOADS:
+    known = ', '.join(sorted(EMBEDDED_WORKLOADS))
+    hint = ''
+    if name in OFFICIAL_TO_EMBEDDED:
+      hint = (f' {name!r} is an official AlgoPerf workload: run it with the official runner, or use '
+              f'the embedded stand-in {OFFICIAL_TO_EMBEDDED[name]!r}.')
+    raise UnknownWorkloadError(f'unknown workload {name!r} (--workload); embedded workloads: {known}.{hint}')
+  module_name, class_name = EMBEDDED_WORKLOADS[name].split(':')
+  return getattr(importlib.import_module(module_name), class_name)()

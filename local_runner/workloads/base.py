@@ -1,0 +1,168 @@
+"""Shared machinery of the embedded workloads: splits, input queue, evaluation, targets.
+
+A subclass provides the data (``_make_splits``), the model (``init_model_fn``,
+``model_fn``), the loss (``loss_fn``) and per-split metrics (``_split_metrics``),
+plus the class attributes listed below. Everything the AlgoPerf runner and
+submissions read (``param_shapes``, ``step_hint``, ``eval_model`` ...) is here.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Dict, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algoperf_compat import spec
+
+#: Metrics for which lower is better; every other target metric is maximised.
+MINIMISED_METRICS = frozenset({'loss', 'error_rate', 'wer', 'ctc_loss'})
+
+
+def param_shapes_of(params) -> dict:
+  """The tree of ``spec.ShapeTuple`` for a parameter tree."""
+  return jax.tree_util.tree_map(lambda x: spec.ShapeTuple(np.shape(x)), params)
+
+
+def param_types_of(params) -> dict:
+  """``spec.ParameterType`` per leaf, from flax's naming conventions.
+
+  ``embedding`` -> EMBEDDING; ``kernel`` with 4 dims -> CONV_WEIGHT, otherwise
+  WEIGHT; ``scale``/``bias`` under a ``BatchNorm*`` module -> BATCH_NORM_*, under a
+  ``LayerNorm*`` module -> LAYER_NORM_*; any other ``bias`` -> BIAS.
+  """
+
+  def leaf_type(path, leaf):
+    names = [getattr(k, 'key', getattr(k, 'name', str(k))) for k in path]
+    name, parents = str(names[-1]), ' '.join(str(n) for n in names[:-1])
+    if name == 'embedding':
+      return spec.ParameterType.EMBEDDING
+    if 'BatchNorm' in parents:
+      return spec.ParameterType.BATCH_NORM_SCALE if name == 'scale' else spec.ParameterType.BATCH_NORM_BIAS
+    if 'LayerNorm' in parents:
+      return spec.ParameterType.LAYER_NORM_SCALE if name == 'scale' else spec.ParameterType.LAYER_NORM_BIAS
+    if name == 'bias':
+      return spec.ParameterType.BIAS
+    if np.ndim(leaf) == 4:
+      return spec.ParameterType.CONV_WEIGHT
+    return spec.ParameterType.WEIGHT
+
+  return jax.tree_util.tree_map_with_path(leaf_type, params)
+
+
+class EmbeddedWorkload:
+  """An AlgoPerf workload small enough to train on two CPU cores in under a minute.
+
+  Subclasses set: ``name``, ``target_metric_name``, ``validation_target_value``,
+  ``test_target_value``, ``loss_type``, ``step_hint``, ``max_allowed_runtime_sec``,
+  ``eval_period_time_sec``, ``default_batch_size``, ``eval_batch_size``.
+  """
+
+  name: str
+  target_metric_name: str
+  validation_target_value: float
+  test_target_value: float
+  step_hint: int
+  max_allowed_runtime_sec: int
+  eval_period_time_sec: float
+  default_batch_size: int
+  eval_batch_size: int
+  data_seed: int = 0
+
+  def __init__(self):
+    self._param_shapes = None
+    self._param_types = None
+    self.metrics_logger = None
+
+  # ---- what subclasses provide -------------------------------------------------
+  def _make_splits(self) -> Dict[str, Dict[str, np.ndarray]]:
+    """{'train'|'eval_train'|'validation'|'test': batch dict of numpy arrays}."""
+    raise NotImplementedError
+
+  def _split_metrics(self, params, model_state, split: Dict[str, np.ndarray]) -> Dict[str, float]:
+    """Metrics of one split (at least 'loss' and ``target_metric_name``)."""
+    raise NotImplementedError
+
+  # ---- AlgoPerf workload interface ---------------------------------------------
+  @property
+  def param_shapes(self):
+    if self._param_shapes is None:
+      raise ValueError(f'{self.name}: call init_model_fn() before param_shapes')
+    return self._param_shapes
+
+  @property
+  def model_params_types(self):
+    if self._param_types is None:
+      raise ValueError(f'{self.name}: call init_model_fn() before model_params_types')
+    return self._param_types
+
+  def attach_metrics_logger(self, metrics_logger) -> None:
+    self.metrics_logger = metrics_logger
+
+  @property
+  def target_metric_is_minimised(self) -> bool:
+    return self.target_metric_name in MINIMISED_METRICS
+
+  def _reached(self, value: float, target: float) -> bool:
+    return value <= target if self.target_metric_is_minimised else value >= target
+
+  def has_reached_validation_target(self, eval_result: Dict[str, float]) -> bool:
+    return self._reached(eval_result[f'validation/{self.target_metric_name}'],
+                         self.validation_target_value)
+
+  def has_reached_test_target(self, eval_result: Dict[str, float]) -> bool:
+    return self._reached(eval_result[f'test/{self.target_metric_name}'], self.test_target_value)
+
+  @functools.cached_property
+  def splits(self) -> Dict[str, Dict[str, np.ndarray]]:
+    return self._make_splits()
+
+  @property
+  def num_train_examples(self) -> int:
+    return len(next(iter(self.splits['train'].values())))
+
+  @property
+  def num_eval_train_examples(self) -> int:
+    return len(next(iter(self.splits['eval_train'].values())))
+
+  @property
+  def num_validation_examples(self) -> int:
+    return len(next(iter(self.splits['validation'].values())))
+
+  @property
+  def num_test_examples(self) -> int:
+    return len(next(iter(self.splits['test'].values())))
+
+  def _build_input_queue(self, data_rng, split: str, data_dir=None,
+                         global_batch_size: int | None = None) -> Iterator[Dict[str, jnp.ndarray]]:
+    """Endless shuffled batches of ``split``; a fresh permutation each epoch, drop the remainder."""
+    del data_dir
+    data = self.splits[split]
+    n = len(next(iter(data.values())))
+    batch_size = min(global_batch_size or self.default_batch_size, n)
+    seed = int(jax.random.randint(data_rng, (), 0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    while True:
+      order = rng.permutation(n)
+      for start in range(0, n - batch_size + 1, batch_size):
+        idx = order[start:start + batch_size]
+        yield {k: jnp.asarray(v[idx]) for k, v in data.items()}
+
+  def eval_model(self, global_batch_size, params, model_state, rng, data_dir=None,
+                 imagenet_v2_data_dir=None, global_step: int = 0) -> Dict[str, float]:
+    """Metrics on eval_train (reported as ``train/``), validation and test."""
+    del global_batch_size, rng, data_dir, imagenet_v2_data_dir, global_step
+    results = {}
+    for split, prefix in (('eval_train', 'train'), ('validation', 'validation'), ('test', 'test')):
+      data = self.splits[split]
+      metrics = self._split_metrics(params, model_state, data)
+      results.update({f'{prefix}/{k}': float(v) for k, v in metrics.items()})
+    results['validation/num_examples'] = self.num_validation_examples
+    results['test/num_examples'] = self.num_test_examples
+    return results
+
+  def _record_param_tree(self, params) -> None:
+    self._param_shapes = param_shapes_of(params)
+    self._param_types = param_types_of(params)

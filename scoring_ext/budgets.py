@@ -1,0 +1,103 @@
+"""The two conditions and the budget of each workload under them.
+
+- time: the clock is ``accumulated_submission_time`` (column ``time``), the
+  budget ``workload.max_allowed_runtime_sec`` from ``meta_data_0.json``.
+- step: the clock is ``global_step``, the budget ``max_global_steps`` from
+  ``flags_0.json`` (falling back to ``workload.step_hint`` when it is null).
+
+A ``--budgets FILE.json`` overrides either: ``{"<workload>": budget}`` or
+``{"time": {...}, "step": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from scoring_ext.errors import ScoringError
+from scoring_ext.logs import Issue
+
+CONDITIONS = ('time', 'step')
+
+
+def clock_column(condition: str) -> str:
+  """Column of the evals frame that measures progress under `condition`."""
+  if condition == 'time':
+    return 'time'
+  if condition == 'step':
+    return 'global_step'
+  raise ScoringError(f'unknown condition {condition!r}; expected one of {CONDITIONS}')
+
+
+def read_budgets_file(path: str, condition: str) -> dict[str, float]:
+  """Budgets per workload from a JSON file (flat, or keyed by condition first)."""
+  try:
+    with open(path) as f:
+      data = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ScoringError(f'{path}: cannot read budgets JSON ({e})') from None
+  if isinstance(data, dict) and isinstance(data.get(condition), dict):
+    data = data[condition]
+  if not isinstance(data, dict):
+    raise ScoringError(f'{path}: expected an object {{"<workload>": budget}}')
+  budgets = {}
+  for workload, value in data.items():
+    if isinstance(value, dict):
+      continue  # the section of the other condition
+    try:
+      budgets[workload] = float(value)
+    except (TypeError, ValueError):
+      raise ScoringError(f'{path}: budget of {workload!r} is {value!r}, '
+                         'expected a number') from None
+    if not budgets[workload] > 0:
+      raise ScoringError(f'{path}: budget of {workload!r} must be positive')
+  return budgets
+
+
+def _budget_column(trials: pd.DataFrame, condition: str) -> pd.Series:
+  if condition == 'time':
+    return trials['max_allowed_runtime_sec']
+  return trials['max_global_steps'].fillna(trials['step_hint'])
+
+
+def workload_budgets(trials: pd.DataFrame, condition: str,
+                     override: dict[str, float] | None = None
+                     ) -> tuple[pd.Series, list[Issue]]:
+  """Budget per workload (index: workload) and audit notes.
+
+  The most common value over a workload's trials is used; disagreeing trials
+  and a fallback to step_hint are noted. Raises ScoringError for a workload
+  without any budget.
+  """
+  clock_column(condition)
+  override = override or {}
+  issues = []
+  budgets = {}
+  usable = trials[trials['status'] == 'ok']
+  for workload, group in usable.groupby('workload', sort=True):
+    if workload in override:
+      budgets[workload] = override[workload]
+      continue
+    values = _budget_column(group, condition).dropna()
+    if values.empty:
+      field = ('workload.max_allowed_runtime_sec in meta_data_0.json' if condition == 'time'
+               else 'max_global_steps in flags_0.json or workload.step_hint')
+      raise ScoringError(f'no {condition} budget for workload {workload!r}: no trial has '
+                         f'{field}; give one with --budgets FILE.json')
+    counts = values.value_counts()
+    budgets[workload] = float(counts.index[0])
+    if len(counts) > 1:
+      issues.append(Issue('warning', workload, f'trials disagree on the {condition} budget '
+                          f'({", ".join(f"{v:g}" for v in counts.index)}); using '
+                          f'{budgets[workload]:g}'))
+    if condition == 'step' and group['max_global_steps'].isna().any():
+      issues.append(Issue('note', workload, 'max_global_steps is null in some flags_0.json; '
+                          'their step budget is workload.step_hint'))
+  return pd.Series(budgets, name='budget', dtype=float), issues
+
+
+def cutoffs_by_trial(evals: pd.DataFrame, budgets: pd.Series, fraction: float) -> np.ndarray:
+  """fraction x budget of each evaluation's workload (NaN where no budget)."""
+  return evals['workload'].map(budgets).to_numpy(dtype=float) * fraction

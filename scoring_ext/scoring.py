@@ -1,0 +1,135 @@
+"""The whole scoring pipeline on one experiment tree, as data (no files written).
+
+load -> budgets -> targets -> time to target -> ratios/profiles/score B ->
+quality at the budget -> prompt sensitivity -> (bootstrap intervals).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from scoring_ext import audit, bootstrap, budgets as budgets_lib, logs, profiles, prompt
+from scoring_ext import quality, targets as targets_lib, time_to_target as ttt
+from scoring_ext.errors import ScoringError
+
+TARGET_SOURCES = ('derived', 'paper', 'algoperf')
+
+
+@dataclasses.dataclass
+class ScoringResult:
+  experiment_dir: str
+  condition: str
+  target_source: str
+  max_tau: float
+  budget_fraction: float
+  trials: pd.DataFrame
+  issues: list
+  budgets: pd.Series
+  targets: pd.DataFrame
+  target_medians: pd.DataFrame
+  per_trial: pd.DataFrame
+  per_study: pd.DataFrame
+  medians: pd.DataFrame
+  scores: pd.DataFrame
+  profiles: dict            # split -> (taus, rho, algorithms, workloads)
+  quality: pd.DataFrame
+  prompt: pd.DataFrame | None
+  algorithms: list
+  workloads: list
+
+
+def check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap):
+  budgets_lib.clock_column(condition)
+  if target_source not in TARGET_SOURCES:
+    raise ScoringError(f'--targets must be one of {", ".join(TARGET_SOURCES)}, '
+                       f'got {target_source!r}')
+  if not 0 < budget_fraction <= 1:
+    raise ScoringError(f'--budget_fraction must be in (0, 1], got {budget_fraction}')
+  if not max_tau > 1:
+    raise ScoringError(f'--max_tau must be > 1, got {max_tau}')
+  if n_bootstrap < 0:
+    raise ScoringError(f'--bootstrap must be >= 0, got {n_bootstrap}')
+
+
+def score_table(medians, per_study, split, algorithms, workloads, max_tau,
+                n_bootstrap, rng):
+  """Score B per algorithm for one split (+ CI columns when bootstrapping)."""
+  times = ttt.times_table(medians, split, algorithms, workloads)
+  ratios = profiles.performance_ratios(times.to_numpy(), max_tau)
+  taus = profiles.tau_grid(max_tau)
+  rho = profiles.performance_profile(ratios, taus)
+  table = pd.DataFrame({'algorithm': algorithms, 'split': split,
+                        'score': profiles.score_from_ratios(ratios, max_tau)})
+  if n_bootstrap:
+    split_studies = per_study[per_study['split'] == split]
+    ci = bootstrap.score_intervals(split_studies, algorithms, workloads, max_tau,
+                                   n_bootstrap, rng)
+    table = table.merge(ci, on='algorithm')
+  return table, (taus, rho, algorithms, workloads)
+
+
+def score_experiment(experiment_dir: str, condition: str, target_source: str = 'derived',
+                     budget_fraction: float = 0.75, max_tau: float = 4.0,
+                     algorithms=None, workloads=None, budgets_override=None,
+                     n_bootstrap: int = 0, seed: int = 0) -> ScoringResult:
+  """Everything the report shows. Raises ScoringError on bad input."""
+  check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap)
+  experiment = logs.load_experiment(experiment_dir, algorithms, workloads)
+  trials, evals = experiment.trials, experiment.evals
+  issues = list(experiment.issues)
+  clock = budgets_lib.clock_column(condition)
+  budgets, budget_issues = budgets_lib.workload_budgets(trials, condition, budgets_override)
+  issues += budget_issues + audit.completion_issues(trials)
+  try:
+    wl_metric = targets_lib.workload_metrics(trials)
+    for metric in set(wl_metric):
+      targets_lib.metrics.metric_direction(metric)
+  except ValueError as e:
+    raise ScoringError(f'meta_data_0.json workload.target_metric_name: {e}') from None
+
+  selected = targets_lib.selected_trial_ids(evals, trials, budgets, clock)
+  target_medians = pd.DataFrame(columns=['workload', 'split', 'algorithm', 'median_at_point'])
+  if target_source == 'derived':
+    targets, target_medians, target_issues = targets_lib.derive_targets(
+        evals, trials, budgets, clock, budget_fraction, selected=selected)
+    issues += target_issues
+  elif target_source == 'paper':
+    targets = targets_lib.paper_targets(trials, condition)
+  else:
+    targets = targets_lib.algoperf_targets(trials)
+    issues.append(logs.Issue('note', 'targets', 'AlgoPerf defines validation targets only; '
+                             'no train scores'))
+
+  per_trial = ttt.trial_times_to_target(evals, trials, targets, budgets, clock)
+  per_study = ttt.study_times_to_target(per_trial)
+  medians = ttt.median_times_to_target(per_study)
+
+  algorithm_names = sorted(trials['algorithm'].unique())
+  workload_names = sorted(wl_metric.index)
+  rng = np.random.default_rng(seed)
+  score_parts, profile_data = [], {}
+  for split in dict.fromkeys(targets['split']):
+    split_workloads = sorted(targets.loc[targets['split'] == split, 'workload'])
+    table, profile_data[split] = score_table(medians, per_study, split, algorithm_names,
+                                             split_workloads, max_tau, n_bootstrap, rng)
+    score_parts.append(table)
+  scores = pd.concat(score_parts, ignore_index=True)
+
+  finals = quality.final_values(evals, trials, budgets, clock, selected, wl_metric)
+  quality_table = quality.summarize_quality(finals)
+  if n_bootstrap:
+    quality_table = quality_table.merge(
+        bootstrap.quality_intervals(finals, n_bootstrap, rng),
+        on=['algorithm', 'workload', 'quantity'], how='left')
+  prompt_table = (prompt.prompt_sensitivity(medians)
+                  if prompt.has_prompt_pair(algorithm_names) else None)
+  return ScoringResult(
+      experiment_dir=experiment_dir, condition=condition, target_source=target_source,
+      max_tau=max_tau, budget_fraction=budget_fraction, trials=trials, issues=issues,
+      budgets=budgets, targets=targets, target_medians=target_medians, per_trial=per_trial,
+      per_study=per_study, medians=medians, scores=scores, profiles=profile_data,
+      quality=quality_table, prompt=prompt_table, algorithms=algorithm_names,
+      workloads=workload_names)

@@ -1,0 +1,180 @@
+"""AlgoPerf plumbing shared by every submission; a submission only states its optimizer.
+
+``Submission(make_optimizer, defaults)`` provides the AlgoPerf functions:
+``init_optimizer_state`` builds the optax transformation and one jitted train step
+(parameters, model state and optimizer state donated); ``update_params`` runs it:
+loss = ``summed / n_valid_examples`` of ``workload.loss_fn``, batch-norm statistics
+updated in train mode, the mean loss passed to the transformation as ``loss=``
+(learned optimizers need it; hand-crafted ones ignore it). ``prepare_for_eval``
+returns its inputs unchanged, ``data_selection`` takes the next batch.
+
+The optimizer state handed to the runner is the pair ``(optax_state, train_step)``,
+the layout AlgoPerf's JAX checkpointing expects.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, Dict, Mapping, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from algoperf_compat import spec
+
+#: Global batch sizes: the AlgoPerf baselines' for official workloads, and the embedded ones'.
+BATCH_SIZES = {
+  'criteo1tb': 262_144,
+  'fastmri': 32,
+  'imagenet_resnet': 1024,
+  'ogbg': 512,
+  'criteo1tb_mini': 256,
+  'fastmri_mini': 16,
+  'imagenet_resnet_mini': 64,
+  'ogbg_mini': 32,
+}
+
+#: Hyperparameters the shared train step understands besides an optimizer's own.
+RUNNER_HYPERPARAMETERS = ('dropout_rate', 'label_smoothing')
+
+
+def get_batch_size(workload_name: str) -> int:
+  """The global batch size; ValueError for an unknown name (the runner then tries the base name)."""
+  try:
+    return BATCH_SIZES[workload_name]
+  except KeyError:
+    raise ValueError(f'no batch size for workload {workload_name!r}') from None
+
+
+class HyperparameterError(ValueError):
+  pass
+
+
+def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submission: str):
+  """The namedtuple of hyperparameters to use.
+
+  ``None`` (self-tuning ruleset) gives ``defaults``. Otherwise every key of
+  ``defaults`` must be present, and no key outside ``defaults`` and
+  ``RUNNER_HYPERPARAMETERS`` is allowed; errors name the missing/unknown keys.
+  """
+  if hyperparameters is None:
+    values = dict(defaults)
+  else:
+    values = dict(hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
+                  else hyperparameters)
+    missing = sorted(set(defaults) - set(values))
+    unknown = sorted(set(values) - set(defaults) - set(RUNNER_HYPERPARAMETERS))
+    if missing or unknown:
+      parts = []
+      if missing:
+        parts.append(f'missing {missing}')
+      if unknown:
+        parts.append(f'unknown {unknown}')
+      raise HyperparameterError(
+        f'{submission}: hyperparameters from the tuning search space: {"; ".join(parts)} '
+        f'(expected exactly {sorted(defaults)}, optionally {list(RUNNER_HYPERPARAMETERS)})')
+  return collections.namedtuple('Hyperparameters', sorted(values))(**values)
+
+
+def warmup_cosine_schedule(step_hint: int, learning_rate: float, *, warmup_fraction: float,
+                           schedule_fraction: float, min_learning_rate: float) -> optax.Schedule:
+  """LR over steps (count 0 is the first update).
+
+  With ``S = int(schedule_fraction * step_hint)`` and ``W = int(warmup_fraction * S)``:
+  linear from 0 to ``learning_rate`` over the first W steps, cosine from
+  ``learning_rate`` down to ``min_learning_rate`` over the next ``S - W`` steps,
+  then constant at ``min_learning_rate``.
+  """
+  total = max(int(schedule_fraction * step_hint), 1)
+  warmup = int(warmup_fraction * total)
+  cosine = optax.cosine_decay_schedule(learning_rate, decay_steps=max(total - warmup, 1),
+                                       alpha=min_learning_rate / learning_rate)
+  if warmup == 0:
+    return cosine
+  return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup), cosine], [warmup])
+
+
+ExtraArgsFn = Callable[[Any, Any, int, Optional[Mapping[str, Any]]], Dict[str, float]]
+
+
+def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp):
+  model_kwargs = {}
+  if getattr(hp, 'dropout_rate', None) is not None:
+    model_kwargs['dropout_rate'] = hp.dropout_rate
+  label_smoothing = getattr(hp, 'label_smoothing', 0.0) or 0.0
+
+  def train_step(params, model_state, opt_state, batch, rng, extra_args):
+    def mean_loss(p):
+      logits, new_model_state = workload.model_fn(
+        p, batch, model_state, spec.ForwardPassMode.TRAIN, rng, update_batch_norm=True,
+        **model_kwargs)
+      losses = workload.loss_fn(label_batch=batch['targets'], logits_batch=logits,
+                                mask_batch=batch.get('weights'), label_smoothing=label_smoothing)
+      return losses['summed'] / losses['n_valid_examples'], new_model_state
+
+    (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
+    updates, new_opt_state = tx.update(grads, opt_state, params, loss=loss, **extra_args)
+    return optax.apply_updates(params, updates), new_model_state, new_opt_state, loss
+
+  return jax.jit(train_step, donate_argnums=(0, 1, 2))
+
+
+class Submission:
+  """The AlgoPerf functions for one optimizer.
+
+  ``make_optimizer(hp, workload)`` returns an optax transformation (extra args
+  such as ``loss`` are passed through ``optax.with_extra_args_support``).
+  ``extra_args(workload, hp, global_step, train_state)``, if given, returns extra
+  scalar keyword arguments for the transformation's ``update`` at each step
+  (traced, so changing values do not recompile).
+  """
+
+  def __init__(self, name: str, make_optimizer, defaults: Mapping[str, Any],
+               extra_args: Optional[ExtraArgsFn] = None):
+    self.name = name
+    self.make_optimizer = make_optimizer
+    self.defaults = dict(defaults)
+    self.extra_args = extra_args
+
+  def init_optimizer_state(self, workload, model_params, model_state, hyperparameters, rng):
+    del model_state, rng
+    hp = resolve_hyperparameters(hyperparameters, self.defaults, self.name)
+    tx = optax.with_extra_args_support(self.make_optimizer(hp, workload))
+    return tx.init(model_params), _make_train_step(workload, tx, hp)
+
+  def update_params(self, workload, current_param_container, current_params_types, model_state,
+                    hyperparameters, batch, loss_type, optimizer_state, eval_results, global_step,
+                    rng, train_state=None):
+    del current_params_types, loss_type, eval_results
+    opt_state, train_step = optimizer_state
+    extra = {}
+    if self.extra_args is not None:
+      hp = resolve_hyperparameters(hyperparameters, self.defaults, self.name)
+      extra = {k: jnp.float32(v) for k, v in
+               self.extra_args(workload, hp, global_step, train_state).items()}
+    params, model_state, opt_state, loss = train_step(
+      current_param_container, model_state, opt_state, batch, rng, extra)
+    logger = getattr(workload, 'metrics_logger', None)
+    if logger is not None and global_step % 100 == 0:
+      logger.append_scalar_metrics({'loss': float(loss)}, global_step)
+    return (opt_state, train_step), params, model_state
+
+  @staticmethod
+  def prepare_for_eval(workload, current_param_container, current_params_types, model_state,
+                       hyperparameters, loss_type, optimizer_state, eval_results, global_step,
+                       rng):
+    del workload, current_params_types, hyperparameters, loss_type, eval_results, global_step, rng
+    return optimizer_state, current_param_container, model_state
+
+  @staticmethod
+  def data_selection(workload, input_queue, optimizer_state, current_param_container, model_state,
+                     hyperparameters, global_step, rng):
+    del workload, optimizer_state, current_param_container, model_state, hyperparameters
+    del global_step, rng
+    return next(input_queue)
+
+  def functions(self):
+    """(get_batch_size, init_optimizer_state, update_params, prepare_for_eval, data_selection)."""
+    return (get_batch_size, self.init_optimizer_state, self.update_params, self.prepare_for_eval,
+            self.data_selection)

@@ -1,0 +1,1 @@
+"""The `heavy_ball` submission."""
