@@ -11,8 +11,14 @@ EXP ?= experiments
 CONTROL ?= time
 SEED ?= 1
 BUDGETS ?=
+FRACTION ?= 0.05
+SPACE ?= tuning_search_spaces/$(OPT).json
+MEASURED ?= out/measured.json
+PROBES ?= out/velo_probes.json
+TRANSFERRED ?= out/budgets.json
+SPACES ?= tuning_search_spaces
 
-.PHONY: install test test-slow submit bench lint clean
+.PHONY: install test test-slow submit probe transfer step-prompt velo-weights report bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +34,39 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
+## make submit OPT=nadamw WORKLOAD=imagenet_resnet_mini [EXP=dir] [CONTROL=time|step] [SEED=n] [BUDGETS=budgets.json]
 submit: $(STAMP)
 	$(PY) -m local_runner.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
 	  --condition $(CONTROL) --seed $(SEED) $(if $(BUDGETS),--budgets $(BUDGETS))
 
+## make probe OPT=heavy_ball WORKLOAD=... FRACTION=0.05 [AS_PROBE=1]: time a short run
+probe: $(STAMP)
+	$(PY) -m hardware_transfer.probe --submission_path submissions/$(OPT)/submission.py \
+	  --tuning_search_space $(SPACE) --workload $(WORKLOAD) --fraction $(FRACTION) \
+	  $(if $(AS_PROBE),--as_probe --out $(PROBES),--out $(MEASURED))
+
+## reference budgets -> budgets on this hardware
+transfer: $(STAMP)
+	$(PY) -m hardware_transfer.transfer --measured $(MEASURED) --out $(TRANSFERRED)
+
+## VeLO's total_steps for both conditions into SPACES
+step-prompt: $(STAMP)
+	$(PY) -m hardware_transfer.step_prompt --budgets $(TRANSFERRED) --probes $(PROBES) --out_dir $(SPACES)
+	$(PY) -m hardware_transfer.step_prompt --condition step --out_dir $(SPACES)/step
+
+## download the released VeLO checkpoint into the per-user cache (or OUT=path)
+velo-weights: $(STAMP)
+	$(PY) -m velo.download $(if $(OUT),--out $(OUT))
+
+## make report EXP=experiments [CONTROL=time|step] [REPORT=reports/time]
+report: $(STAMP)
+	$(PY) -m scoring_ext.report --experiment_dir $(EXP)/$(CONTROL) --condition $(CONTROL) \
+	  --out $(if $(REPORT),$(REPORT),reports/$(CONTROL))
+
 bench: $(STAMP)
 	$(PY) benchmarks/optimizer_bench.py
+	$(PY) benchmarks/velo_bench.py
+	$(PY) benchmarks/scoring_bench.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

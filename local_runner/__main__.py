@@ -27,6 +27,9 @@ flags.DEFINE_integer('hparam_start_index', None, 'First hyperparameter point to 
 flags.DEFINE_integer('hparam_end_index', None, 'One past the last hyperparameter point to run.')
 flags.DEFINE_float('max_allowed_runtime_sec', None,
                    "Override of the workload's time budget (e.g. a hardware-transferred one).")
+flags.DEFINE_boolean('stop_on_targets', True,
+                     'Stop once validation and test targets are reached (the official rule); '
+                     '--nostop_on_targets runs the whole budget.')
 flags.DEFINE_boolean('save_checkpoints', False, 'Accepted for compatibility; no checkpoints are kept.')
 flags.DEFINE_boolean('torch_compile', False, 'Accepted for compatibility; ignored.')
 flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
@@ -45,7 +48,7 @@ def main(argv):
     num_tuning_trials=FLAGS.num_tuning_trials, max_global_steps=FLAGS.max_global_steps,
     rng_seed=FLAGS.rng_seed, overwrite=FLAGS.overwrite, resume_last_run=FLAGS.resume_last_run,
     hparam_start_index=FLAGS.hparam_start_index, hparam_end_index=FLAGS.hparam_end_index,
-    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec)
+    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec, stop_on_targets=FLAGS.stop_on_targets)
   try:
     run(config, progress=lambda msg: print(msg, flush=True))
   except RunnerError as e:

@@ -7,7 +7,8 @@ logging are excluded. An evaluation is due when ``eval_period_time_sec`` passed
 since the last one (so the first comes right after step 1) or training is
 complete; it runs only while submission time is below the budget
 (``max_allowed_runtime_sec``, x1.5 under the self-tuning ruleset). The loop
-stops when time runs out, both validation and test targets are reached,
+stops when time runs out, both validation and test targets are reached (unless
+``stop_on_targets`` is off, as for the study's full-budget runs),
 ``max_global_steps`` is hit, or the submission raises ``TrainingCompleteError``.
 
 Additions: parameters that become non-finite (checked after every step) stop the
@@ -64,6 +65,7 @@ class RunConfig:
   hparam_start_index: Optional[int] = None
   hparam_end_index: Optional[int] = None
   max_allowed_runtime_sec: Optional[float] = None  # override of the workload's budget
+  stop_on_targets: bool = True  # False: run the whole budget even once both targets are reached
   log_every_steps: int = 100
 
   def as_flags(self) -> Dict[str, Any]:
@@ -130,8 +132,9 @@ def train_once(workload, submission, hyperparameters, rng_seed: int, config: Run
   start = time.perf_counter()
   train_state['last_step_end_time'] = start
 
+  goals_reached = False
   while (train_state['is_time_remaining'] and not train_state['training_complete']
-         and not (train_state['validation_goal_reached'] and train_state['test_goal_reached'])):
+         and not (goals_reached and config.stop_on_targets)):
     step_rng = jax.random.fold_in(rng, global_step)
     select_rng, update_rng, prep_rng, eval_rng = jax.random.split(step_rng, 4)
     batch = submission.data_selection(workload, input_queue, optimizer_state, params, model_state,
@@ -181,6 +184,7 @@ def train_once(workload, submission, hyperparameters, rng_seed: int, config: Run
         if diverged_reason is None:
           train_state['validation_goal_reached'] |= workload.has_reached_validation_target(result)
           train_state['test_goal_reached'] |= workload.has_reached_test_target(result)
+          goals_reached = train_state['validation_goal_reached'] and train_state['test_goal_reached']
         eval_end = time.perf_counter()
         train_state['last_eval_time'] = eval_end - start
         train_state['accumulated_eval_time'] += eval_end - eval_start

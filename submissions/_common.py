@@ -51,20 +51,24 @@ class HyperparameterError(ValueError):
   pass
 
 
-def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submission: str):
+def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submission: str,
+                            optional: Mapping[str, Any] | None = None):
   """The namedtuple of hyperparameters to use.
 
-  ``None`` (self-tuning ruleset) gives ``defaults``. Otherwise every key of
-  ``defaults`` must be present, and no key outside ``defaults`` and
-  ``RUNNER_HYPERPARAMETERS`` is allowed; errors name the missing/unknown keys.
+  ``None`` (self-tuning ruleset) gives ``defaults`` and ``optional``. Otherwise
+  every key of ``defaults`` must be present, keys of ``optional`` take their
+  default when absent, and no other key outside ``RUNNER_HYPERPARAMETERS`` is
+  allowed; errors name the missing/unknown keys.
   """
+  optional = dict(optional or {})
   if hyperparameters is None:
-    values = dict(defaults)
+    values = {**optional, **defaults}
   else:
-    values = dict(hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
-                  else hyperparameters)
+    given = dict(hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
+                 else hyperparameters)
+    values = {**optional, **given}
     missing = sorted(set(defaults) - set(values))
-    unknown = sorted(set(values) - set(defaults) - set(RUNNER_HYPERPARAMETERS))
+    unknown = sorted(set(values) - set(defaults) - set(optional) - set(RUNNER_HYPERPARAMETERS))
     if missing or unknown:
       parts = []
       if missing:
@@ -73,7 +77,7 @@ def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submis
         parts.append(f'unknown {unknown}')
       raise HyperparameterError(
         f'{submission}: hyperparameters from the tuning search space: {"; ".join(parts)} '
-        f'(expected exactly {sorted(defaults)}, optionally {list(RUNNER_HYPERPARAMETERS)})')
+        f'(expected {sorted(defaults)}, optionally {sorted(optional) + list(RUNNER_HYPERPARAMETERS)})')
   return collections.namedtuple('Hyperparameters', sorted(values))(**values)
 
 
@@ -127,21 +131,31 @@ class Submission:
   such as ``loss`` are passed through ``optax.with_extra_args_support``).
   ``extra_args(workload, hp, global_step, train_state)``, if given, returns extra
   scalar keyword arguments for the transformation's ``update`` at each step
-  (traced, so changing values do not recompile).
+  (traced, so changing values do not recompile). ``optional_defaults`` are
+  hyperparameters a search space may omit.
   """
 
   def __init__(self, name: str, make_optimizer, defaults: Mapping[str, Any],
-               extra_args: Optional[ExtraArgsFn] = None):
+               extra_args: Optional[ExtraArgsFn] = None,
+               optional_defaults: Optional[Mapping[str, Any]] = None):
     self.name = name
     self.make_optimizer = make_optimizer
     self.defaults = dict(defaults)
+    self.optional_defaults = dict(optional_defaults or {})
     self.extra_args = extra_args
+
+  def hyperparameters(self, hyperparameters):
+    return resolve_hyperparameters(hyperparameters, self.defaults, self.name,
+                                   self.optional_defaults)
 
   def init_optimizer_state(self, workload, model_params, model_state, hyperparameters, rng):
     del model_state, rng
-    hp = resolve_hyperparameters(hyperparameters, self.defaults, self.name)
+    hp = self.hyperparameters(hyperparameters)
     tx = optax.with_extra_args_support(self.make_optimizer(hp, workload))
-    return tx.init(model_params), _make_train_step(workload, tx, hp)
+    # Fresh buffers for every leaf: an init may alias one array in several leaves, and
+    # the train step donates the state.
+    opt_state = jax.tree_util.tree_map(jnp.copy, tx.init(model_params))
+    return opt_state, _make_train_step(workload, tx, hp)
 
   def update_params(self, workload, current_param_container, current_params_types, model_state,
                     hyperparameters, batch, loss_type, optimizer_state, eval_results, global_step,
@@ -150,7 +164,7 @@ class Submission:
     opt_state, train_step = optimizer_state
     extra = {}
     if self.extra_args is not None:
-      hp = resolve_hyperparameters(hyperparameters, self.defaults, self.name)
+      hp = self.hyperparameters(hyperparameters)
       extra = {k: jnp.float32(v) for k, v in
                self.extra_args(workload, hp, global_step, train_state).items()}
     params, model_state, opt_state, loss = train_step(

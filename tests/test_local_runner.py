@@ -179,3 +179,10 @@ def test_cli_reports_a_malformed_search_space_without_traceback(tmp_path):
     capture_output=True, text=True, cwd=REPO)
   assert result.returncode != 0
   assert f'{space}: not valid JSON' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_stop_on_targets_off_runs_the_whole_budget(tmp_path, tiny_workload):
+  [summary], root = run_probe(tmp_path, tiny_workload, max_global_steps=150, stop_on_targets=False)
+  df = evals(root / 'trial_1')
+  assert summary['global_step'] == 150 and summary['validation_goal_reached']
+  assert (df['validation/accuracy'] >= 0.9).sum() >= 1 and df['global_step'].iloc[-1] == 150

@@ -8,12 +8,18 @@ from local_runner.errors import RunnerError
 
 #: workload name -> "module:Class" (imported lazily so that one workload's deps stay optional).
 EMBEDDED_WORKLOADS = {
+  'criteo1tb_mini': 'local_runner.workloads.criteo1tb_mini:Criteo1tbMiniWorkload',
+  'fastmri_mini': 'local_runner.workloads.fastmri_mini:FastmriMiniWorkload',
   'imagenet_resnet_mini': 'local_runner.workloads.imagenet_resnet_mini:ImagenetResnetMiniWorkload',
+  'ogbg_mini': 'local_runner.workloads.ogbg_mini:OgbgMiniWorkload',
 }
 
 #: The official AlgoPerf workloads of the study and the embedded stand-in of each.
 OFFICIAL_TO_EMBEDDED = {
+  'criteo1tb': 'criteo1tb_mini',
+  'fastmri': 'fastmri_mini',
   'imagenet_resnet': 'imagenet_resnet_mini',
+  'ogbg': 'ogbg_mini',
 }
 
 

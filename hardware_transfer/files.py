@@ -1,0 +1,190 @@
+"""Reading and validating the JSON files of the transfer, and writing them back.
+
+Formats (one object per file, keyed by workload name):
+
+* reference (built in: ``reference_budgets.json``):
+  ``{"criteo1tb": {"algorithm": "nadamw", "steps": 10667, "runtime_sec": 7703}, ...}``
+* measured: ``{"criteo1tb": {"steps": 534, "runtime_sec": 401.2, "num_gpus": 8}, ...}``
+* budgets (written by ``transfer``): ``{"criteo1tb": {"max_allowed_runtime_sec": 7703,
+  "factor": 1.0, "local_time_per_step": ..., "reference_time_per_step": ..., "num_gpus": 8}}``
+* probes: ``{"criteo1tb": [{"steps": 100, "runtime_sec": 75.0}, ...], ...}``
+* actual steps: ``{"criteo1tb": 10321, ...}``
+* step budgets (built in: ``step_budgets.json``): ``{"criteo1tb": 7000, ...}``
+
+Every error names the file and the field (``criteo1tb.steps``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List
+
+from hardware_transfer.arithmetic import Measurement
+from hardware_transfer.errors import TransferError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUILTIN_REFERENCE = PACKAGE_DIR / 'reference_budgets.json'
+BUILTIN_STEP_BUDGETS = PACKAGE_DIR / 'step_budgets.json'
+
+
+def read_json_object(path: str | Path) -> Dict[str, Any]:
+  """The top-level JSON object of ``path``."""
+  path = Path(path)
+  try:
+    text = path.read_text(encoding='utf-8')
+  except FileNotFoundError:
+    raise TransferError(f'{path}: file not found') from None
+  except OSError as e:
+    raise TransferError(f'{path}: cannot read ({e.strerror})') from None
+  try:
+    data = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise TransferError(f'{path}: not valid JSON ({e.msg} at line {e.lineno})') from None
+  if not isinstance(data, dict):
+    raise TransferError(f'{path}: expected a JSON object keyed by workload name, '
+                        f'got {type(data).__name__}')
+  return data
+
+
+def write_json(path: str | Path, data: Any) -> None:
+  """Write ``data`` as indented JSON through a temporary file (never a torn file)."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+  try:
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+      f.write(json.dumps(data, indent=2, sort_keys=True) + '\n')
+    os.replace(tmp, path)
+  except BaseException:
+    Path(tmp).unlink(missing_ok=True)
+    raise
+
+
+# ---- field checks ------------------------------------------------------------------
+
+def positive_int(value: Any, path: str | Path, field: str) -> int:
+  """``value`` as an int > 0 (an integral float such as 100.0 is accepted)."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    raise TransferError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
+  if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+    raise TransferError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
+  if value <= 0:
+    raise TransferError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
+  return int(value)
+
+
+def positive_number(value: Any, path: str | Path, field: str) -> float | int:
+  """``value`` as a finite number > 0."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) \
+      or not math.isfinite(value) or value <= 0:
+    raise TransferError(f'{path}: field {field!r} must be a positive number of seconds, '
+                        f'got {value!r}')
+  return value
+
+
+def _entry(data: Dict[str, Any], workload: str, path, required: List[str]) -> Dict[str, Any]:
+  entry = data[workload]
+  if not isinstance(entry, dict):
+    raise TransferError(f'{path}: field {workload!r} must be an object with '
+                        f'{", ".join(required)}, got {entry!r}')
+  missing = [k for k in required if k not in entry]
+  if missing:
+    raise TransferError(f'{path}: field {workload!r} lacks {", ".join(repr(k) for k in missing)}')
+  return entry
+
+
+def _measurement(entry: Dict[str, Any], path, field: str) -> Measurement:
+  steps = positive_int(entry['steps'], path, f'{field}.steps')
+  runtime_sec = positive_number(entry['runtime_sec'], path, f'{field}.runtime_sec')
+  return Measurement(steps=steps, runtime_sec=runtime_sec)
+
+
+def _nonempty(data: Dict[str, Any], path, what: str) -> Dict[str, Any]:
+  if not data:
+    raise TransferError(f'{path}: no workloads in the {what} file')
+  return data
+
+
+# ---- the files -----------------------------------------------------------------------
+
+def load_reference(path: str | Path | None = None) -> Dict[str, Dict[str, Any]]:
+  """workload -> ``{"algorithm": str, "measurement": Measurement}`` (built-in table if no path)."""
+  path = BUILTIN_REFERENCE if path is None else Path(path)
+  data = _nonempty(read_json_object(path), path, 'reference')
+  out = {}
+  for workload in data:
+    entry = _entry(data, workload, path, ['algorithm', 'steps', 'runtime_sec'])
+    if not isinstance(entry['algorithm'], str) or not entry['algorithm']:
+      raise TransferError(f'{path}: field {workload + ".algorithm"!r} must be a non-empty string')
+    out[workload] = {'algorithm': entry['algorithm'],
+                     'measurement': _measurement(entry, path, workload)}
+  return out
+
+
+def load_measured(path: str | Path) -> Dict[str, Dict[str, Any]]:
+  """workload -> ``{"measurement": Measurement, "num_gpus": int}``."""
+  data = _nonempty(read_json_object(path), path, 'measured')
+  out = {}
+  for workload in data:
+    entry = _entry(data, workload, path, ['steps', 'runtime_sec', 'num_gpus'])
+    out[workload] = {'measurement': _measurement(entry, path, workload),
+                     'num_gpus': positive_int(entry['num_gpus'], path, f'{workload}.num_gpus')}
+  return out
+
+
+def load_budgets(path: str | Path) -> Dict[str, int]:
+  """workload -> ``max_allowed_runtime_sec`` from a budgets file written by ``transfer``."""
+  data = _nonempty(read_json_object(path), path, 'budgets')
+  return {w: positive_int(_entry(data, w, path, ['max_allowed_runtime_sec'])
+                          ['max_allowed_runtime_sec'], path, f'{w}.max_allowed_runtime_sec')
+          for w in data}
+
+
+def budget_for(budgets: Dict[str, Any], workload: str, path: str | Path, what: str = 'budget'):
+  """``budgets[workload]``, or an error naming the file and the workloads it has."""
+  if workload not in budgets:
+    raise TransferError(f'{path}: no {what} for workload {workload!r} '
+                        f'(the file has: {", ".join(sorted(budgets)) or "none"})')
+  return budgets[workload]
+
+
+def load_probes(path: str | Path) -> Dict[str, List[Measurement]]:
+  """workload -> the probe measurements (a non-empty list of ``{"steps", "runtime_sec"}``)."""
+  data = _nonempty(read_json_object(path), path, 'probes')
+  out = {}
+  for workload, probes in data.items():
+    if isinstance(probes, dict):
+      probes = [probes]
+    if not isinstance(probes, list) or not probes:
+      raise TransferError(f'{path}: field {workload!r} must be a non-empty list of '
+                          f'{{"steps", "runtime_sec"}} objects, got {probes!r}')
+    measurements = []
+    for i, probe in enumerate(probes):
+      field = f'{workload}[{i}]'
+      if not isinstance(probe, dict) or not {'steps', 'runtime_sec'} <= set(probe):
+        raise TransferError(f'{path}: field {field!r} must be an object with "steps" and '
+                            f'"runtime_sec", got {probe!r}')
+      measurements.append(_measurement(probe, path, field))
+    out[workload] = measurements
+  return out
+
+
+def load_step_counts(path: str | Path | None, what: str) -> Dict[str, int]:
+  """workload -> a positive step count (actual steps of a full trial, or step budgets)."""
+  if path is None:
+    path = BUILTIN_STEP_BUDGETS
+  data = _nonempty(read_json_object(path), path, what)
+  return {w: positive_int(v, path, w) for w, v in data.items()}
+
+
+def merge_into_json(path: str | Path, updates: Dict[str, Any]) -> Dict[str, Any]:
+  """Set ``updates``' keys in the JSON object at ``path`` (created if absent), keep the others."""
+  path = Path(path)
+  data = read_json_object(path) if path.exists() else {}
+  data.update(updates)
+  write_json(path, data)
+  return data

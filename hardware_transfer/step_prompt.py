@@ -1,0 +1,163 @@
+"""``python -m hardware_transfer.step_prompt``: VeLO's ``total_steps`` per workload.
+
+    # time control: transferred budgets + short VeLO probe runs
+    python -m hardware_transfer.step_prompt --budgets budgets.json --probes probes.json \\
+        [--actual_steps actual.json] --out_dir tuning_search_spaces
+    python -m hardware_transfer.step_prompt --budgets budgets.json \\
+        --probe_logs experiments/velo_probe_1 experiments/velo_probe_2 --skip_steps 1 --out_dir ...
+    # step control: the prompt is the step budget
+    python -m hardware_transfer.step_prompt --condition step [--step_budgets steps.json] \\
+        --out_dir tuning_search_spaces/step
+
+Time control, per workload with probes: each probe gives
+``estimate = floor(max_allowed_runtime_sec / (runtime_sec / steps))``; the
+prompt is ``floor(mean(estimates))``, or the workload's entry of
+``--actual_steps`` (steps a full first trial completed) when given. Step
+control: the prompt is the step budget. Writes ``<out_dir>/velo/<workload>.json``
+with ``total_steps = prompt`` and ``<out_dir>/velo_short/<workload>.json`` with
+``total_steps = floor(0.75 * prompt)``, both as AlgoPerf search spaces
+(``{"total_steps": {"feasible_points": [N]}}``; other keys of an existing file are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from hardware_transfer import arithmetic, files, log_measurements
+from hardware_transfer.arithmetic import Measurement
+from hardware_transfer.cli import run_main
+from hardware_transfer.errors import TransferError
+
+VELO_DIR, VELO_SHORT_DIR = 'velo', 'velo_short'
+
+
+@dataclasses.dataclass
+class PromptDerivation:
+  """Every number behind one workload's prompt (printed as a table)."""
+
+  workload: str
+  budget: int                      # seconds (time control) or steps (step control)
+  probes: List[Measurement]
+  estimates: List[int]
+  mean_estimate: Optional[int]
+  actual_steps: Optional[int]
+  prompt: int
+  short_prompt: int
+
+
+def time_control_prompt(workload: str, budget_sec: int, probes: List[Measurement],
+                        actual_steps: Optional[int] = None) -> PromptDerivation:
+  """Estimates from the probes, their floored mean, replaced by ``actual_steps`` when given."""
+  estimates = [arithmetic.estimated_total_steps(budget_sec, p) for p in probes]
+  mean = arithmetic.mean_prompt(estimates) if estimates else None
+  prompt = actual_steps if actual_steps is not None else mean
+  if prompt is None:
+    raise TransferError(f'workload {workload!r}: no probes and no actual steps to prompt VeLO with')
+  return PromptDerivation(workload, budget_sec, list(probes), estimates, mean, actual_steps,
+                          prompt, arithmetic.short_prompt(prompt))
+
+
+def step_control_prompt(workload: str, step_budget: int) -> PromptDerivation:
+  """The step budget itself."""
+  return PromptDerivation(workload, step_budget, [], [], None, None, step_budget,
+                          arithmetic.short_prompt(step_budget))
+
+
+def search_space(total_steps: int) -> Dict[str, Dict[str, List[int]]]:
+  """The AlgoPerf search space that fixes ``total_steps``."""
+  return {'total_steps': {'feasible_points': [int(total_steps)]}}
+
+
+def write_search_spaces(d: PromptDerivation, out_dir: str | Path) -> List[Path]:
+  """``velo/<workload>.json`` and ``velo_short/<workload>.json`` under ``out_dir``."""
+  written = []
+  for sub, steps in ((VELO_DIR, d.prompt), (VELO_SHORT_DIR, d.short_prompt)):
+    path = Path(out_dir) / sub / f'{d.workload}.json'
+    files.merge_into_json(path, search_space(steps))
+    written.append(path)
+  return written
+
+
+def format_table(derivations: List[PromptDerivation], condition: str) -> str:
+  budget_unit = 'budget s' if condition == 'time' else 'budget steps'
+  lines = [f'{"workload":<22}{budget_unit:>13}{"probe":>7}{"steps":>8}{"runtime s":>12}'
+           f'{"s/step":>12}{"estimate":>10}']
+  for d in derivations:
+    for i, (p, e) in enumerate(zip(d.probes, d.estimates)):
+      lines.append(f'{d.workload:<22}{d.budget:>13}{i + 1:>7}{p.steps:>8}{p.runtime_sec:>12.3f}'
+                   f'{arithmetic.time_per_step(p):>12.6f}{e:>10}')
+    summary = [f'mean {d.mean_estimate}' if d.mean_estimate is not None else None,
+               f'actual {d.actual_steps}' if d.actual_steps is not None else None,
+               f'prompt (velo) {d.prompt}', f'velo_short {d.short_prompt}']
+    lines.append(f'{d.workload:<22}{d.budget:>13}  -> ' + ', '.join(s for s in summary if s))
+  return '\n'.join(lines)
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+  p = argparse.ArgumentParser(prog='python -m hardware_transfer.step_prompt', description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--condition', choices=('time', 'step'), default='time')
+  p.add_argument('--budgets', help='budgets JSON written by hardware_transfer.transfer (time)')
+  p.add_argument('--probes', help='JSON: workload -> [{"steps", "runtime_sec"}, ...] (time)')
+  p.add_argument('--probe_logs', nargs='+', help='AlgoPerf log directories of VeLO probe runs; '
+                 'each trial is one probe (time)')
+  p.add_argument('--skip_steps', type=int, default=0, help='with --probe_logs, as in transfer')
+  p.add_argument('--actual_steps', help='JSON: workload -> steps a full first trial completed; '
+                 'replaces the estimate as the prompt (time)')
+  p.add_argument('--step_budgets', default=None, help='JSON: workload -> step budget (step; '
+                 f'default: the built-in {files.BUILTIN_STEP_BUDGETS.name})')
+  p.add_argument('--out_dir', required=True, help='folder that receives velo/ and velo_short/')
+  return p.parse_args(argv)
+
+
+def _time_derivations(args) -> List[PromptDerivation]:
+  if not args.budgets:
+    raise TransferError('--budgets is required for --condition time')
+  if args.probes and args.probe_logs:
+    raise TransferError('give either --probes or --probe_logs, not both')
+  if args.skip_steps < 0:
+    raise TransferError(f'--skip_steps must be >= 0, got {args.skip_steps}')
+  budgets = files.load_budgets(args.budgets)
+  if args.probes:
+    probes, probe_source = files.load_probes(args.probes), args.probes
+  elif args.probe_logs:
+    probes = log_measurements.probes_from_logs(args.probe_logs, args.skip_steps)
+    probe_source = ' '.join(args.probe_logs)
+  else:
+    probes, probe_source = {}, None
+  actual = files.load_step_counts(args.actual_steps, 'actual steps') if args.actual_steps else {}
+  if not probes and not actual:
+    raise TransferError('--condition time needs --probes, --probe_logs or --actual_steps')
+  derivations = []
+  for workload in sorted(set(probes) | set(actual)):
+    source = probe_source if workload in probes else args.actual_steps
+    budget = files.budget_for(budgets, workload, args.budgets,
+                              what=f'max_allowed_runtime_sec (needed by {source})')
+    derivations.append(time_control_prompt(workload, budget, probes.get(workload, []),
+                                           actual.get(workload)))
+  return derivations
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = parse_args(argv)
+  if args.condition == 'time':
+    derivations = _time_derivations(args)
+  else:
+    if args.budgets or args.probes or args.probe_logs or args.actual_steps:
+      raise TransferError('--condition step takes only --step_budgets: the prompt is the step '
+                          'budget (drop --budgets/--probes/--probe_logs/--actual_steps)')
+    step_budgets = files.load_step_counts(args.step_budgets, 'step budgets')
+    derivations = [step_control_prompt(w, s) for w, s in sorted(step_budgets.items())]
+  print(format_table(derivations, args.condition))
+  for d in derivations:
+    for path in write_search_spaces(d, args.out_dir):
+      print(f'wrote {path}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(run_main(main))

@@ -1,0 +1,100 @@
+"""``python -m hardware_transfer.transfer``: reference budgets -> budgets on this hardware.
+
+    python -m hardware_transfer.transfer --measured measured.json --out budgets.json
+    python -m hardware_transfer.transfer --measured_logs experiments/probe --skip_steps 1 \\
+        --out budgets.json [--reference my_reference.json] [--num_gpus 8]
+
+Per measured workload (formulas in ``hardware_transfer.arithmetic``):
+``factor = local_time_per_step / reference_time_per_step`` and
+``max_allowed_runtime_sec = floor(reference_runtime_sec * factor)``. The output
+keeps the budgets of workloads already in ``--out`` that were not measured now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hardware_transfer import arithmetic, files, log_measurements
+from hardware_transfer.cli import run_main
+from hardware_transfer.errors import TransferError
+
+
+def transfer_budgets(measured: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]],
+                     measured_source: str, reference_source: str) -> Dict[str, Dict[str, Any]]:
+  """workload -> the budgets-file entry, for every measured workload (all must be in reference)."""
+  out = {}
+  for workload, entry in measured.items():
+    if workload not in reference:
+      raise TransferError(
+        f'{measured_source}: unknown workload {workload!r}: the reference {reference_source} has '
+        f'{", ".join(sorted(reference))} (give --reference with an entry for it)')
+    local, ref = entry['measurement'], reference[workload]['measurement']
+    out[workload] = {
+      'max_allowed_runtime_sec': arithmetic.transferred_max_runtime(local, ref),
+      'factor': arithmetic.transfer_factor(local, ref),
+      'local_time_per_step': arithmetic.time_per_step(local),
+      'reference_time_per_step': arithmetic.time_per_step(ref),
+      'num_gpus': entry['num_gpus'],
+    }
+  return out
+
+
+def format_table(budgets: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]]) -> str:
+  header = (f'{"workload":<22}{"ref steps":>10}{"ref s":>10}{"ref s/step":>13}'
+            f'{"local s/step":>14}{"factor":>10}{"gpus":>6}{"budget s":>10}')
+  lines = [header]
+  for w, b in sorted(budgets.items()):
+    ref = reference[w]['measurement']
+    lines.append(f'{w:<22}{ref.steps:>10}{ref.runtime_sec:>10}{b["reference_time_per_step"]:>13.6f}'
+                 f'{b["local_time_per_step"]:>14.6f}{b["factor"]:>10.4f}{b["num_gpus"]:>6}'
+                 f'{b["max_allowed_runtime_sec"]:>10}')
+  return '\n'.join(lines)
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+  p = argparse.ArgumentParser(prog='python -m hardware_transfer.transfer', description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  src = p.add_mutually_exclusive_group(required=True)
+  src.add_argument('--measured', help='JSON: workload -> {"steps", "runtime_sec", "num_gpus"}')
+  src.add_argument('--measured_logs', help='AlgoPerf log directory of a probe run')
+  p.add_argument('--skip_steps', type=int, default=0,
+                 help='with --measured_logs: measure between the first evaluation at or after '
+                      'this step and the last one (default 0: from the start)')
+  p.add_argument('--num_gpus', type=int, default=None,
+                 help='with --measured_logs: accelerators used '
+                      '(default: from the meta data, else 1)')
+  p.add_argument('--reference', default=None,
+                 help='JSON: workload -> {"algorithm", "steps", "runtime_sec"} '
+                      f'(default: the built-in {files.BUILTIN_REFERENCE.name})')
+  p.add_argument('--out', required=True, help='budgets JSON to write (other workloads kept)')
+  return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = parse_args(argv)
+  if args.skip_steps < 0:
+    raise TransferError(f'--skip_steps must be >= 0, got {args.skip_steps}')
+  if args.num_gpus is not None and args.num_gpus <= 0:
+    raise TransferError(f'--num_gpus must be positive, got {args.num_gpus}')
+  reference_source = args.reference or str(files.BUILTIN_REFERENCE)
+  reference = files.load_reference(args.reference)
+  if args.measured:
+    measured_source = args.measured
+    measured = files.load_measured(args.measured)
+  else:
+    measured_source = args.measured_logs
+    raw = log_measurements.measured_from_logs(args.measured_logs, args.skip_steps, args.num_gpus)
+    measured = {w: {'measurement': arithmetic.Measurement(e['steps'], e['runtime_sec']),
+                    'num_gpus': e['num_gpus']} for w, e in raw.items()}
+  budgets = transfer_budgets(measured, reference, measured_source, reference_source)
+  print(format_table(budgets, reference))
+  files.merge_into_json(args.out, budgets)
+  print(f'wrote {Path(args.out)}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(run_main(main))

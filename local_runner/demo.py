@@ -1,0 +1,89 @@
+"""``make demo``: the study on the embedded CPU workloads, then the report.
+
+Runs every available algorithm (the five hand-crafted ones; ``velo`` and
+``velo_short`` too when a VeLO checkpoint is configured) on the embedded
+workloads, for several studies (seeds), under time and step control, then
+``scoring_ext.report`` for each condition, and prints the headline tables.
+Time-control trials run one at a time (parallel trials would slow each other
+and distort wall-clock budgets); step-control trials run ``--jobs`` at once.
+Resumable: rerunning skips finished trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from local_runner import sweep
+from local_runner.errors import RunnerError
+
+HAND_CRAFTED = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
+VELO_VARIANTS = ('velo', 'velo_short')
+EMBEDDED = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
+
+
+def available_algorithms(out=print) -> list:
+  """The hand-crafted algorithms, plus the VeLO variants when a checkpoint is configured."""
+  try:
+    import velo
+
+    velo.resolve_checkpoint()
+  except FileNotFoundError as e:
+    out(f'demo: skipping {", ".join(VELO_VARIANTS)}: {e}')
+    return list(HAND_CRAFTED)
+  return list(HAND_CRAFTED) + list(VELO_VARIANTS)
+
+
+def headline(report_dir: Path) -> str:
+  """The scores table of a report, as Markdown (or a note that it is missing)."""
+  import pandas as pd
+
+  from scoring_ext.tables import to_markdown
+
+  scores = report_dir / 'scores.csv'
+  if not scores.is_file():
+    return f'(no {scores})'
+  return to_markdown(pd.read_csv(scores))
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--workloads', nargs='+', default=list(EMBEDDED))
+  parser.add_argument('--studies', type=int, default=3)
+  parser.add_argument('--conditions', nargs='+', default=list(sweep.CONDITIONS))
+  parser.add_argument('--experiment_dir', default='experiments/demo')
+  parser.add_argument('--report_dir', default='reports/demo')
+  parser.add_argument('--jobs', type=int, default=2, help='parallel step-control trials')
+  args = parser.parse_args(argv)
+  exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
+  algorithms = available_algorithms()
+  failed = []
+  try:
+    for condition in args.conditions:
+      trials = sweep.plan(algorithms, args.workloads, args.studies, [condition], seed_base=0)
+      sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
+      jobs = 1 if condition == 'time' else args.jobs
+      failed += sweep.run_sweep(trials, exp, jobs=jobs, out=lambda m: print(m, flush=True))
+  except RunnerError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  for condition in args.conditions:
+    out = reports / condition
+    code = subprocess.call([sys.executable, '-m', 'scoring_ext.report', '--experiment_dir',
+                            str(exp / condition), '--condition', condition, '--out', str(out)])
+    if code != 0:
+      print(f'demo: the {condition} report failed (exit code {code})', file=sys.stderr)
+      return code
+    print(f'\n## {condition} control: AlgoPerf scores (report: {out / "report.md"})\n')
+    print(headline(out))
+  if failed:
+    print(f'\ndemo: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),
+          file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `velo_short` submission."""

@@ -1,0 +1,200 @@
+"""The launcher: runs stop at the transferred budget, on the local runner and the official one."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hardware_transfer import cli, launch
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, 'PYTHONPATH': str(REPO)}
+
+
+def write(path, data):
+  path.write_text(json.dumps(data))
+  return str(path)
+
+
+# ---- the override itself ------------------------------------------------------------------
+
+class FakeWorkload:
+  """Stands for an AlgoPerf workload class: the budget is a read-only property."""
+
+  def __init__(self, size=1):
+    self.size = size
+
+  @property
+  def max_allowed_runtime_sec(self):
+    return 7703
+
+
+def test_with_max_runtime_overrides_the_property_only():
+  cls = launch.with_max_runtime(FakeWorkload, 42)
+  assert issubclass(cls, FakeWorkload) and cls.__name__ == 'FakeWorkload'
+  assert cls(size=3).max_allowed_runtime_sec == 42 and cls(size=3).size == 3
+  assert FakeWorkload().max_allowed_runtime_sec == 7703                 # the original untouched
+
+
+def test_overriding_import_workload_for_instances_and_classes():
+  def import_workload(workload_path, workload_class_name, return_class=False,
+                      workload_init_kwargs=None):
+    return FakeWorkload if return_class else FakeWorkload(**(workload_init_kwargs or {}))
+
+  wrapped = launch.overriding_import_workload(import_workload, 99)
+  instance = wrapped(workload_path='w.py', workload_class_name='FakeWorkload',
+                     workload_init_kwargs={'size': 5})
+  assert instance.max_allowed_runtime_sec == 99 and instance.size == 5
+  assert isinstance(instance, FakeWorkload)
+  assert wrapped('w.py', 'FakeWorkload', return_class=True)().max_allowed_runtime_sec == 99
+
+
+# ---- command-line handling -----------------------------------------------------------------
+
+def test_budgets_file_lacking_the_workload(tmp_path, capsys):
+  budgets = write(tmp_path / 'b.json', {'ogbg': {'max_allowed_runtime_sec': 10}})
+  rc = cli.run_main(launch.main, ['--budgets', budgets, '--', '--workload=imagenet_resnet_mini'])
+  err = capsys.readouterr().err
+  assert rc != 0 and "b.json: no max_allowed_runtime_sec for workload 'imagenet_resnet_mini'" in err
+
+
+@pytest.mark.parametrize('argv, message', [
+  (['--budgets', 'b.json', '--workload=x'], 'runner flags after "--"'),
+  (['--budgets', 'b.json', '--', '--framework=jax'], 'lack --workload'),
+  (['--budgets', 'b.json', '--', '--workload=x', '--max_allowed_runtime_sec=5'],
+   'remove --max_allowed_runtime_sec'),
+  (['--', '--workload=x'], '--budgets is required'),
+])
+def test_launcher_flag_errors(argv, message, capsys):
+  assert cli.run_main(launch.main, argv) != 0
+  assert message in capsys.readouterr().err
+
+
+def test_step_condition_passes_steps_and_no_time_limit(tmp_path, monkeypatch, capsys):
+  commands = []
+  monkeypatch.setattr(launch.subprocess, 'call', lambda cmd: commands.append(cmd) or 0)
+  steps = write(tmp_path / 's.json', {'imagenet_resnet_mini': 25})
+  assert cli.run_main(launch.main, ['--condition', 'step', '--step_budgets', steps, '--',
+                                    '--workload', 'imagenet_resnet_mini', '--rng_seed=1']) == 0
+  (cmd,) = commands
+  assert cmd[1:3] == ['-m', 'local_runner']
+  assert cmd[3:] == ['--workload', 'imagenet_resnet_mini', '--rng_seed=1',
+                     '--max_global_steps=25', f'--max_allowed_runtime_sec={10**9}']
+  rc = cli.run_main(launch.main, ['--condition', 'step', '--step_budgets', steps, '--',
+                                  '--workload=imagenet_resnet_mini', '--max_global_steps=3'])
+  assert rc != 0 and 'remove it from the runner flags' in capsys.readouterr().err
+
+
+# ---- a real run on the local runner ----------------------------------------------------------
+
+def test_local_run_stops_at_the_transferred_budget(tmp_path):
+  override = 8                        # the workload's own budget is 30 s
+  budgets = write(tmp_path / 'b.json',
+                  {'imagenet_resnet_mini': {'max_allowed_runtime_sec': override}})
+  # adam with a learning rate so small that the targets (which would end the run early) stay
+  # out of reach: only the time budget can stop it
+  space = json.loads((REPO / 'tuning_search_spaces' / 'adam.json').read_text())
+  space['learning_rate'] = {'feasible_points': [1e-7]}
+  space_path = write(tmp_path / 'adam_tiny_lr.json', space)
+  proc = subprocess.run(
+    [sys.executable, '-m', 'hardware_transfer.launch', '--budgets', budgets, '--',
+     '--workload=imagenet_resnet_mini', '--submission_path=submissions/adam/submission.py',
+     f'--tuning_search_space={space_path}', f'--experiment_dir={tmp_path}',
+     '--experiment_name=launch', '--rng_seed=1', '--overwrite'],
+    cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  trial = tmp_path / 'launch' / 'imagenet_resnet_mini_jax' / 'trial_1'
+  meta = json.loads((trial / 'meta_data_0.json').read_text())
+  assert meta['workload.max_allowed_runtime_sec'] == override
+  summary = json.loads((trial / 'trial_complete.json').read_text())
+  assert summary['is_time_remaining'] is False                  # stopped by the time budget
+  assert not summary['validation_goal_reached']
+  eval_period = meta['workload.eval_period_time_sec']
+  final_time = pd.read_csv(trial / 'measurements.csv')['score'].max()
+  assert override <= final_time < override + eval_period + 2.0  # one eval period (+ a slow step)
+  evals_csv = trial / 'eval_measurements.csv'
+  if evals_csv.exists():                 # absent only if compiling step 1 took the whole budget
+    assert (pd.read_csv(evals_csv)['accumulated_submission_time'] < override).all()
+
+
+# ---- the official runner -----------------------------------------------------------------------
+
+FAKE_WORKLOADS = '''
+class OgbgWorkload:
+  @property
+  def max_allowed_runtime_sec(self):
+    return 18477
+
+def import_workload(workload_path, workload_class_name, return_class=False,
+                    workload_init_kwargs=None):
+  return OgbgWorkload if return_class else OgbgWorkload()
+'''
+
+FAKE_RUNNER = '''
+import json
+from absl import flags
+from algoperf.workloads import workloads
+
+flags.DEFINE_string('workload', None, '')
+flags.DEFINE_string('framework', None, '')
+flags.DEFINE_integer('max_global_steps', None, '')
+flags.DEFINE_string('report', None, '')
+FLAGS = flags.FLAGS
+
+def main(_):
+  workload = workloads.import_workload(workload_path='ogbg/workload.py',
+                                       workload_class_name='OgbgWorkload')
+  with open(FLAGS.report, 'w') as f:
+    json.dump({'max_allowed_runtime_sec': workload.max_allowed_runtime_sec,
+               'max_global_steps': FLAGS.max_global_steps, 'workload': FLAGS.workload}, f)
+'''
+
+
+def test_official_path_with_a_stand_in_runner(tmp_path):
+  """The wiring (patch, then submission_runner.main under absl) against a minimal stand-in."""
+  fake = tmp_path / 'fake'
+  (fake / 'algoperf' / 'workloads').mkdir(parents=True)
+  (fake / 'algoperf' / '__init__.py').write_text('')
+  (fake / 'algoperf' / 'workloads' / '__init__.py').write_text('')
+  (fake / 'algoperf' / 'workloads' / 'workloads.py').write_text(textwrap.dedent(FAKE_WORKLOADS))
+  (fake / 'submission_runner.py').write_text(textwrap.dedent(FAKE_RUNNER))
+  env = {**os.environ, 'PYTHONPATH': f'{fake}{os.pathsep}{REPO}'}
+  budgets = write(tmp_path / 'b.json', {'ogbg': {'max_allowed_runtime_sec': 9200}})
+  report = tmp_path / 'report.json'
+  for extra, expected in (([], {'max_allowed_runtime_sec': 9200, 'max_global_steps': None}),
+                          (['--condition', 'step'], {'max_allowed_runtime_sec': 10**9,
+                                                     'max_global_steps': 80_000})):
+    proc = subprocess.run(
+      [sys.executable, '-m', 'hardware_transfer.launch', '--budgets', budgets, *extra, '--',
+       '--workload=ogbg', '--framework=jax', f'--report={report}'],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(report.read_text()) == {**expected, 'workload': 'ogbg'}
+
+
+HAS_ALGOPERF = importlib.util.find_spec('algoperf') is not None
+
+
+@pytest.mark.algoperf
+@pytest.mark.skipif(not HAS_ALGOPERF, reason='the official algoperf package is not installed '
+                    '(pip install -e ".[jax_gpu,full]" from mlcommons/algorithmic-efficiency)')
+def test_official_workload_class_gets_the_transferred_budget():
+  from algoperf.workloads import workloads
+
+  metadata = workloads.WORKLOADS['mnist']
+  path = os.path.join(workloads.BASE_WORKLOADS_DIR, metadata['workload_path'] + '_jax',
+                      'workload.py')
+  wrapped = launch.overriding_import_workload(workloads.import_workload, 123)
+  cls = wrapped(workload_path=path, workload_class_name=metadata['workload_class_name'],
+                return_class=True)
+  original = workloads.import_workload(workload_path=path,
+                                       workload_class_name=metadata['workload_class_name'],
+                                       return_class=True)
+  assert cls().max_allowed_runtime_sec == 123
+  assert original().max_allowed_runtime_sec != 123
