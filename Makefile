@@ -17,8 +17,13 @@ MEASURED ?= out/measured.json
 PROBES ?= out/velo_probes.json
 TRANSFERRED ?= out/budgets.json
 SPACES ?= tuning_search_spaces
+ALGORITHMS ?= adam nadam nadamw heavy_ball nesterov
+WORKLOADS ?= criteo1tb_mini fastmri_mini imagenet_resnet_mini ogbg_mini
+STUDIES ?= 3
+CONDITIONS ?= time step
+JOBS ?= 1
 
-.PHONY: install test test-slow submit probe transfer step-prompt velo-weights report bench lint clean
+.PHONY: install test test-slow submit sweep demo demo-quick probe transfer step-prompt velo-weights report bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +43,21 @@ test-slow: $(STAMP)
 submit: $(STAMP)
 	$(PY) -m local_runner.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
 	  --condition $(CONTROL) --seed $(SEED) $(if $(BUDGETS),--budgets $(BUDGETS))
+
+## make sweep ALGORITHMS="..." WORKLOADS="..." STUDIES=3 CONDITIONS="time step" EXP=dir [JOBS=n]
+sweep: $(STAMP)
+	$(PY) -m local_runner.sweep --algorithms $(ALGORITHMS) --workloads $(WORKLOADS) \
+	  --studies $(STUDIES) --conditions $(CONDITIONS) --experiment_dir $(EXP) --jobs $(JOBS) \
+	  $(if $(BUDGETS),--budgets $(BUDGETS))
+
+## the study on the four embedded workloads, 3 studies, both conditions, then the report
+demo: $(STAMP)
+	$(PY) -m local_runner.demo --experiment_dir experiments/demo --report_dir reports/demo
+
+## one workload, two studies
+demo-quick: $(STAMP)
+	$(PY) -m local_runner.demo --workloads imagenet_resnet_mini --studies 2 \
+	  --experiment_dir experiments/demo-quick --report_dir reports/demo-quick
 
 ## make probe OPT=heavy_ball WORKLOAD=... FRACTION=0.05 [AS_PROBE=1]: time a short run
 probe: $(STAMP)

@@ -20,11 +20,13 @@ steps are 2x2 stride-2 transposed convs; a 1x1 conv gives the output.
 Metric: ``ssim`` of ``metrics.py`` per image with the data range set to the
 target's maximum (fastMRI uses the volume's maximum), averaged over images.
 
-Budget: step_hint 400, 20 s, eval every 2 s, target SSIM 0.77. Zero-filled
-input SSIM is 0.57. Measured (2 loaded CPU cores, 20 s, earlier step_hint
-2,000): adam 0.774, nadam 0.776, nadamw 0.746, heavy_ball 0.699, nesterov
-0.718; only 200-550 steps fit (20-40 ms per step, 5-7 s compilation), so the
-outcome is sensitive to machine load. Not yet re-measured at step_hint 400.
+Budget: step_hint 400, 20 s, eval every 2 s, target SSIM 0.745 (validation and
+test). Zero-filled input SSIM is 0.57. Measured with the study's defaults (seed
+1, whole budget, 2 CPU cores under a load average of ~4), final validation
+SSIM: nadamw 0.752, nadam 0.751 (reach the target), adam 0.741, heavy_ball
+0.701, nesterov 0.683 (miss); 330-440 steps fit (20-40 ms per step, 4-6 s to
+the first evaluation, compilation included), so outcomes near the target
+depend on machine load.
 """
 
 from __future__ import annotations
@@ -177,8 +179,8 @@ class FastmriMiniWorkload(EmbeddedWorkload):
 
   name = 'fastmri_mini'
   target_metric_name = 'ssim'
-  validation_target_value = 0.77
-  test_target_value = 0.77
+  validation_target_value = 0.745
+  test_target_value = 0.745
   loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR
   step_hint = 400
   max_allowed_runtime_sec = 20

@@ -85,7 +85,7 @@ class ImagenetResnetMiniWorkload(EmbeddedWorkload):
   test_target_value = 0.965
   loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
   step_hint = 800
-  max_allowed_runtime_sec = 30
+  max_allowed_runtime_sec = 20
   eval_period_time_sec = 1.0
   default_batch_size = 64
   eval_batch_size = 300

@@ -27,10 +27,12 @@ Model: AlgoPerf's GNN scaled down: dense node/edge embeddings (32), 3
 readout of the graph globals to one logit per label. Dropout defaults to 0.1
 (AlgoPerf's ogbg default).
 
-Budget: step_hint 1,200, 20 s, eval every 2 s, target mAP 0.78. Measured (2
-loaded CPU cores, 20 s, earlier step_hint 2,000): nadamw 0.775 (768 steps),
-heavy_ball 0.732 (1,212 steps); ~10 ms per step, 6-12 s compilation. Not yet
-re-measured at step_hint 1,200.
+Budget: step_hint 1,200, 20 s, eval every 2 s, target mAP 0.74 (validation and
+test). Measured with the study's defaults (seed 1, whole budget, 2 CPU cores
+under a load average of ~4), final validation mAP: nesterov 0.844 (reaches the
+target at 15 s), heavy_ball 0.747 (just reaches), nadamw 0.720, adam 0.716,
+nadam 0.714 (miss); 1,190-1,420 steps (~10 ms per step, 5-8 s to the first
+evaluation, compilation included).
 
 Metric: ``metrics.mean_average_precision`` (labels without both a positive and
 a negative among their present entries are left out, as OGB does).
@@ -260,8 +262,8 @@ class OgbgMiniWorkload(EmbeddedWorkload):
 
   name = 'ogbg_mini'
   target_metric_name = 'mean_average_precision'
-  validation_target_value = 0.78
-  test_target_value = 0.78
+  validation_target_value = 0.74
+  test_target_value = 0.74
   loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
   step_hint = 1200
   max_allowed_runtime_sec = 20
