@@ -93,7 +93,6 @@ def derive_targets(evals, trials, budgets, clock, fraction, splits=metrics.SPLIT
                 .groupby(['workload', 'algorithm'], sort=True)['value']
                 .agg(lambda v: float(np.median(v.to_numpy()))))
     for workload, metric in wl_metric.items():
-      column = metrics.metric_column(split, metric)
       if workload not in per_algo.index.get_level_values(0):
         issues.append(Issue('warning', workload, f'no {split} value at {fraction:g} of the '
                             'budget in any trial; no target'))

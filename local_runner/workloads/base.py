@@ -52,6 +52,24 @@ def param_types_of(params) -> dict:
   return jax.tree_util.tree_map_with_path(leaf_type, params)
 
 
+def masked_loss(per_example, mask_batch=None) -> dict:
+  """AlgoPerf's loss dict from per-example (or per-entry) losses and an optional 0/1 mask:
+  ``summed`` = sum of masked losses, ``n_valid_examples`` = sum of the mask."""
+  if mask_batch is None:
+    mask_batch = jnp.ones_like(per_example)
+  per_example = per_example * mask_batch
+  return {'summed': per_example.sum(), 'n_valid_examples': mask_batch.sum(),
+          'per_example': per_example}
+
+
+def smoothed_sigmoid_cross_entropy(logits, labels, label_smoothing: float = 0.0):
+  """Elementwise sigmoid cross-entropy with binary targets smoothed towards 1/2."""
+  import optax
+
+  return optax.sigmoid_binary_cross_entropy(
+    logits, labels * (1.0 - label_smoothing) + 0.5 * label_smoothing)
+
+
 class EmbeddedWorkload:
   """An AlgoPerf workload small enough to train on two CPU cores in under a minute.
 
@@ -162,6 +180,15 @@ class EmbeddedWorkload:
     results['validation/num_examples'] = self.num_validation_examples
     results['test/num_examples'] = self.num_test_examples
     return results
+
+  def _apply_stateless(self, params, batch, mode, rng, dropout_rate, default_dropout_rate=0.0):
+    """``self._model`` on ``batch['inputs']`` (no model state); dropout only in TRAIN mode,
+    at ``dropout_rate`` (None: ``default_dropout_rate``)."""
+    train = mode == spec.ForwardPassMode.TRAIN
+    rate = default_dropout_rate if dropout_rate is None else dropout_rate
+    rngs = {'dropout': rng} if train and rate else None
+    return self._model.apply({'params': params}, batch['inputs'], train=train, dropout_rate=rate,
+                             rngs=rngs)
 
   def _record_param_tree(self, params) -> None:
     self._param_shapes = param_shapes_of(params)

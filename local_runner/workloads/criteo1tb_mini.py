@@ -41,10 +41,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload
+from local_runner.workloads.base import EmbeddedWorkload, masked_loss, smoothed_sigmoid_cross_entropy
 
 NUM_DENSE = 13
 NUM_CATEGORICAL = 26
@@ -182,22 +181,13 @@ class Criteo1tbMiniWorkload(EmbeddedWorkload):
                update_batch_norm: bool, dropout_rate=None):
     """One click logit per example, shape ``(batch,)``; no model state."""
     del update_batch_norm
-    train = mode == spec.ForwardPassMode.TRAIN
-    rate = dropout_rate or 0.0
-    rngs = {'dropout': rng} if train and rate else None
-    logits = self._model.apply({'params': params}, augmented_and_preprocessed_input_batch['inputs'],
-                               train=train, dropout_rate=rate, rngs=rngs)
-    return logits, model_state
+    return self._apply_stateless(params, augmented_and_preprocessed_input_batch, mode, rng,
+                                 dropout_rate), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """Sigmoid cross-entropy per example (targets smoothed towards 1/2): summed, count, per example."""
-    targets = label_batch * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    per_example = optax.sigmoid_binary_cross_entropy(logits_batch, targets)
-    if mask_batch is None:
-      mask_batch = jnp.ones_like(per_example)
-    per_example = per_example * mask_batch
-    return {'summed': per_example.sum(), 'n_valid_examples': mask_batch.sum(),
-            'per_example': per_example}
+    return masked_loss(smoothed_sigmoid_cross_entropy(logits_batch, label_batch, label_smoothing),
+                       mask_batch)
 
   def _split_metrics(self, params, model_state, split):
     del model_state

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload
+from local_runner.workloads.base import EmbeddedWorkload, masked_loss
 from local_runner.workloads.metrics import ssim
 
 IMAGE_SIZE = 32
@@ -209,22 +209,13 @@ class FastmriMiniWorkload(EmbeddedWorkload):
                update_batch_norm: bool, dropout_rate=None):
     """Reconstructed images ``(batch, 32, 32)``; no model state."""
     del update_batch_norm
-    train = mode == spec.ForwardPassMode.TRAIN
-    rate = dropout_rate or 0.0
-    rngs = {'dropout': rng} if train and rate else None
-    outputs = self._model.apply({'params': params}, augmented_and_preprocessed_input_batch['inputs'],
-                                train=train, dropout_rate=rate, rngs=rngs)
-    return outputs, model_state
+    return self._apply_stateless(params, augmented_and_preprocessed_input_batch, mode, rng,
+                                 dropout_rate), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """L1: per example the mean absolute pixel error; summed, count, per example."""
     del label_smoothing
-    per_example = jnp.mean(jnp.abs(logits_batch - label_batch), axis=(1, 2))
-    if mask_batch is None:
-      mask_batch = jnp.ones_like(per_example)
-    per_example = per_example * mask_batch
-    return {'summed': per_example.sum(), 'n_valid_examples': mask_batch.sum(),
-            'per_example': per_example}
+    return masked_loss(jnp.mean(jnp.abs(logits_batch - label_batch), axis=(1, 2)), mask_batch)
 
   def _split_metrics(self, params, model_state, split):
     del model_state

@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload
+from local_runner.workloads.base import EmbeddedWorkload, masked_loss
 
 NUM_CLASSES = 10
 
@@ -130,12 +130,7 @@ class ImagenetResnetMiniWorkload(EmbeddedWorkload):
     """Softmax cross-entropy with optional label smoothing: summed, count, per example."""
     one_hot = jax.nn.one_hot(label_batch, NUM_CLASSES)
     smoothed = optax.smooth_labels(one_hot, label_smoothing) if label_smoothing else one_hot
-    per_example = optax.softmax_cross_entropy(logits_batch, smoothed)
-    if mask_batch is None:
-      mask_batch = jnp.ones_like(per_example)
-    per_example = per_example * mask_batch
-    return {'summed': per_example.sum(), 'n_valid_examples': mask_batch.sum(),
-            'per_example': per_example}
+    return masked_loss(optax.softmax_cross_entropy(logits_batch, smoothed), mask_batch)
 
   def _eval_metrics(self, params, model_state, batch):
     logits, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, None, False)

@@ -51,7 +51,7 @@ import numpy as np
 import optax
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload
+from local_runner.workloads.base import EmbeddedWorkload, masked_loss, smoothed_sigmoid_cross_entropy
 from local_runner.workloads.metrics import mean_average_precision
 
 MAX_DEGREE = (4, 3, 2, 1, 2, 3)
@@ -310,12 +310,8 @@ class OgbgMiniWorkload(EmbeddedWorkload):
                update_batch_norm: bool, dropout_rate=None):
     """Logits ``(graph slots, NUM_LABELS)``, padding slot included; no model state."""
     del update_batch_norm
-    train = mode == spec.ForwardPassMode.TRAIN
-    rate = DEFAULT_DROPOUT_RATE if dropout_rate is None else dropout_rate
-    rngs = {'dropout': rng} if train and rate else None
-    logits = self._model.apply({'params': params}, augmented_and_preprocessed_input_batch['inputs'],
-                               train=train, dropout_rate=rate, rngs=rngs)
-    return logits, model_state
+    return self._apply_stateless(params, augmented_and_preprocessed_input_batch, mode, rng,
+                                 dropout_rate, DEFAULT_DROPOUT_RATE), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """Sigmoid cross-entropy per present label entry (targets smoothed towards 1/2).
@@ -323,13 +319,8 @@ class OgbgMiniWorkload(EmbeddedWorkload):
     ``summed`` over entries with mask 1, ``n_valid_examples`` = number of such
     entries, ``per_example`` the masked ``(graphs, labels)`` matrix.
     """
-    targets = label_batch * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    per_entry = optax.sigmoid_binary_cross_entropy(logits_batch, targets)
-    if mask_batch is None:
-      mask_batch = jnp.ones_like(per_entry)
-    per_entry = per_entry * mask_batch
-    return {'summed': per_entry.sum(), 'n_valid_examples': mask_batch.sum(),
-            'per_example': per_entry}
+    return masked_loss(smoothed_sigmoid_cross_entropy(logits_batch, label_batch, label_smoothing),
+                       mask_batch)
 
   def _batches_of(self, split_name: str, split) -> list:
     if split_name not in self._eval_batches:
