@@ -23,7 +23,7 @@ STUDIES ?= 3
 CONDITIONS ?= time step
 JOBS ?= 1
 
-.PHONY: install test test-slow submit sweep demo demo-quick probe transfer step-prompt velo-weights report bench lint clean
+.PHONY: install test test-slow submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ sweep: $(STAMP)
 ## the study on the four embedded workloads, 3 studies, both conditions, then the report
 demo: $(STAMP)
 	$(PY) -m local_runner.demo --experiment_dir experiments/demo --report_dir reports/demo
+
+## make demo, then rewrite the README's results section from its report
+demo-readme: $(STAMP)
+	$(PY) -m local_runner.demo --experiment_dir experiments/demo --report_dir reports/demo --readme README.md
 
 ## one workload, two studies
 demo-quick: $(STAMP)

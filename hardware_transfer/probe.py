@@ -30,6 +30,7 @@ from hardware_transfer import files, log_measurements, runners
 from hardware_transfer.arithmetic import exact
 from hardware_transfer.cli import run_main
 from hardware_transfer.errors import TransferError
+from hardware_transfer.launch import NO_TIME_LIMIT_SEC
 
 FRAMEWORK = 'jax'
 
@@ -61,7 +62,10 @@ def run_local(workload: str, args, max_global_steps: int, log_root: Path) -> Non
                      experiment_dir=str(log_root.parent), experiment_name=log_root.name,
                      tuning_ruleset=args.tuning_ruleset,
                      tuning_search_space=args.tuning_search_space,
-                     max_global_steps=max_global_steps, rng_seed=args.rng_seed, overwrite=True)
+                     max_global_steps=max_global_steps, rng_seed=args.rng_seed, overwrite=True,
+                     # A probe is step-limited only: neither the time budget (compilation
+                     # can take longer than an embedded budget) nor the targets may end it.
+                     max_allowed_runtime_sec=NO_TIME_LIMIT_SEC, stop_on_targets=False)
   try:
     run(config, progress=lambda msg: print(msg, flush=True))
   except ValueError as e:  # the local runner's input errors

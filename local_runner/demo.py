@@ -48,6 +48,46 @@ def headline(report_dir: Path) -> str:
   return to_markdown(pd.read_csv(scores))
 
 
+README_START = '<!-- demo-results:start -->'
+README_END = '<!-- demo-results:end -->'
+RESULT_SECTIONS = ('Scores B', 'Quality at the end of the budget')
+
+
+def report_sections(report_md: str, titles=RESULT_SECTIONS) -> list:
+  """The ``## <title>...`` sections of a report.md whose title starts with one of ``titles``."""
+  sections = []
+  for chunk in report_md.split('\n## ')[1:]:
+    title, _, body = chunk.partition('\n')
+    if title.startswith(titles):
+      sections.append((title, body.strip()))
+  return sections
+
+
+def update_readme(readme: Path, reports: Path, conditions, figures: Path, header: str) -> None:
+  """Replace the README's demo-results block with the reports' score and quality tables and
+  the validation performance profiles (copied to ``figures``)."""
+  import shutil
+
+  from local_runner.logs import atomic_write_text
+
+  text = readme.read_text(encoding='utf-8')
+  if README_START not in text or README_END not in text:
+    raise RunnerError(f'{readme} has no {README_START} ... {README_END} block to replace')
+  figures.mkdir(parents=True, exist_ok=True)
+  lines = [README_START, header, '']
+  for condition in conditions:
+    report = (reports / condition / 'report.md').read_text(encoding='utf-8')
+    for title, body in report_sections(report):
+      lines += [f'#### {condition} control: {title}', '', body, '']
+    figure = figures / f'demo_profile_{condition}_validation.png'
+    shutil.copyfile(reports / condition / 'performance_profile_validation.png', figure)
+    lines += [f'![{condition} control, validation targets]({figure.relative_to(readme.parent)})', '']
+  lines.append(README_END)
+  before, rest = text.split(README_START, 1)
+  after = rest.split(README_END, 1)[1]
+  atomic_write_text(readme, before + '\n'.join(lines) + after)
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument('--workloads', nargs='+', default=list(EMBEDDED))
@@ -56,6 +96,8 @@ def main(argv=None) -> int:
   parser.add_argument('--experiment_dir', default='experiments/demo')
   parser.add_argument('--report_dir', default='reports/demo')
   parser.add_argument('--jobs', type=int, default=2, help='parallel step-control trials')
+  parser.add_argument('--readme', default=None,
+                      help='rewrite this README\'s demo-results block with the results')
   args = parser.parse_args(argv)
   exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
   algorithms = available_algorithms()
@@ -78,6 +120,15 @@ def main(argv=None) -> int:
       return code
     print(f'\n## {condition} control: AlgoPerf scores (report: {out / "report.md"})\n')
     print(headline(out))
+  if args.readme:
+    import time
+
+    readme = Path(args.readme).resolve()
+    header = (f'Produced by `make demo` on {time.strftime("%Y-%m-%d")}: '
+              f'{", ".join(algorithms)} on {", ".join(args.workloads)}, {args.studies} studies, '
+              f'derived targets. Regenerate with `make demo-readme`; do not edit by hand.')
+    update_readme(readme, reports, args.conditions, readme.parent / 'docs' / 'results', header)
+    print(f'demo: updated {readme}')
   if failed:
     print(f'\ndemo: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),
           file=sys.stderr)

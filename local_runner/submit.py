@@ -31,10 +31,11 @@ INSTALL_HINT = (
 
 
 def search_space_path(opt: str, workload: str, condition: str) -> Path:
-  """The first that exists of ``tuning_search_spaces/<opt>/<condition>/<workload>.json``,
+  """The first that exists of ``tuning_search_spaces/<condition>/<opt>/<workload>.json``
+  (condition-specific, e.g. VeLO's step-control prompts under ``step/``),
   ``tuning_search_spaces/<opt>/<workload>.json`` and ``tuning_search_spaces/<opt>.json``."""
   spaces = REPO / 'tuning_search_spaces'
-  candidates = [spaces / opt / condition / f'{workload}.json', spaces / opt / f'{workload}.json',
+  candidates = [spaces / condition / opt / f'{workload}.json', spaces / opt / f'{workload}.json',
                 spaces / f'{opt}.json']
   for path in candidates:
     if path.is_file():

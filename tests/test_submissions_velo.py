@@ -1,6 +1,8 @@
 """The three VeLO submissions: prompts, the prompt-free fraction, checkpoint handling, runs."""
 
 import collections
+import json
+import math
 import importlib
 import types
 
@@ -9,6 +11,7 @@ import pytest
 from conftest import REPO
 from local_runner.errors import RunnerError
 from local_runner.runner import RunConfig, run
+from local_runner.submit import search_space_path
 from submissions import _common, _velo
 
 GOLDEN_THETA = REPO.parent / 'shared' / 'velo' / 'golden' / 'theta.msgpack'
@@ -68,7 +71,7 @@ def test_missing_checkpoint_fails_at_once_saying_how_to_get_it(tmp_path, monkeyp
   with pytest.raises(RunnerError, match='make velo-weights'):
     run(RunConfig(workload='imagenet_resnet_mini',
                   submission_path=str(REPO / 'submissions/velo/submission.py'),
-                  tuning_search_space=str(REPO / 'tuning_search_spaces/velo/imagenet_resnet_mini.json'),
+                  tuning_search_space=str(search_space_path('velo', 'imagenet_resnet_mini', 'time')),
                   experiment_dir=str(tmp_path / 'exp')))
 
 
@@ -76,10 +79,30 @@ def test_missing_checkpoint_fails_at_once_saying_how_to_get_it(tmp_path, monkeyp
 @pytest.mark.parametrize('name', ['velo', 'velo_short', 'velo_time'])
 def test_velo_submissions_run_through_the_local_runner(tmp_path, monkeypatch, name):
   monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
-  space = REPO / 'tuning_search_spaces' / (f'{name}/imagenet_resnet_mini.json' if name != 'velo_time'
-                                           else 'velo_time.json')
+  space = search_space_path(name, 'imagenet_resnet_mini', 'time')
   [summary] = run(RunConfig(
     workload='imagenet_resnet_mini', submission_path=str(REPO / f'submissions/{name}/submission.py'),
     tuning_search_space=str(space), experiment_dir=str(tmp_path), rng_seed=2, max_global_steps=4,
     max_allowed_runtime_sec=10**6), progress=lambda m: None)
   assert summary['global_step'] == 4 and not summary['diverged']
+
+
+WORKLOADS = ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg', 'criteo1tb_mini', 'fastmri_mini',
+             'imagenet_resnet_mini', 'ogbg_mini')
+
+
+@pytest.mark.parametrize('condition', ['time', 'step'])
+@pytest.mark.parametrize('workload', WORKLOADS)
+def test_velo_prompts_exist_and_velo_short_is_75_percent(workload, condition):
+  load = lambda name: json.loads(search_space_path(name, workload, condition).read_text())
+  full = load('velo')['total_steps']['feasible_points'][0]
+  short = load('velo_short')['total_steps']['feasible_points'][0]
+  assert isinstance(full, int) and full > 0 and short == math.floor(0.75 * full)
+  if condition == 'step':
+    steps = {'criteo1tb': 7000, 'fastmri': 36000, 'imagenet_resnet': 150000, 'ogbg': 80000}
+    if workload.endswith('_mini'):
+      from local_runner.workloads import get_workload
+
+      assert full == get_workload(workload).step_hint
+    else:
+      assert full == steps[workload]
