@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import velo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_seconds  # noqa: E402
 
 DEFAULT_THETA = REPO.parent / "shared" / "velo" / "golden" / "theta.msgpack"
 
@@ -148,13 +150,7 @@ def compile_step(fn, *args):
 
 
 def time_step(compiled, args, repeats: int) -> float:
-    jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(compiled, *args, repeats=repeats, warmup=1)
 
 
 def _mib(nbytes) -> str:

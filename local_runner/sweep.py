@@ -207,7 +207,8 @@ def main(argv=None) -> int:
   parser.add_argument('--budgets', default=None, help='transferred time budgets (budgets.json)')
   parser.add_argument('--step_budgets', default=None,
                       help='step budgets JSON {workload: steps} (default: built-in / step_hint)')
-  parser.add_argument('--slurm', default=None, help='write a SLURM array job here instead of running')
+  parser.add_argument('--slurm', default=None,
+                      help='write a SLURM array job here instead of running')
   parser.add_argument('--partition', default=None)
   parser.add_argument('--gpus_per_task', type=int, default=1)
   parser.add_argument('--time_limit', default='24:00:00')

@@ -1,5 +1,6 @@
 """Shared test setup: fixture modules importable, a tiny workload registered on demand."""
 
+import csv
 import sys
 from pathlib import Path
 
@@ -17,3 +18,19 @@ def tiny_workload(monkeypatch):
 
   monkeypatch.setitem(workloads.EMBEDDED_WORKLOADS, 'tiny_mini', 'tiny_workload:TinyWorkload')
   return 'tiny_mini'
+
+
+def run_short_trial(tmp_path, workload, submission, steps):
+  """A ``steps``-step trial of ``submissions/<submission>`` through the local runner:
+  (summary, rows of its eval_measurements.csv)."""
+  from local_runner.runner import RunConfig, run
+
+  config = RunConfig(workload=workload,
+                     submission_path=str(REPO / f'submissions/{submission}/submission.py'),
+                     tuning_search_space=str(REPO / f'tuning_search_spaces/{submission}.json'),
+                     experiment_dir=str(tmp_path), experiment_name=submission, rng_seed=1,
+                     max_global_steps=steps)
+  summary, = run(config, progress=lambda message: None)
+  trial = tmp_path / submission / f'{workload}_jax' / 'trial_1' / 'eval_measurements.csv'
+  with open(trial) as f:
+    return summary, list(csv.DictReader(f))

@@ -1,6 +1,5 @@
 """criteo1tb_mini: data, parameter tree, loss, and short local-runner trials."""
 
-import csv
 import math
 
 import jax
@@ -9,21 +8,10 @@ import numpy as np
 import pytest
 
 from algoperf_compat import spec
-from local_runner.runner import RunConfig, run
+from conftest import run_short_trial
 from local_runner.workloads import criteo1tb_mini, get_workload
 
 NAME = 'criteo1tb_mini'
-
-
-def run_short_trial(tmp_path, workload, submission, steps=3):
-  config = RunConfig(workload=workload, submission_path=f'submissions/{submission}/submission.py',
-                     tuning_search_space=f'tuning_search_spaces/{submission}.json',
-                     experiment_dir=str(tmp_path), experiment_name=submission, rng_seed=1,
-                     max_global_steps=steps)
-  summary, = run(config, progress=lambda message: None)
-  trial = tmp_path / submission / f'{workload}_jax' / 'trial_1' / 'eval_measurements.csv'
-  with open(trial) as f:
-    return summary, list(csv.DictReader(f))
 
 
 @pytest.fixture(scope='module')
@@ -92,7 +80,7 @@ def test_logits_and_masked_sigmoid_loss(workload_and_params):
 
 @pytest.mark.parametrize('submission', ['nadamw', 'heavy_ball'])
 def test_short_trial_logs_the_metric_columns(tmp_path, submission):
-  summary, rows = run_short_trial(tmp_path, NAME, submission)
+  summary, rows = run_short_trial(tmp_path, NAME, submission, steps=3)
   assert summary['global_step'] == 3 and not summary['diverged']
   for split in ('train', 'validation', 'test'):
     assert math.isfinite(float(rows[-1][f'{split}/loss']))

@@ -1,6 +1,5 @@
 """ogbg_mini: generated graphs, padding, GNN parameter tree, masked loss, short trials."""
 
-import csv
 import math
 
 import jax
@@ -10,21 +9,10 @@ import numpy as np
 import pytest
 
 from algoperf_compat import spec
-from local_runner.runner import RunConfig, run
+from conftest import run_short_trial
 from local_runner.workloads import get_workload, ogbg_mini
 
 NAME = 'ogbg_mini'
-
-
-def run_short_trial(tmp_path, workload, submission, steps=2):
-  config = RunConfig(workload=workload, submission_path=f'submissions/{submission}/submission.py',
-                     tuning_search_space=f'tuning_search_spaces/{submission}.json',
-                     experiment_dir=str(tmp_path), experiment_name=submission, rng_seed=1,
-                     max_global_steps=steps)
-  summary, = run(config, progress=lambda message: None)
-  trial = tmp_path / submission / f'{workload}_jax' / 'trial_1' / 'eval_measurements.csv'
-  with open(trial) as f:
-    return summary, list(csv.DictReader(f))
 
 
 @pytest.fixture(scope='module')
@@ -96,7 +84,7 @@ def test_logits_per_graph_slot_and_masked_loss(workload_and_params):
 
 @pytest.mark.parametrize('submission', ['nadamw', 'heavy_ball'])
 def test_short_trial_logs_the_metric_columns(tmp_path, submission):
-  summary, rows = run_short_trial(tmp_path, NAME, submission)
+  summary, rows = run_short_trial(tmp_path, NAME, submission, steps=2)
   assert summary['global_step'] == 2 and not summary['diverged']
   for split in ('train', 'validation', 'test'):
     assert 0.0 < float(rows[-1][f'{split}/mean_average_precision']) <= 1.0

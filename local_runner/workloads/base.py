@@ -52,6 +52,12 @@ def param_types_of(params) -> dict:
   return jax.tree_util.tree_map_with_path(leaf_type, params)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def predict_eval(model, params, inputs):
+  """``model`` in eval mode on ``inputs`` (no model state); jitted once per model configuration."""
+  return model.apply({'params': params}, inputs, train=False)
+
+
 def masked_loss(per_example, mask_batch=None) -> dict:
   """AlgoPerf's loss dict from per-example (or per-entry) losses and an optional 0/1 mask:
   ``summed`` = sum of masked losses, ``n_valid_examples`` = sum of the mask."""

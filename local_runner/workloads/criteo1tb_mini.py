@@ -38,12 +38,12 @@ import functools
 from typing import Dict
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload, masked_loss, smoothed_sigmoid_cross_entropy
+from local_runner.workloads.base import (EmbeddedWorkload, masked_loss, predict_eval,
+                                         smoothed_sigmoid_cross_entropy)
 
 NUM_DENSE = 13
 NUM_CATEGORICAL = 26
@@ -134,12 +134,6 @@ class DLRMSmall(nn.Module):
     return nn.Dense(self.top_widths[-1], name='Dense_out')(y)[:, 0]
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _predict(model: nn.Module, params, inputs):
-  """Eval-mode logits; jitted once per model configuration, shared by workload instances."""
-  return model.apply({'params': params}, inputs, train=False)
-
-
 class Criteo1tbMiniWorkload(EmbeddedWorkload):
   """DLRM-small on generated clicks; target: validation cross-entropy (lower is better)."""
 
@@ -191,6 +185,6 @@ class Criteo1tbMiniWorkload(EmbeddedWorkload):
 
   def _split_metrics(self, params, model_state, split):
     del model_state
-    logits = _predict(self._model, params, split['inputs'])
+    logits = predict_eval(self._model, params, split['inputs'])
     loss = self.loss_fn(split['targets'], logits, split['weights'])
     return {'loss': float(loss['summed'] / loss['n_valid_examples'])}

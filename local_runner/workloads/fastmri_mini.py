@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload, masked_loss
+from local_runner.workloads.base import EmbeddedWorkload, masked_loss, predict_eval
 from local_runner.workloads.metrics import ssim
 
 IMAGE_SIZE = 32
@@ -169,12 +169,6 @@ class UNet(nn.Module):
     return nn.Conv(1, (1, 1), name='Conv_out')(x)[..., 0]
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _predict(model: nn.Module, params, inputs):
-  """Eval-mode images; jitted once per model configuration, shared by workload instances."""
-  return model.apply({'params': params}, inputs, train=False)
-
-
 class FastmriMiniWorkload(EmbeddedWorkload):
   """U-Net on 4x-undersampled phantoms; target: validation SSIM (higher is better)."""
 
@@ -220,7 +214,7 @@ class FastmriMiniWorkload(EmbeddedWorkload):
 
   def _split_metrics(self, params, model_state, split):
     del model_state
-    outputs = np.asarray(_predict(self._model, params, split['inputs']))
+    outputs = np.asarray(predict_eval(self._model, params, split['inputs']))
     weights = split['weights']
     per_example_l1 = np.mean(np.abs(outputs - split['targets']), axis=(1, 2))
     per_example_ssim = np.array([ssim(o, t) for o, t in zip(outputs, split['targets'])])
