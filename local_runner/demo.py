@@ -38,15 +38,12 @@ def available_algorithms(out=print) -> list:
 
 
 def headline(report_dir: Path) -> str:
-  """The scores table of a report, as Markdown (or a note that it is missing)."""
-  import pandas as pd
-
-  from scoring_ext.tables import to_markdown
-
-  scores = report_dir / 'scores.csv'
-  if not scores.is_file():
-    return f'(no {scores})'
-  return to_markdown(pd.read_csv(scores))
+  """The scores table (``## Scores B`` section) of a report, or a note that it is missing."""
+  report = report_dir / 'report.md'
+  if not report.is_file():
+    return f'(no {report})'
+  sections = report_sections(report.read_text(encoding='utf-8'), ('Scores B',))
+  return sections[0][1] if sections else f'(no scores table in {report})'
 
 
 README_START = '<!-- demo-results:start -->'
