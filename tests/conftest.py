@@ -1,6 +1,7 @@
 """Shared test setup: fixture modules importable, a tiny workload registered on demand."""
 
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(FIXTURES))
+
+#: VeLO golden vectors: $VELO_GOLDEN_DIR, else shared/velo/golden beside the checkout.
+GOLDEN_DIR = Path(os.environ.get('VELO_GOLDEN_DIR') or REPO.parent / 'shared' / 'velo' / 'golden')
+GOLDEN_THETA = GOLDEN_DIR / 'theta.msgpack'
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ import types
 
 import pytest
 
-from conftest import REPO
+from conftest import GOLDEN_THETA, REPO
 from local_runner.errors import RunnerError
 from local_runner.runner import RunConfig, run
 from local_runner.submit import search_space_path
 from submissions import _common, _velo
 
-GOLDEN_THETA = REPO.parent / 'shared' / 'velo' / 'golden' / 'theta.msgpack'
 needs_theta = pytest.mark.skipif(not GOLDEN_THETA.is_file(),
                                  reason=f'golden VeLO theta not found at {GOLDEN_THETA}')
 

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import GOLDEN_THETA
 from flax import serialization
 
 import velo
 from velo.theta_spec import EXPECTED_THETA_SHAPES, NUM_THETA_VALUES, RELEASE_WRAPPER_BYTES
 
-
-def _golden_dir() -> Path:
-    env = os.environ.get("VELO_GOLDEN_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "velo" / "golden"
-
-
-GOLDEN_THETA = _golden_dir() / "theta.msgpack"
 needs_golden = pytest.mark.skipif(
     not GOLDEN_THETA.is_file(),
     reason=f"golden theta not found at {GOLDEN_THETA} (set VELO_GOLDEN_DIR)",

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import http.server
 import io
-import os
 import threading
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from conftest import GOLDEN_THETA
 
 from velo import download as dl
 
-
-def _golden_dir() -> Path:
-    env = os.environ.get("VELO_GOLDEN_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "velo" / "golden"
-
-
-GOLDEN_THETA = _golden_dir() / "theta.msgpack"
 pytestmark = pytest.mark.skipif(
     not GOLDEN_THETA.is_file(),
     reason=f"golden theta not found at {GOLDEN_THETA} (set VELO_GOLDEN_DIR)",

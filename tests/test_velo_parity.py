@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import GOLDEN_DIR as GOLDEN
 
 import velo
 from velo.network import mix_mlp_weights
 from velo.optimizer import _as_jnp_theta
 
-
-def _golden_dir() -> Path:
-    env = os.environ.get("VELO_GOLDEN_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "velo" / "golden"
-
-
-GOLDEN = _golden_dir()
 pytestmark = pytest.mark.skipif(
     not (GOLDEN / "trajectory.npz").is_file() or not (GOLDEN / "theta.msgpack").is_file(),
     reason=f"VeLO golden vectors not found in {GOLDEN} (set VELO_GOLDEN_DIR)",
