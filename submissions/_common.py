@@ -29,6 +29,7 @@ BATCH_SIZES = {
   'fastmri': 32,
   'imagenet_resnet': 1024,
   'ogbg': 512,
+  'mnist': 16,  # AlgoPerf's development workload (the baselines' value)
   'criteo1tb_mini': 256,
   'fastmri_mini': 16,
   'imagenet_resnet_mini': 64,

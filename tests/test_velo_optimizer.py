@@ -130,7 +130,7 @@ def test_state_layout(opt):
     # factored over the two largest axes of (3, 3, 2, 4): d0 = 3, d1 = 1
     assert state.v_row["k4"].shape == (3, 3, 3, 2)
     assert state.v_col["k4"].shape == (3, 3, 2, 4)
-    assert state.v_diag["k4"].shape == (3, 0)
+    assert state.v_diag["k4"].shape == (3, 1)  # unused slot: a placeholder, never empty
     assert state.v_diag["s"].shape == (3,) and state.v_diag["v"].shape == (3, 6)
     assert state.loss_buffer.decays.shape == (10,)
 
@@ -188,3 +188,9 @@ def test_grouped_small_tensors_match_per_tensor_processing(monkeypatch):
         )
         np.testing.assert_allclose(grouped_state.momentum[k], single_state.momentum[k], rtol=1e-6)
     np.testing.assert_allclose(grouped_state.lstm_hidden, single_state.lstm_hidden, atol=1e-5)
+
+
+def test_state_has_no_zero_size_leaf(opt):
+    """AlgoPerf checkpoints the optimizer state with orbax, which refuses zero-size arrays."""
+    state = opt.init(make_params())
+    assert all(np.asarray(leaf).size > 0 for leaf in jax.tree_util.tree_leaves(state))

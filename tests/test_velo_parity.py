@@ -80,6 +80,9 @@ def test_accumulators(replay):
             }
             for key, ours in pairs.items():
                 ref = golden[f"state{k}/{key}/{n}"]
+                if ref.size == 0:  # a slot unused for this tensor: ours holds a zero placeholder
+                    assert np.asarray(ours).shape == (3, 1) and not np.asarray(ours).any()
+                    continue
                 ours = np.moveaxis(np.asarray(ours), 0, -1)  # our decay axis leads
                 assert ours.size == ref.size, f"state{k}/{key}/{n}"
                 np.testing.assert_allclose(

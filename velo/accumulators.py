@@ -52,8 +52,10 @@ def init_moments(p):
     m = jnp.zeros((len(MOMENTUM_DECAYS),) + shape, jnp.float32)
     rms = jnp.zeros((len(RMS_DECAYS),) + shape, jnp.float32)
 
-    def empty():  # a fresh buffer each time, so that the state can be donated
-        return jnp.zeros((n_fac, 0), jnp.float32)
+    def empty():
+        # The unused slot: a fresh (so donatable) one-element placeholder per decay, never
+        # read. Not zero-size: checkpointers (orbax, used by AlgoPerf) refuse empty arrays.
+        return jnp.zeros((n_fac, 1), jnp.float32)
 
     axes = factored_axes(shape)
     if axes is None:

@@ -81,9 +81,9 @@ class VeloState(NamedTuple):
 
     momentum: Any  # per tensor (3,) + S
     rms: Any  # per tensor (1,) + S
-    v_row: Any  # per tensor (3,) + S without d0, or (3, 0)
-    v_col: Any  # per tensor (3,) + S without d1, or (3, 0)
-    v_diag: Any  # per tensor (3,) + S for < 2 axes, or (3, 0)
+    v_row: Any  # per tensor (3,) + S without d0, or an unused (3, 1) placeholder
+    v_col: Any  # per tensor (3,) + S without d1, or an unused (3, 1) placeholder
+    v_diag: Any  # per tensor (3,) + S for < 2 axes, or an unused (3, 1) placeholder
     lstm_hidden: jnp.ndarray  # (n_tensors, 512), rows in tree-leaf order
     lstm_cell: jnp.ndarray  # (n_tensors, 512)
     loss_buffer: LossBuffer
