@@ -171,7 +171,7 @@ def bench_one(name, shapes, theta, repeats):
     opt = velo.velo(theta, 1000)
     velo_args = (grads, opt.init(params), params, loss)
     velo_step, m_velo, compile_s = compile_step(
-        lambda g, s, p, l: opt.update(g, s, p, loss=l), *velo_args
+        lambda g, s, p, loss_value: opt.update(g, s, p, loss=loss_value), *velo_args
     )
     t_adam = time_step(adam_step, adam_args, repeats)
     t_velo = time_step(velo_step, velo_args, repeats)

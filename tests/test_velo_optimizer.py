@@ -169,7 +169,7 @@ def test_grouped_small_tensors_match_per_tensor_processing(monkeypatch):
 
     def run():
         opt = velo.velo(theta, 20)
-        step = jax.jit(lambda p, s, g, l: opt.update(g, s, p, loss=l))
+        step = jax.jit(lambda p, s, g, loss: opt.update(g, s, p, loss=loss))
         state = opt.init(params)
         p = params
         for loss in (3.0, 2.0, 1.0):

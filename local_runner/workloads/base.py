@@ -94,6 +94,8 @@ class EmbeddedWorkload:
   default_batch_size: int
   eval_batch_size: int
   data_seed: int = 0
+  #: Name of the top-level module holding the output layer (``is_output_params``).
+  output_layer: str = 'Dense_out'
 
   def __init__(self):
     self._param_shapes = None
@@ -187,15 +189,30 @@ class EmbeddedWorkload:
     results['test/num_examples'] = self.num_test_examples
     return results
 
-  def _apply_stateless(self, params, batch, mode, rng, dropout_rate, default_dropout_rate=0.0):
-    """``self._model`` on ``batch['inputs']`` (no model state); dropout only in TRAIN mode,
-    at ``dropout_rate`` (None: ``default_dropout_rate``)."""
-    train = mode == spec.ForwardPassMode.TRAIN
-    rate = default_dropout_rate if dropout_rate is None else dropout_rate
-    rngs = {'dropout': rng} if train and rate else None
-    return self._model.apply({'params': params}, batch['inputs'], train=train, dropout_rate=rate,
-                             rngs=rngs)
+  def is_output_params(self, param_key) -> bool:
+    return param_key == self.output_layer
 
   def _record_param_tree(self, params) -> None:
     self._param_shapes = param_shapes_of(params)
     self._param_types = param_types_of(params)
+
+
+class StatelessWorkload(EmbeddedWorkload):
+  """A workload whose flax model ``self._model`` has no state (no batch norm).
+
+  ``model_fn`` applies it to ``batch['inputs']`` with dropout only in TRAIN mode,
+  at ``dropout_rate`` (None: the class's ``default_dropout_rate``); the model
+  state passes through unchanged.
+  """
+
+  default_dropout_rate: float = 0.0
+
+  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
+               update_batch_norm: bool, dropout_rate=None):
+    del update_batch_norm
+    train = mode == spec.ForwardPassMode.TRAIN
+    rate = self.default_dropout_rate if dropout_rate is None else dropout_rate
+    rngs = {'dropout': rng} if train and rate else None
+    outputs = self._model.apply({'params': params}, augmented_and_preprocessed_input_batch['inputs'],
+                                train=train, dropout_rate=rate, rngs=rngs)
+    return outputs, model_state

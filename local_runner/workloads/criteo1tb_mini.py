@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import (EmbeddedWorkload, masked_loss, predict_eval,
+from local_runner.workloads.base import (StatelessWorkload, masked_loss, predict_eval,
                                          smoothed_sigmoid_cross_entropy)
 
 NUM_DENSE = 13
@@ -134,7 +134,7 @@ class DLRMSmall(nn.Module):
     return nn.Dense(self.top_widths[-1], name='Dense_out')(y)[:, 0]
 
 
-class Criteo1tbMiniWorkload(EmbeddedWorkload):
+class Criteo1tbMiniWorkload(StatelessWorkload):
   """DLRM-small on generated clicks; target: validation cross-entropy (lower is better)."""
 
   name = 'criteo1tb_mini'
@@ -167,16 +167,6 @@ class Criteo1tbMiniWorkload(EmbeddedWorkload):
     params = dict(params)
     self._record_param_tree(params)
     return params, None
-
-  def is_output_params(self, param_key) -> bool:
-    return param_key == 'Dense_out'
-
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-               update_batch_norm: bool, dropout_rate=None):
-    """One click logit per example, shape ``(batch,)``; no model state."""
-    del update_batch_norm
-    return self._apply_stateless(params, augmented_and_preprocessed_input_batch, mode, rng,
-                                 dropout_rate), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """Sigmoid cross-entropy per example (targets smoothed towards 1/2): summed, count, per example."""

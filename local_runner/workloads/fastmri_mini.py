@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload, masked_loss, predict_eval
+from local_runner.workloads.base import StatelessWorkload, masked_loss, predict_eval
 from local_runner.workloads.metrics import ssim
 
 IMAGE_SIZE = 32
@@ -169,7 +169,7 @@ class UNet(nn.Module):
     return nn.Conv(1, (1, 1), name='Conv_out')(x)[..., 0]
 
 
-class FastmriMiniWorkload(EmbeddedWorkload):
+class FastmriMiniWorkload(StatelessWorkload):
   """U-Net on 4x-undersampled phantoms; target: validation SSIM (higher is better)."""
 
   name = 'fastmri_mini'
@@ -177,6 +177,7 @@ class FastmriMiniWorkload(EmbeddedWorkload):
   validation_target_value = 0.745
   test_target_value = 0.745
   loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR
+  output_layer = 'Conv_out'
   step_hint = 400
   max_allowed_runtime_sec = 20
   eval_period_time_sec = 4.0
@@ -196,16 +197,6 @@ class FastmriMiniWorkload(EmbeddedWorkload):
     params = dict(variables['params'])
     self._record_param_tree(params)
     return params, None
-
-  def is_output_params(self, param_key) -> bool:
-    return param_key == 'Conv_out'
-
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-               update_batch_norm: bool, dropout_rate=None):
-    """Reconstructed images ``(batch, 32, 32)``; no model state."""
-    del update_batch_norm
-    return self._apply_stateless(params, augmented_and_preprocessed_input_batch, mode, rng,
-                                 dropout_rate), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """L1: per example the mean absolute pixel error; summed, count, per example."""

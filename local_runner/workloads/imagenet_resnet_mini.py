@@ -106,9 +106,6 @@ class ImagenetResnetMiniWorkload(EmbeddedWorkload):
     self._record_param_tree(params)
     return params, model_state
 
-  def is_output_params(self, param_key) -> bool:
-    return param_key == 'Dense_out'
-
   def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
                update_batch_norm: bool, use_running_average_bn=None, dropout_rate=None):
     """Logits; in TRAIN mode with ``update_batch_norm`` the batch statistics are updated."""

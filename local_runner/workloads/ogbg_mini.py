@@ -51,7 +51,7 @@ import numpy as np
 import optax
 
 from algoperf_compat import spec
-from local_runner.workloads.base import (EmbeddedWorkload, masked_loss,
+from local_runner.workloads.base import (StatelessWorkload, masked_loss,
                                          smoothed_sigmoid_cross_entropy)
 from local_runner.workloads.metrics import mean_average_precision
 
@@ -246,7 +246,8 @@ class GraphNet(nn.Module):
       embed_node_fn=nn.Dense(self.latent_dim, name='Dense_node_embed'),
       embed_edge_fn=nn.Dense(self.latent_dim, name='Dense_edge_embed'))(graph)
     for step in range(self.num_message_passing_steps):
-      mlp = lambda part: GraphMLP(self.hidden_widths, dropout_rate, train, name=f'MLP_{part}_{step}')
+      def mlp(part, step=step):
+        return GraphMLP(self.hidden_widths, dropout_rate, train, name=f'MLP_{part}_{step}')
       graph = jraph.GraphNetwork(update_edge_fn=mlp('edge'), update_node_fn=mlp('node'),
                                  update_global_fn=mlp('global'))(graph)
     return nn.Dense(self.num_outputs, name='Dense_out')(graph.globals)
@@ -258,7 +259,7 @@ def _predict(model: nn.Module, params, graph):
   return model.apply({'params': params}, graph, train=False, dropout_rate=0.0)
 
 
-class OgbgMiniWorkload(EmbeddedWorkload):
+class OgbgMiniWorkload(StatelessWorkload):
   """GNN on generated molecules; target: validation mean average precision (higher is better)."""
 
   name = 'ogbg_mini'
@@ -266,6 +267,7 @@ class OgbgMiniWorkload(EmbeddedWorkload):
   validation_target_value = 0.74
   test_target_value = 0.74
   loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
+  default_dropout_rate = DEFAULT_DROPOUT_RATE
   step_hint = 1200
   max_allowed_runtime_sec = 20
   eval_period_time_sec = 2.0
@@ -303,16 +305,6 @@ class OgbgMiniWorkload(EmbeddedWorkload):
     params = dict(self._model.init(rng, example, train=False, dropout_rate=0.0)['params'])
     self._record_param_tree(params)
     return params, None
-
-  def is_output_params(self, param_key) -> bool:
-    return param_key == 'Dense_out'
-
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-               update_batch_norm: bool, dropout_rate=None):
-    """Logits ``(graph slots, NUM_LABELS)``, padding slot included; no model state."""
-    del update_batch_norm
-    return self._apply_stateless(params, augmented_and_preprocessed_input_batch, mode, rng,
-                                 dropout_rate, DEFAULT_DROPOUT_RATE), model_state
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """Sigmoid cross-entropy per present label entry (targets smoothed towards 1/2).
