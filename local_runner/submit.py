@@ -44,13 +44,18 @@ def search_space_path(opt: str, workload: str, condition: str) -> Path:
                     + ', '.join(str(p.relative_to(REPO)) for p in candidates))
 
 
-def runner_flags(args, submission: Path, space: Path) -> list:
-  flags = [f'--workload={args.workload}', f'--submission_path={submission}',
-           f'--tuning_search_space={space}', f'--experiment_dir={args.experiment_dir}',
-           f'--experiment_name={args.experiment_name}', f'--rng_seed={args.seed}',
-           '--overwrite' if args.overwrite else '--resume_last_run']
-  if args.workload not in EMBEDDED_WORKLOADS:
-    flags += ['--framework=jax', f'--data_dir={args.data_dir}']
+def runner_flags(workload: str, submission: Path, space: Path, experiment_dir, experiment_name: str,
+                 seed: int, overwrite: bool = False, data_dir: str | None = None) -> list:
+  """Flags shared by the official and the local runner for one run (plus ``--framework=jax``
+  and ``--data_dir`` for the official one)."""
+  flags = [f'--workload={workload}', f'--submission_path={submission}',
+           f'--tuning_search_space={space}', f'--experiment_dir={experiment_dir}',
+           f'--experiment_name={experiment_name}', f'--rng_seed={seed}',
+           '--overwrite' if overwrite else '--resume_last_run']
+  if workload not in EMBEDDED_WORKLOADS:
+    flags.append('--framework=jax')
+    if data_dir:
+      flags.append(f'--data_dir={data_dir}')
   return flags
 
 
@@ -78,7 +83,8 @@ def main(argv=None) -> int:
     if not embedded and importlib.util.find_spec('algoperf') is None:
       mini = OFFICIAL_TO_EMBEDDED.get(args.workload, next(iter(EMBEDDED_WORKLOADS)))
       raise RunnerError(INSTALL_HINT.format(w=args.workload, opt=args.opt, mini=mini))
-    flags = runner_flags(args, submission, space)
+    flags = runner_flags(args.workload, submission, space, args.experiment_dir,
+                         args.experiment_name, args.seed, args.overwrite, args.data_dir)
     if args.budgets or args.condition == 'step':
       from hardware_transfer import launch
 

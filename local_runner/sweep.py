@@ -30,7 +30,7 @@ from typing import List, Optional
 
 from local_runner.errors import RunnerError
 from local_runner.logs import is_trial_complete, write_json
-from local_runner.submit import REPO, search_space_path
+from local_runner.submit import REPO, runner_flags, search_space_path
 from local_runner.workloads import EMBEDDED_WORKLOADS
 
 CONDITIONS = ('time', 'step')
@@ -71,16 +71,11 @@ def trial_command(trial: Trial, exp: Path, budgets: Optional[str] = None,
   if not submission.is_file():
     raise RunnerError(f'no submission {submission} (algorithm {trial.algorithm!r})')
   space = search_space_path(trial.algorithm, trial.workload, trial.condition)
-  flags = [f'--workload={trial.workload}', f'--submission_path={submission}',
-           f'--tuning_search_space={space}',
-           f'--experiment_dir={exp / trial.condition / trial.algorithm}',
-           f'--experiment_name=study_{trial.study}', f'--rng_seed={trial.seed}',
-           '--resume_last_run']
+  flags = runner_flags(trial.workload, submission, space, exp / trial.condition / trial.algorithm,
+                       f'study_{trial.study}', trial.seed)
   embedded = trial.workload in EMBEDDED_WORKLOADS
   if embedded:
     flags.append('--nostop_on_targets')
-  else:
-    flags.append('--framework=jax')
   if trial.condition == 'step':
     override = ['--step_budgets', step_budgets] if step_budgets else []
     return [python, '-m', 'hardware_transfer.launch', '--condition', 'step', *override, '--',
