@@ -11,8 +11,12 @@ EXP ?= experiments
 CONTROL ?= time
 SEED ?= 1
 BUDGETS ?=
+DATA_DIR ?=
+OVERWRITE ?=
+ALLOW_PLACEHOLDERS ?=
 FRACTION ?= 0.05
-SPACE ?= tuning_search_spaces/$(OPT).json
+SPACE ?=
+REFERENCE ?=
 MEASURED ?= out/measured.json
 PROBES ?= out/velo_probes.json
 TRANSFERRED ?= out/budgets.json
@@ -39,39 +43,45 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
-## make submit OPT=nadamw WORKLOAD=imagenet_resnet_mini [EXP=dir] [CONTROL=time|step] [SEED=n] [BUDGETS=budgets.json]
+STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
+  $(if $(ALLOW_PLACEHOLDERS),--allow_placeholder_prompts)
+
+## make submit OPT=nadamw WORKLOAD=imagenet_resnet_mini [EXP=dir] [CONTROL=time|step] [SEED=n]
+##             [BUDGETS=budgets.json] [DATA_DIR=dir] [OVERWRITE=1] [ALLOW_PLACEHOLDERS=1]
 submit: $(STAMP)
-	$(PY) -m local_runner.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
-	  --condition $(CONTROL) --seed $(SEED) $(if $(BUDGETS),--budgets $(BUDGETS))
+	$(PY) -m study.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
+	  --condition $(CONTROL) --seed $(SEED) $(STUDY_FLAGS) $(if $(OVERWRITE),--overwrite)
 
 ## make sweep ALGORITHMS="..." WORKLOADS="..." STUDIES=3 CONDITIONS="time step" EXP=dir [JOBS=n]
+##            [BUDGETS=budgets.json] [DATA_DIR=dir] [ALLOW_PLACEHOLDERS=1]
 sweep: $(STAMP)
-	$(PY) -m local_runner.sweep --algorithms $(ALGORITHMS) --workloads $(WORKLOADS) \
+	$(PY) -m study.sweep --algorithms $(ALGORITHMS) --workloads $(WORKLOADS) \
 	  --studies $(STUDIES) --conditions $(CONDITIONS) --experiment_dir $(EXP) --jobs $(JOBS) \
-	  $(if $(BUDGETS),--budgets $(BUDGETS))
+	  $(STUDY_FLAGS)
 
 ## the study on the four embedded workloads, 3 studies, both conditions, then the report
 demo: $(STAMP)
-	$(PY) -m local_runner.demo --experiment_dir experiments/demo --report_dir reports/demo
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo
 
 ## make demo, then rewrite the README's results section from its report
 demo-readme: $(STAMP)
-	$(PY) -m local_runner.demo --experiment_dir experiments/demo --report_dir reports/demo --readme README.md
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo --readme README.md
 
 ## one workload, two studies
 demo-quick: $(STAMP)
-	$(PY) -m local_runner.demo --workloads imagenet_resnet_mini --studies 2 \
+	$(PY) -m study.demo --workloads imagenet_resnet_mini --studies 2 \
 	  --experiment_dir experiments/demo-quick --report_dir reports/demo-quick
 
-## make probe OPT=heavy_ball WORKLOAD=... FRACTION=0.05 [AS_PROBE=1]: time a short run
+## make probe OPT=heavy_ball WORKLOAD=... FRACTION=0.05 [SPACE=file.json] [AS_PROBE=1]: time a short run
 probe: $(STAMP)
-	$(PY) -m hardware_transfer.probe --submission_path submissions/$(OPT)/submission.py \
-	  --tuning_search_space $(SPACE) --workload $(WORKLOAD) --fraction $(FRACTION) \
+	$(PY) -m study.probe --opt $(OPT) --workload $(WORKLOAD) --fraction $(FRACTION) \
+	  $(if $(SPACE),--tuning_search_space $(SPACE)) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
 	  $(if $(AS_PROBE),--as_probe --out $(PROBES),--out $(MEASURED))
 
-## reference budgets -> budgets on this hardware
+## reference budgets -> budgets on this hardware [REFERENCE=table.json]
 transfer: $(STAMP)
-	$(PY) -m hardware_transfer.transfer --measured $(MEASURED) --out $(TRANSFERRED)
+	$(PY) -m hardware_transfer.transfer --measured $(MEASURED) --out $(TRANSFERRED) \
+	  $(if $(REFERENCE),--reference $(REFERENCE))
 
 ## VeLO's total_steps for both conditions into SPACES
 step-prompt: $(STAMP)

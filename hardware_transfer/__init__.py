@@ -1,14 +1,14 @@
 """Hardware transfer of AlgoPerf's wall-clock budgets and VeLO's step prompt.
 
-The two procedures of the protocol (docs: "Hardware transfer of the wall-clock
-budget", "Estimating VeLO's step prompt"), each a small pure function in
-``arithmetic``, with command-line entry points:
+The two procedures of the protocol (docs/protocol.md: "Hardware transfer of the wall-clock
+budget", "Estimating VeLO's step prompt"), each a small pure function in ``arithmetic``,
+with the files they read and write (``files``), measurements read from runner logs
+(``log_measurements``) and two commands:
 
-* ``python -m hardware_transfer.probe``: a short run of the target-setting
-  algorithm (or VeLO) that writes a measurement file;
 * ``python -m hardware_transfer.transfer``: measurements -> ``budgets.json``;
 * ``python -m hardware_transfer.step_prompt``: budgets + VeLO probes -> VeLO's
-  tuning search spaces (``velo/<workload>.json``, ``velo_short/<workload>.json``);
-* ``python -m hardware_transfer.launch``: a run of the official or local runner
-  with the transferred budget in place of the workload's own.
+  tuning search spaces (``velo/<workload>.json``, ``velo_short/<workload>.json``).
+
+The runs that produce the measurements (``python -m study.probe``) and the runs that use
+the budgets (``python -m study.launch``) belong to the study layer, ``study/``.
 """

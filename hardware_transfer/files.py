@@ -16,15 +16,13 @@ Every error names the file and the field (``criteo1tb.steps``) and what was expe
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
+from bench_core import layout
+from bench_core.errors import BenchError
 from hardware_transfer.arithmetic import Measurement
-from hardware_transfer.errors import TransferError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUILTIN_REFERENCE = PACKAGE_DIR / 'reference_budgets.json'
@@ -32,36 +30,13 @@ BUILTIN_STEP_BUDGETS = PACKAGE_DIR / 'step_budgets.json'
 
 
 def read_json_object(path: str | Path) -> Dict[str, Any]:
-  """The top-level JSON object of ``path``."""
-  path = Path(path)
-  try:
-    text = path.read_text(encoding='utf-8')
-  except FileNotFoundError:
-    raise TransferError(f'{path}: file not found') from None
-  except OSError as e:
-    raise TransferError(f'{path}: cannot read ({e.strerror})') from None
-  try:
-    data = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise TransferError(f'{path}: not valid JSON ({e.msg} at line {e.lineno})') from None
-  if not isinstance(data, dict):
-    raise TransferError(f'{path}: expected a JSON object keyed by workload name, '
-                        f'got {type(data).__name__}')
-  return data
+  """The top-level JSON object of ``path``, keyed by workload name."""
+  return layout.read_json_object(path, 'a JSON object keyed by workload name')
 
 
 def write_json(path: str | Path, data: Any) -> None:
-  """Write ``data`` as indented JSON through a temporary file (never a torn file)."""
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-  try:
-    with os.fdopen(fd, 'w', encoding='utf-8') as f:
-      f.write(json.dumps(data, indent=2, sort_keys=True) + '\n')
-    os.replace(tmp, path)
-  except BaseException:
-    Path(tmp).unlink(missing_ok=True)
-    raise
+  """Write ``data`` as indented JSON, atomically (never a torn file)."""
+  layout.write_json(path, data)
 
 
 # ---- field checks ------------------------------------------------------------------
@@ -69,11 +44,11 @@ def write_json(path: str | Path, data: Any) -> None:
 def positive_int(value: Any, path: str | Path, field: str) -> int:
   """``value`` as an int > 0 (an integral float such as 100.0 is accepted)."""
   if isinstance(value, bool) or not isinstance(value, (int, float)):
-    raise TransferError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
+    raise BenchError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
   if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-    raise TransferError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
+    raise BenchError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
   if value <= 0:
-    raise TransferError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
+    raise BenchError(f'{path}: field {field!r} must be a positive integer, got {value!r}')
   return int(value)
 
 
@@ -81,7 +56,7 @@ def positive_number(value: Any, path: str | Path, field: str) -> float | int:
   """``value`` as a finite number > 0."""
   if isinstance(value, bool) or not isinstance(value, (int, float)) \
       or not math.isfinite(value) or value <= 0:
-    raise TransferError(f'{path}: field {field!r} must be a positive number of seconds, '
+    raise BenchError(f'{path}: field {field!r} must be a positive number of seconds, '
                         f'got {value!r}')
   return value
 
@@ -89,11 +64,11 @@ def positive_number(value: Any, path: str | Path, field: str) -> float | int:
 def _entry(data: Dict[str, Any], workload: str, path, required: List[str]) -> Dict[str, Any]:
   entry = data[workload]
   if not isinstance(entry, dict):
-    raise TransferError(f'{path}: field {workload!r} must be an object with '
+    raise BenchError(f'{path}: field {workload!r} must be an object with '
                         f'{", ".join(required)}, got {entry!r}')
   missing = [k for k in required if k not in entry]
   if missing:
-    raise TransferError(f'{path}: field {workload!r} lacks {", ".join(repr(k) for k in missing)}')
+    raise BenchError(f'{path}: field {workload!r} lacks {", ".join(repr(k) for k in missing)}')
   return entry
 
 
@@ -105,7 +80,7 @@ def _measurement(entry: Dict[str, Any], path, field: str) -> Measurement:
 
 def _nonempty(data: Dict[str, Any], path, what: str) -> Dict[str, Any]:
   if not data:
-    raise TransferError(f'{path}: no workloads in the {what} file')
+    raise BenchError(f'{path}: no workloads in the {what} file')
   return data
 
 
@@ -119,7 +94,7 @@ def load_reference(path: str | Path | None = None) -> Dict[str, Dict[str, Any]]:
   for workload in data:
     entry = _entry(data, workload, path, ['algorithm', 'steps', 'runtime_sec'])
     if not isinstance(entry['algorithm'], str) or not entry['algorithm']:
-      raise TransferError(f'{path}: field {workload + ".algorithm"!r} must be a non-empty string')
+      raise BenchError(f'{path}: field {workload + ".algorithm"!r} must be a non-empty string')
     out[workload] = {'algorithm': entry['algorithm'],
                      'measurement': _measurement(entry, path, workload)}
   return out
@@ -147,7 +122,7 @@ def load_budgets(path: str | Path) -> Dict[str, int]:
 def budget_for(budgets: Dict[str, Any], workload: str, path: str | Path, what: str = 'budget'):
   """``budgets[workload]``, or an error naming the file and the workloads it has."""
   if workload not in budgets:
-    raise TransferError(f'{path}: no {what} for workload {workload!r} '
+    raise BenchError(f'{path}: no {what} for workload {workload!r} '
                         f'(the file has: {", ".join(sorted(budgets)) or "none"})')
   return budgets[workload]
 
@@ -160,13 +135,13 @@ def load_probes(path: str | Path) -> Dict[str, List[Measurement]]:
     if isinstance(probes, dict):
       probes = [probes]
     if not isinstance(probes, list) or not probes:
-      raise TransferError(f'{path}: field {workload!r} must be a non-empty list of '
+      raise BenchError(f'{path}: field {workload!r} must be a non-empty list of '
                           f'{{"steps", "runtime_sec"}} objects, got {probes!r}')
     measurements = []
     for i, probe in enumerate(probes):
       field = f'{workload}[{i}]'
       if not isinstance(probe, dict) or not {'steps', 'runtime_sec'} <= set(probe):
-        raise TransferError(f'{path}: field {field!r} must be an object with "steps" and '
+        raise BenchError(f'{path}: field {field!r} must be an object with "steps" and '
                             f'"runtime_sec", got {probe!r}')
       measurements.append(_measurement(probe, path, field))
     out[workload] = measurements

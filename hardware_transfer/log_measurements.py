@@ -16,52 +16,41 @@ Rule, per trial, with ``skip_steps = N`` (default 0):
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import pandas as pd
 
+from bench_core import layout
+from bench_core.errors import BenchError
 from hardware_transfer.arithmetic import Measurement
-from hardware_transfer.errors import TransferError
-
-FRAMEWORKS = ('jax', 'pytorch')
-_TRIAL_DIR = re.compile(r'^trial_(\d+)$')
-_WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>' + '|'.join(FRAMEWORKS) + ')$')
 
 
 def find_trials(root: str | Path) -> Dict[str, List[Path]]:
   """workload -> its trial directories (in trial order) under ``root``."""
   root = Path(root)
   if not root.is_dir():
-    raise TransferError(f'{root}: log directory not found')
-  found: Dict[str, List[Tuple[int, Path]]] = {}
-  for csv in root.rglob('eval_measurements.csv'):
-    trial = csv.parent
-    trial_match = _TRIAL_DIR.match(trial.name)
-    workload_match = _WORKLOAD_DIR.match(trial.parent.name)
-    if trial_match and workload_match:
-      found.setdefault(workload_match['workload'], []).append((int(trial_match[1]), trial))
+    raise BenchError(f'{root}: log directory not found')
+  found = layout.find_trials_anywhere(root)
   if not found:
-    raise TransferError(f'{root}: no <workload>_<framework>/trial_<k>/eval_measurements.csv '
-                        f'under this directory')
-  return {w: [p for _, p in sorted(trials)] for w, trials in sorted(found.items())}
+    raise BenchError(f'{root}: no <workload>_<framework>/trial_<k>/eval_measurements.csv '
+                     f'under this directory')
+  return found
 
 
 def measurement_from_trial(trial_dir: str | Path, skip_steps: int = 0) -> Measurement:
   """The trial's steps and submission time, by the rule of this module's docstring."""
-  csv = Path(trial_dir) / 'eval_measurements.csv'
+  csv = Path(trial_dir) / layout.EVAL_MEASUREMENTS
   try:
     rows = pd.read_csv(csv)
   except (OSError, pd.errors.EmptyDataError) as e:
-    raise TransferError(f'{csv}: cannot read ({e})') from None
+    raise BenchError(f'{csv}: cannot read ({e})') from None
   missing = [c for c in ('global_step', 'accumulated_submission_time') if c not in rows.columns]
   if missing:
-    raise TransferError(f'{csv}: lacks column(s) {", ".join(missing)}')
+    raise BenchError(f'{csv}: lacks column(s) {", ".join(missing)}')
   rows = rows.dropna(subset=['global_step', 'accumulated_submission_time'])
   if rows.empty:
-    raise TransferError(f'{csv}: no evaluation rows')
+    raise BenchError(f'{csv}: no evaluation rows')
   rows = rows.sort_values('global_step', kind='stable')
   last = rows.iloc[-1]
   if skip_steps <= 0:
@@ -69,7 +58,7 @@ def measurement_from_trial(trial_dir: str | Path, skip_steps: int = 0) -> Measur
   else:
     after = rows[rows['global_step'] >= skip_steps]
     if len(after) < 2 or after.iloc[0]['global_step'] == last['global_step']:
-      raise TransferError(
+      raise BenchError(
         f'{csv}: with --skip_steps={skip_steps} at least two evaluations at different steps '
         f'at or after step {skip_steps} are needed; the evaluations are at steps '
         f'{[int(s) for s in rows["global_step"]]}: run the probe longer or skip fewer steps')
@@ -78,7 +67,7 @@ def measurement_from_trial(trial_dir: str | Path, skip_steps: int = 0) -> Measur
   steps = int(last['global_step']) - start_step
   runtime = float(last['accumulated_submission_time']) - start_time
   if steps <= 0 or not runtime > 0:
-    raise TransferError(f'{csv}: field global_step / accumulated_submission_time give '
+    raise BenchError(f'{csv}: field global_step / accumulated_submission_time give '
                         f'{steps} steps in {runtime} s; both must be positive')
   return Measurement(steps=steps, runtime_sec=runtime)
 
@@ -86,10 +75,9 @@ def measurement_from_trial(trial_dir: str | Path, skip_steps: int = 0) -> Measur
 def num_gpus_of_trial(trial_dir: str | Path) -> Optional[int]:
   """Accelerators recorded in ``meta_data_0.json``: ``gpu_count`` (official runner) or
   ``hardware.device_count`` (local runner); None if neither is there."""
-  path = Path(trial_dir) / 'meta_data_0.json'
   try:
-    meta = json.loads(path.read_text(encoding='utf-8'))
-  except (OSError, json.JSONDecodeError):
+    meta = layout.read_json_object(Path(trial_dir) / layout.META_DATA)
+  except BenchError:
     return None
   for key in ('gpu_count', 'hardware.device_count'):
     if isinstance(meta.get(key), int) and meta[key] > 0:

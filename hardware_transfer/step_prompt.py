@@ -27,10 +27,10 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
 from hardware_transfer import arithmetic, files, log_measurements
 from hardware_transfer.arithmetic import Measurement
-from hardware_transfer.cli import run_main
-from hardware_transfer.errors import TransferError
 
 VELO_DIR, VELO_SHORT_DIR = 'velo', 'velo_short'
 
@@ -56,7 +56,7 @@ def time_control_prompt(workload: str, budget_sec: int, probes: List[Measurement
   mean = arithmetic.mean_prompt(estimates) if estimates else None
   prompt = actual_steps if actual_steps is not None else mean
   if prompt is None:
-    raise TransferError(f'workload {workload!r}: no probes and no actual steps to prompt VeLO with')
+    raise BenchError(f'workload {workload!r}: no probes and no actual steps to prompt VeLO with')
   return PromptDerivation(workload, budget_sec, list(probes), estimates, mean, actual_steps,
                           prompt, arithmetic.short_prompt(prompt))
 
@@ -116,11 +116,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def _time_derivations(args) -> List[PromptDerivation]:
   if not args.budgets:
-    raise TransferError('--budgets is required for --condition time')
+    raise BenchError('--budgets is required for --condition time')
   if args.probes and args.probe_logs:
-    raise TransferError('give either --probes or --probe_logs, not both')
+    raise BenchError('give either --probes or --probe_logs, not both')
   if args.skip_steps < 0:
-    raise TransferError(f'--skip_steps must be >= 0, got {args.skip_steps}')
+    raise BenchError(f'--skip_steps must be >= 0, got {args.skip_steps}')
   budgets = files.load_budgets(args.budgets)
   if args.probes:
     probes, probe_source = files.load_probes(args.probes), args.probes
@@ -131,7 +131,7 @@ def _time_derivations(args) -> List[PromptDerivation]:
     probes, probe_source = {}, None
   actual = files.load_step_counts(args.actual_steps, 'actual steps') if args.actual_steps else {}
   if not probes and not actual:
-    raise TransferError('--condition time needs --probes, --probe_logs or --actual_steps')
+    raise BenchError('--condition time needs --probes, --probe_logs or --actual_steps')
   derivations = []
   for workload in sorted(set(probes) | set(actual)):
     source = probe_source if workload in probes else args.actual_steps
@@ -148,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     derivations = _time_derivations(args)
   else:
     if args.budgets or args.probes or args.probe_logs or args.actual_steps:
-      raise TransferError('--condition step takes only --step_budgets: the prompt is the step '
+      raise BenchError('--condition step takes only --step_budgets: the prompt is the step '
                           'budget (drop --budgets/--probes/--probe_logs/--actual_steps)')
     step_budgets = files.load_step_counts(args.step_budgets, 'step budgets')
     derivations = [step_control_prompt(w, s) for w, s in sorted(step_budgets.items())]

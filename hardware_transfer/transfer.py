@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
 from hardware_transfer import arithmetic, files, log_measurements
-from hardware_transfer.cli import run_main
-from hardware_transfer.errors import TransferError
 
 
 def transfer_budgets(measured: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]],
@@ -28,7 +28,7 @@ def transfer_budgets(measured: Dict[str, Dict[str, Any]], reference: Dict[str, D
   out = {}
   for workload, entry in measured.items():
     if workload not in reference:
-      raise TransferError(
+      raise BenchError(
         f'{measured_source}: unknown workload {workload!r}: the reference {reference_source} has '
         f'{", ".join(sorted(reference))} (give --reference with an entry for it)')
     local, ref = entry['measurement'], reference[workload]['measurement']
@@ -76,9 +76,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   if args.skip_steps < 0:
-    raise TransferError(f'--skip_steps must be >= 0, got {args.skip_steps}')
+    raise BenchError(f'--skip_steps must be >= 0, got {args.skip_steps}')
   if args.num_gpus is not None and args.num_gpus <= 0:
-    raise TransferError(f'--num_gpus must be positive, got {args.num_gpus}')
+    raise BenchError(f'--num_gpus must be positive, got {args.num_gpus}')
   reference_source = args.reference or str(files.BUILTIN_REFERENCE)
   reference = files.load_reference(args.reference)
   if args.measured:

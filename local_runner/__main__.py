@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 from absl import app, flags
 
-from local_runner.errors import RunnerError
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
 
 flags.DEFINE_string('framework', 'jax', 'Only "jax" is supported by the local runner.')
@@ -37,10 +36,10 @@ flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def run_from_flags(argv) -> int:
   del argv
   if FLAGS.framework != 'jax':
-    sys.exit(f'error: the local runner supports --framework=jax only, got {FLAGS.framework!r}')
+    raise BenchError(f'the local runner supports --framework=jax only, got {FLAGS.framework!r}')
   config = RunConfig(
     workload=FLAGS.workload, submission_path=FLAGS.submission_path,
     experiment_dir=FLAGS.experiment_dir, experiment_name=FLAGS.experiment_name,
@@ -49,10 +48,12 @@ def main(argv):
     rng_seed=FLAGS.rng_seed, overwrite=FLAGS.overwrite, resume_last_run=FLAGS.resume_last_run,
     hparam_start_index=FLAGS.hparam_start_index, hparam_end_index=FLAGS.hparam_end_index,
     max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec, stop_on_targets=FLAGS.stop_on_targets)
-  try:
-    run(config, progress=lambda msg: print(msg, flush=True))
-  except RunnerError as e:
-    sys.exit(f'error: {e}')
+  run(config, progress=lambda msg: print(msg, flush=True))
+  return 0
+
+
+def main(argv) -> int:
+  return run_main(run_from_flags, argv)
 
 
 if __name__ == '__main__':

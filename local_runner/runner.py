@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import shutil
 import os
+import shutil
 import struct
 import time
 from pathlib import Path
@@ -34,16 +34,17 @@ import jax
 import jax.numpy as jnp
 
 from algoperf_compat import spec
+from bench_core import layout
+from bench_core.errors import BenchError
 from local_runner import logs
-from local_runner.errors import RunnerError
 from local_runner.search_space import hyperparameter_points, load_search_space
 from local_runner.submission_loader import batch_size_for, load_submission, wants_train_state
 from local_runner.workloads import get_workload
 
-FRAMEWORK = 'jax'
+FRAMEWORK = layout.FRAMEWORK
 
 
-class ExperimentExistsError(RunnerError):
+class ExperimentExistsError(BenchError):
   pass
 
 
@@ -85,10 +86,7 @@ def _block(tree) -> None:
 
 
 def experiment_path(config: RunConfig) -> Path:
-  root = Path(config.experiment_dir).expanduser()
-  if config.experiment_name:
-    root = root / config.experiment_name
-  return root / f'{config.workload}_{FRAMEWORK}'
+  return layout.run_dir(config.experiment_dir, config.experiment_name, config.workload)
 
 
 def train_once(workload, submission, hyperparameters, rng_seed: int, config: RunConfig,
@@ -103,14 +101,14 @@ def train_once(workload, submission, hyperparameters, rng_seed: int, config: Run
   try:
     batch_size = batch_size_for(submission, workload.name, workload.name)
   except ValueError as e:
-    raise RunnerError(f'{config.submission_path}: get_batch_size({workload.name!r}) failed: {e}') from e
+    raise BenchError(f'{config.submission_path}: get_batch_size({workload.name!r}) failed: {e}') from e
   input_queue = workload._build_input_queue(data_rng, 'train', global_batch_size=batch_size)
   params, model_state = workload.init_model_fn(model_init_rng)
   try:
     optimizer_state = submission.init_optimizer_state(
       workload, params, model_state, hyperparameters, opt_init_rng)
   except (ValueError, TypeError, FileNotFoundError) as e:
-    raise RunnerError(f'{config.submission_path}: init_optimizer_state failed: {e}') from e
+    raise BenchError(f'{config.submission_path}: init_optimizer_state failed: {e}') from e
 
   meta = {**logs.workload_properties(workload), **logs.hardware_info(), 'rng_seed': rng_seed,
           'batch_size': batch_size}
@@ -244,21 +242,21 @@ def prepare_experiment_dir(config: RunConfig) -> Path:
 def run(config: RunConfig, progress=print) -> List[Dict[str, Any]]:
   """All trials of one workload, as ``submission_runner.py`` runs them; returns their summaries."""
   if config.tuning_ruleset not in ('external', 'self'):
-    raise RunnerError(f'--tuning_ruleset must be "external" or "self", got {config.tuning_ruleset!r}')
+    raise BenchError(f'--tuning_ruleset must be "external" or "self", got {config.tuning_ruleset!r}')
   workload = get_workload(config.workload)
   if config.max_allowed_runtime_sec is not None:
     if config.max_allowed_runtime_sec <= 0:
-      raise RunnerError('--max_allowed_runtime_sec must be positive')
+      raise BenchError('--max_allowed_runtime_sec must be positive')
     workload.max_allowed_runtime_sec = config.max_allowed_runtime_sec
   submission = load_submission(config.submission_path)
   if config.tuning_ruleset == 'external':
     if config.tuning_search_space is None:
-      raise RunnerError('--tuning_search_space is required under --tuning_ruleset=external')
+      raise BenchError('--tuning_search_space is required under --tuning_ruleset=external')
     space = load_search_space(config.tuning_search_space)
     points = hyperparameter_points(space, config.num_tuning_trials, seed=config.rng_seed or 0)
   else:
     if config.tuning_search_space is not None:
-      raise RunnerError('--tuning_search_space cannot be given under --tuning_ruleset=self')
+      raise BenchError('--tuning_search_space cannot be given under --tuning_ruleset=self')
     points = [None]
   root = prepare_experiment_dir(config)
   seed = _trial_seed(config)
@@ -267,8 +265,8 @@ def run(config: RunConfig, progress=print) -> List[Dict[str, Any]]:
   indices = list(range(len(points)))[config.hparam_start_index:config.hparam_end_index]
   summaries = []
   for k in indices:
-    trial_dir = root / f'trial_{k + 1}'
-    if logs.is_trial_complete(trial_dir):
+    trial_dir = root / layout.trial_dir_name(k + 1)
+    if layout.is_complete(trial_dir):
       progress(f'{config.workload} trial {k + 1}/{len(points)}: complete, skipped (--resume_last_run)')
       continue
     if trial_dir.exists():

@@ -19,10 +19,10 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from local_runner.errors import RunnerError
+from bench_core.errors import BenchError
 
 
-class SearchSpaceError(RunnerError):
+class SearchSpaceError(BenchError):
   pass
 
 

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from local_runner.errors import RunnerError
+from bench_core.errors import BenchError
 
 REQUIRED_FUNCTIONS = ('get_batch_size', 'init_optimizer_state', 'update_params', 'data_selection')
 
 
-class SubmissionError(RunnerError):
+class SubmissionError(BenchError):
   pass
 
 

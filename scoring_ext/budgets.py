@@ -11,12 +11,11 @@ A ``--budgets FILE.json`` overrides either: ``{"<workload>": budget}`` or
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
-from scoring_ext.errors import ScoringError
+from bench_core import layout
+from bench_core.errors import BenchError
 from scoring_ext.logs import Issue
 
 CONDITIONS = ('time', 'step')
@@ -28,20 +27,14 @@ def clock_column(condition: str) -> str:
     return 'time'
   if condition == 'step':
     return 'global_step'
-  raise ScoringError(f'unknown condition {condition!r}; expected one of {CONDITIONS}')
+  raise BenchError(f'unknown condition {condition!r}; expected one of {CONDITIONS}')
 
 
 def read_budgets_file(path: str, condition: str) -> dict[str, float]:
   """Budgets per workload from a JSON file (flat, or keyed by condition first)."""
-  try:
-    with open(path) as f:
-      data = json.load(f)
-  except (OSError, ValueError) as e:
-    raise ScoringError(f'{path}: cannot read budgets JSON ({e})') from None
-  if isinstance(data, dict) and isinstance(data.get(condition), dict):
+  data = layout.read_json_object(path, 'an object {"<workload>": budget}')
+  if isinstance(data.get(condition), dict):
     data = data[condition]
-  if not isinstance(data, dict):
-    raise ScoringError(f'{path}: expected an object {{"<workload>": budget}}')
   budgets = {}
   for workload, value in data.items():
     if isinstance(value, dict):
@@ -49,10 +42,10 @@ def read_budgets_file(path: str, condition: str) -> dict[str, float]:
     try:
       budgets[workload] = float(value)
     except (TypeError, ValueError):
-      raise ScoringError(f'{path}: budget of {workload!r} is {value!r}, '
+      raise BenchError(f'{path}: budget of {workload!r} is {value!r}, '
                          'expected a number') from None
     if not budgets[workload] > 0:
-      raise ScoringError(f'{path}: budget of {workload!r} must be positive')
+      raise BenchError(f'{path}: budget of {workload!r} must be positive')
   return budgets
 
 
@@ -68,7 +61,7 @@ def workload_budgets(trials: pd.DataFrame, condition: str,
   """Budget per workload (index: workload) and audit notes.
 
   The most common value over a workload's trials is used; disagreeing trials
-  and a fallback to step_hint are noted. Raises ScoringError for a workload
+  and a fallback to step_hint are noted. Raises BenchError for a workload
   without any budget.
   """
   clock_column(condition)
@@ -84,7 +77,7 @@ def workload_budgets(trials: pd.DataFrame, condition: str,
     if values.empty:
       field = ('workload.max_allowed_runtime_sec in meta_data_0.json' if condition == 'time'
                else 'max_global_steps in flags_0.json or workload.step_hint')
-      raise ScoringError(f'no {condition} budget for workload {workload!r}: no trial has '
+      raise BenchError(f'no {condition} budget for workload {workload!r}: no trial has '
                          f'{field}; give one with --budgets FILE.json')
     counts = values.value_counts()
     budgets[workload] = float(counts.index[0])

@@ -23,25 +23,19 @@ for the audit. AlgoPerf's text logs are not parsed: a trial without
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import re
 
 import numpy as np
 import pandas as pd
 
+from bench_core import catalogue, layout
+from bench_core.errors import BenchError
 from scoring_ext import metrics
-from scoring_ext.errors import ScoringError
 
 TRIAL_KEYS = ['algorithm', 'study', 'workload', 'framework', 'trial']
-EVAL_FILE = 'eval_measurements.csv'
-META_FILE = 'meta_data_0.json'
-FLAGS_FILE = 'flags_0.json'
-DIVERGED_FILE = 'diverged.json'
-COMPLETE_FILE = 'trial_complete.json'
-
-_WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>jax|pytorch)$')
-_TRIAL_DIR = re.compile(r'^trial_\d+$')
+EVAL_FILE = layout.EVAL_MEASUREMENTS
+META_FILE = layout.META_DATA
+FLAGS_FILE = layout.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,59 +53,31 @@ class Experiment:
   issues: tuple[Issue, ...]
 
 
-def split_workload_dir(name: str) -> tuple[str, str]:
-  """'ogbg_mini_jax' -> ('ogbg_mini', 'jax'); a name without framework suffix keeps ''."""
-  match = _WORKLOAD_DIR.match(name)
-  if match is None:
-    return name, ''
-  return match['workload'], match['framework']
-
-
-def _subdirs(path: str) -> list[str]:
-  return sorted(e.name for e in os.scandir(path) if e.is_dir())
-
-
 def discover_trial_dirs(experiment_dir: str) -> pd.DataFrame:
   """One row per ``trial_<k>`` directory: the keys and its ``path``.
 
-  Raises ScoringError if the directory is missing or holds no trial directory.
+  Raises BenchError if the directory is missing or holds no trial directory.
   """
   if not os.path.isdir(experiment_dir):
-    raise ScoringError(f'experiment directory {experiment_dir!r} does not exist '
-                       'or is not a directory')
-  rows = []
-  for algorithm in _subdirs(experiment_dir):
-    algorithm_dir = os.path.join(experiment_dir, algorithm)
-    for study in _subdirs(algorithm_dir):
-      study_dir = os.path.join(algorithm_dir, study)
-      for workload_dir in _subdirs(study_dir):
-        workload, framework = split_workload_dir(workload_dir)
-        for trial in _subdirs(os.path.join(study_dir, workload_dir)):
-          if _TRIAL_DIR.match(trial):
-            rows.append({
-                'algorithm': algorithm, 'study': study, 'workload': workload,
-                'framework': framework, 'trial': trial,
-                'path': os.path.join(study_dir, workload_dir, trial)})
+    raise BenchError(f'experiment directory {experiment_dir!r} does not exist '
+                     'or is not a directory')
+  rows = [dataclasses.asdict(t) for t in layout.find_scoring_trials(experiment_dir)]
   if not rows:
-    raise ScoringError(
+    raise BenchError(
         f'no trial directories in {experiment_dir!r}: expected '
         '<dir>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/')
   return pd.DataFrame(rows, columns=TRIAL_KEYS + ['path'])
 
 
 def _read_json(path: str, issues: list[Issue]) -> dict:
+  """The JSON object at ``path``; {} when absent, or unreadable (with an issue)."""
   if not os.path.exists(path):
     return {}
   try:
-    with open(path) as f:
-      data = json.load(f)
-  except (OSError, ValueError) as e:
-    issues.append(Issue('warning', path, f'unreadable JSON ({e}); ignored'))
+    return layout.read_json_object(path)
+  except BenchError as e:
+    issues.append(Issue('warning', path, f'{e}; ignored'))
     return {}
-  if not isinstance(data, dict):
-    issues.append(Issue('warning', path, 'expected a JSON object; ignored'))
-    return {}
-  return data
 
 
 def _lookup(data: dict, dotted: str):
@@ -137,12 +103,12 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
   """What scoring needs from the JSON files of one trial directory."""
   meta = _read_json(os.path.join(trial_dir, META_FILE), issues)
   flags = _read_json(os.path.join(trial_dir, FLAGS_FILE), issues)
-  diverged_path = os.path.join(trial_dir, DIVERGED_FILE)
+  diverged_path = os.path.join(trial_dir, layout.DIVERGED)
   diverged = os.path.exists(diverged_path)
   diverged_info = _read_json(diverged_path, issues) if diverged else {}
   target_metric = _lookup(meta, 'workload.target_metric_name')
   if not target_metric:
-    target_metric = metrics.default_target_metric(workload)
+    target_metric = catalogue.default_target_metric(workload)
   return {
       'has_meta': bool(meta),
       'max_allowed_runtime_sec': _as_float(_lookup(meta, 'workload.max_allowed_runtime_sec')),
@@ -154,7 +120,7 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
       'rng_seed': meta.get('rng_seed'),
       'diverged': diverged,
       'diverged_step': _as_float(diverged_info.get('global_step')),
-      'complete': os.path.exists(os.path.join(trial_dir, COMPLETE_FILE)),
+      'complete': layout.is_complete(trial_dir),
   }
 
 
@@ -166,14 +132,14 @@ def _wanted_column(name: str) -> bool:
 def read_eval_measurements(path: str, target_metric: str | None) -> pd.DataFrame:
   """The evaluations of one trial, sorted by global_step, with a ``time`` column.
 
-  Raises ScoringError naming the file and column when a needed column is absent.
+  Raises BenchError naming the file and column when a needed column is absent.
   """
   try:
     frame = pd.read_csv(path, usecols=_wanted_column)
   except pd.errors.EmptyDataError:
     return pd.DataFrame()
   except (OSError, ValueError, pd.errors.ParserError) as e:
-    raise ScoringError(f'{path}: unreadable CSV ({e})') from None
+    raise BenchError(f'{path}: unreadable CSV ({e})') from None
   if frame.empty:
     return frame
   if 'accumulated_submission_time' in frame:
@@ -187,7 +153,7 @@ def read_eval_measurements(path: str, target_metric: str | None) -> pd.DataFrame
   missing = [c for c in needed if c not in frame.columns]
   if missing:
     shown = ['accumulated_submission_time' if c == 'time' else c for c in missing]
-    raise ScoringError(f'{path}: missing column(s) {", ".join(shown)}')
+    raise BenchError(f'{path}: missing column(s) {", ".join(shown)}')
   for column in frame.columns:
     frame[column] = pd.to_numeric(frame[column], errors='coerce').astype(float)
   frame = frame[['global_step', 'time'] + [c for c in frame.columns
@@ -208,7 +174,7 @@ def _nan_metric_issue(frame: pd.DataFrame, target_metric: str, path: str,
 def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Experiment:
   """Load every trial of the tree (optionally only some algorithms/workloads).
 
-  Raises ScoringError for a missing/empty directory, an unknown name in
+  Raises BenchError for a missing/empty directory, an unknown name in
   `algorithms` or `workloads`, or when no trial has usable evaluations.
   """
   found = discover_trial_dirs(experiment_dir)
@@ -232,7 +198,7 @@ def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Exp
     else:
       try:
         frame = read_eval_measurements(csv_path, info['target_metric'])
-      except ScoringError as e:
+      except BenchError as e:
         status = 'bad_columns'
         issues.append(Issue('warning', csv_path, f'{e}; trial left out'))
       else:
@@ -254,7 +220,7 @@ def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Exp
                        'status': status, 'n_evals': n_evals})
   trials = pd.DataFrame(trial_rows)
   if not frames:
-    raise ScoringError(f'no trial in {experiment_dir!r} has usable evaluations '
+    raise BenchError(f'no trial in {experiment_dir!r} has usable evaluations '
                        f'(looked in {len(trials)} trial directories)')
   evals = pd.concat(frames, ignore_index=True, sort=False)
   keys = trials.set_index('trial_id')[TRIAL_KEYS]
@@ -273,6 +239,6 @@ def _select(found: pd.DataFrame, column: str, wanted, experiment_dir: str) -> pd
   available = set(found[column])
   unknown = [w for w in wanted if w not in available]
   if unknown:
-    raise ScoringError(f'unknown {column}(s) {", ".join(unknown)} in {experiment_dir!r}; '
+    raise BenchError(f'unknown {column}(s) {", ".join(unknown)} in {experiment_dir!r}; '
                        f'found: {", ".join(sorted(available))}')
   return found[found[column].isin(list(wanted))].reset_index(drop=True)

@@ -15,27 +15,28 @@ import sys
 import numpy as np
 import pandas as pd
 
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
 from scoring_ext import profiles
-from scoring_ext.errors import ScoringError
 
 
 def read_times_table(path: str) -> pd.DataFrame:
   """Times indexed by algorithm, one float column per workload.
 
-  Raises ScoringError for an unreadable file, a missing `algorithm` column, no
+  Raises BenchError for an unreadable file, a missing `algorithm` column, no
   workload column, duplicate algorithms, or a cell that is not a number/inf.
   """
   try:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
   except (OSError, ValueError, pd.errors.ParserError) as e:
-    raise ScoringError(f'{path}: cannot read CSV ({e})') from None
+    raise BenchError(f'{path}: cannot read CSV ({e})') from None
   if 'algorithm' not in frame.columns:
-    raise ScoringError(f'{path}: no column "algorithm"')
+    raise BenchError(f'{path}: no column "algorithm"')
   workloads = [c for c in frame.columns if c != 'algorithm']
   if not workloads or frame.empty:
-    raise ScoringError(f'{path}: expected rows and at least one workload column')
+    raise BenchError(f'{path}: expected rows and at least one workload column')
   if frame['algorithm'].duplicated().any():
-    raise ScoringError(f'{path}: algorithm listed twice: '
+    raise BenchError(f'{path}: algorithm listed twice: '
                        f'{", ".join(frame.loc[frame["algorithm"].duplicated(), "algorithm"])}')
   times = frame.set_index('algorithm')[workloads]
   parsed = times.apply(lambda col: pd.to_numeric(col.str.strip(), errors='coerce'))
@@ -43,7 +44,7 @@ def read_times_table(path: str) -> pd.DataFrame:
   if bad.to_numpy().any():
     row, col = np.argwhere(bad.to_numpy())[0]
     algorithm, workload = times.index[row], times.columns[col]
-    raise ScoringError(f'{path}: {workload} of {algorithm} is '
+    raise BenchError(f'{path}: {workload} of {algorithm} is '
                        f'{times.at[algorithm, workload]!r}; expected a number >= 0 or inf')
   return parsed.astype(float)
 
@@ -54,13 +55,9 @@ def main(argv=None) -> int:
   parser.add_argument('--time_to_target', required=True)
   parser.add_argument('--max_tau', type=float, default=4.0)
   args = parser.parse_args(argv)
-  try:
-    if not args.max_tau > 1:
-      raise ScoringError(f'--max_tau must be > 1, got {args.max_tau}')
-    times = read_times_table(args.time_to_target)
-  except ScoringError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
+  if not args.max_tau > 1:
+    raise BenchError(f'--max_tau must be > 1, got {args.max_tau}')
+  times = read_times_table(args.time_to_target)
   scores = profiles.scores_from_times(times.to_numpy(), args.max_tau)
   out = pd.DataFrame({'algorithm': times.index, 'score': scores})
   sys.stdout.write(out.to_csv(index=False))
@@ -68,4 +65,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(run_main(main))

@@ -19,8 +19,10 @@ import sys
 import numpy as np
 import pandas as pd
 
-from scoring_ext import audit, budgets as budgets_lib, plots, tables
-from scoring_ext.errors import ScoringError
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
+from scoring_ext import audit, plots, tables
+from scoring_ext import budgets as budgets_lib
 from scoring_ext.scoring import TARGET_SOURCES, ScoringResult, score_experiment
 
 _QUANTITY_LABELS = {('train', 'loss'): 'train loss', ('validation', 'loss'): 'validation loss',
@@ -156,23 +158,19 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
   args = parse_args(argv)
+  override = (budgets_lib.read_budgets_file(args.budgets, args.condition)
+              if args.budgets else None)
+  result = score_experiment(
+      args.experiment_dir, args.condition, args.targets, args.budget_fraction, args.max_tau,
+      args.algorithms, args.workloads, override, args.bootstrap, args.seed)
+  files = render_outputs(result)
   try:
-    override = (budgets_lib.read_budgets_file(args.budgets, args.condition)
-                if args.budgets else None)
-    result = score_experiment(
-        args.experiment_dir, args.condition, args.targets, args.budget_fraction, args.max_tau,
-        args.algorithms, args.workloads, override, args.bootstrap, args.seed)
-    files = render_outputs(result)
     tables.write_all_atomic(args.out, files)
-  except ScoringError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
   except OSError as e:
-    print(f'error: cannot write the report: {e}', file=sys.stderr)
-    return 2
+    raise BenchError(f'cannot write the report into {args.out}: {e}') from None
   print(f'wrote {len(files)} files to {args.out}')
   return 0
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(run_main(main))

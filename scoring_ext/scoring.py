@@ -11,9 +11,12 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from scoring_ext import audit, bootstrap, budgets as budgets_lib, logs, profiles, prompt
-from scoring_ext import quality, targets as targets_lib, time_to_target as ttt
-from scoring_ext.errors import ScoringError
+from bench_core import catalogue
+from bench_core.errors import BenchError
+from scoring_ext import audit, bootstrap, logs, profiles, prompt, quality
+from scoring_ext import budgets as budgets_lib
+from scoring_ext import targets as targets_lib
+from scoring_ext import time_to_target as ttt
 
 TARGET_SOURCES = ('derived', 'paper', 'algoperf')
 
@@ -44,14 +47,14 @@ class ScoringResult:
 def check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap):
   budgets_lib.clock_column(condition)
   if target_source not in TARGET_SOURCES:
-    raise ScoringError(f'--targets must be one of {", ".join(TARGET_SOURCES)}, '
+    raise BenchError(f'--targets must be one of {", ".join(TARGET_SOURCES)}, '
                        f'got {target_source!r}')
   if not 0 < budget_fraction <= 1:
-    raise ScoringError(f'--budget_fraction must be in (0, 1], got {budget_fraction}')
+    raise BenchError(f'--budget_fraction must be in (0, 1], got {budget_fraction}')
   if not max_tau > 1:
-    raise ScoringError(f'--max_tau must be > 1, got {max_tau}')
+    raise BenchError(f'--max_tau must be > 1, got {max_tau}')
   if n_bootstrap < 0:
-    raise ScoringError(f'--bootstrap must be >= 0, got {n_bootstrap}')
+    raise BenchError(f'--bootstrap must be >= 0, got {n_bootstrap}')
 
 
 def score_table(medians, per_study, split, algorithms, workloads, max_tau,
@@ -75,7 +78,7 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
                      budget_fraction: float = 0.75, max_tau: float = 4.0,
                      algorithms=None, workloads=None, budgets_override=None,
                      n_bootstrap: int = 0, seed: int = 0) -> ScoringResult:
-  """Everything the report shows. Raises ScoringError on bad input."""
+  """Everything the report shows. Raises BenchError on bad input."""
   check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap)
   experiment = logs.load_experiment(experiment_dir, algorithms, workloads)
   trials, evals = experiment.trials, experiment.evals
@@ -86,9 +89,9 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
   try:
     wl_metric = targets_lib.workload_metrics(trials)
     for metric in set(wl_metric):
-      targets_lib.metrics.metric_direction(metric)
+      catalogue.metric_direction(metric)
   except ValueError as e:
-    raise ScoringError(f'meta_data_0.json workload.target_metric_name: {e}') from None
+    raise BenchError(f'meta_data_0.json workload.target_metric_name: {e}') from None
 
   selected = targets_lib.selected_trial_ids(evals, trials, budgets, clock)
   target_medians = pd.DataFrame(columns=['workload', 'split', 'algorithm', 'median_at_point'])

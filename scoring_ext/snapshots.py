@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench_core import catalogue
 from scoring_ext import metrics
 from scoring_ext.budgets import cutoffs_by_trial
 
@@ -59,7 +60,7 @@ def best_trial_per_study(selection: pd.DataFrame, metric: str) -> pd.Series:
   min for minimised and max for maximised metrics; NaN counts as worst; ties
   go to the first trial in trial_id order.
   """
-  sign = 1.0 if metrics.is_minimized(metric) else -1.0
+  sign = 1.0 if catalogue.is_minimized(metric) else -1.0
   key = (sign * selection['value'].astype(float)).fillna(np.inf)
   ordered = selection.assign(_key=key).sort_values(['_key', 'trial_id'], kind='stable')
   first = ordered.drop_duplicates(['algorithm', 'study', 'workload'], keep='first')

@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench_core import catalogue
+from bench_core.errors import BenchError
 from scoring_ext import metrics, presets
-from scoring_ext.errors import ScoringError
 from scoring_ext.logs import Issue
 from scoring_ext.snapshots import best_trial_per_study, values_at_fraction, with_divergence
 
@@ -99,7 +100,7 @@ def derive_targets(evals, trials, budgets, clock, fraction, splits=metrics.SPLIT
         target, best = np.nan, ''
       else:
         candidates = per_algo.loc[workload]
-        best = (candidates.idxmin() if metrics.is_minimized(metric)
+        best = (candidates.idxmin() if catalogue.is_minimized(metric)
                 else candidates.idxmax())
         target = float(candidates[best])
         if not np.isfinite(target):
@@ -118,7 +119,7 @@ def derive_targets(evals, trials, budgets, clock, fraction, splits=metrics.SPLIT
 def _target_row(workload, split, metric, target, best_algorithm, source) -> dict:
   return {'workload': workload, 'split': split, 'metric': metric,
           'column': metrics.metric_column(split, metric),
-          'direction': metrics.metric_direction(metric), 'target': target,
+          'direction': catalogue.metric_direction(metric), 'target': target,
           'best_algorithm': best_algorithm, 'source': source}
 
 
@@ -127,14 +128,14 @@ def paper_targets(trials: pd.DataFrame, condition: str,
   """The study's preset targets (presets.py) for the workloads present.
 
   A workload matches its preset by name, or by its family name without the
-  ``_mini`` suffix. Raises ScoringError for a workload without a preset.
+  ``_mini`` suffix. Raises BenchError for a workload without a preset.
   """
   rows = []
   for workload, metric in workload_metrics(trials).items():
     for split in splits:
       value = presets.paper_target(condition, split, workload)
       if value is None:
-        raise ScoringError(f'no paper target for workload {workload!r} ({condition}, {split}); '
+        raise BenchError(f'no paper target for workload {workload!r} ({condition}, {split}); '
                            f'presets exist for {", ".join(presets.paper_workloads())}')
       rows.append(_target_row(workload, split, metric, value, '', 'paper'))
   return pd.DataFrame(rows, columns=TARGET_COLUMNS)
@@ -143,14 +144,14 @@ def paper_targets(trials: pd.DataFrame, condition: str,
 def algoperf_targets(trials: pd.DataFrame) -> pd.DataFrame:
   """AlgoPerf's own target: workload.validation_target_value (validation only).
 
-  Raises ScoringError for a workload whose metadata lacks it.
+  Raises BenchError for a workload whose metadata lacks it.
   """
   rows = []
   ok = trials[trials['status'] == 'ok']
   for workload, metric in workload_metrics(trials).items():
     values = ok.loc[ok['workload'] == workload, 'validation_target_value'].dropna()
     if values.empty:
-      raise ScoringError(f'workload {workload!r}: no workload.validation_target_value in '
+      raise BenchError(f'workload {workload!r}: no workload.validation_target_value in '
                          'any meta_data_0.json; use --targets derived or paper')
     rows.append(_target_row(workload, 'validation', metric, float(values.mode().iloc[0]),
                             '', 'algoperf'))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring_ext import metrics
+from bench_core import catalogue
 
 TRIAL_COLUMNS = ['algorithm', 'workload', 'split', 'study', 'trial', 'trial_id',
                  'time_to_target']
@@ -24,7 +24,7 @@ TRIAL_COLUMNS = ['algorithm', 'workload', 'split', 'study', 'trial', 'trial_id',
 def reached_mask(values: np.ndarray, target: float, direction: str) -> np.ndarray:
   """True where `values` reach `target` (NaN target or value: False)."""
   with np.errstate(invalid='ignore'):
-    if direction == metrics.MINIMIZE:
+    if direction == catalogue.MINIMIZE:
       return values <= target
     return values >= target
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bench_core import catalogue
+
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(FIXTURES))
@@ -19,9 +21,7 @@ GOLDEN_THETA = GOLDEN_DIR / 'theta.msgpack'
 @pytest.fixture
 def tiny_workload(monkeypatch):
   """Registers ``tiny_mini`` (logistic regression on the digits) and returns its name."""
-  from local_runner import workloads
-
-  monkeypatch.setitem(workloads.EMBEDDED_WORKLOADS, 'tiny_mini', 'tiny_workload:TinyWorkload')
+  monkeypatch.setitem(catalogue.EMBEDDED_WORKLOADS, 'tiny_mini', 'tiny_workload:TinyWorkload')
   return 'tiny_mini'
 
 

@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
-
 import probe_log
+import pytest
 from conftest import FIXTURES, REPO
-from local_runner.errors import RunnerError
+
+from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
 
 PROBE = str(FIXTURES / 'probe_submission.py')
@@ -132,7 +132,7 @@ def test_divergence_is_recorded_and_the_next_trial_still_runs(tmp_path, tiny_wor
 
 def test_existing_experiment_needs_overwrite_or_resume(tmp_path, tiny_workload):
   run_probe(tmp_path, tiny_workload, max_global_steps=2)
-  with pytest.raises(RunnerError, match='already exists.*--overwrite.*--resume_last_run'):
+  with pytest.raises(BenchError, match='already exists.*--overwrite.*--resume_last_run'):
     run_probe(tmp_path, tiny_workload, max_global_steps=2)
   # Resuming keeps the completed trial: nothing runs again.
   summaries, _ = run_probe(tmp_path, tiny_workload, max_global_steps=2, resume_last_run=True)
@@ -157,14 +157,14 @@ def test_bad_input_names_the_flag_or_file(tmp_path, field, value, message):
   kwargs = dict(workload='imagenet_resnet_mini', submission_path=PROBE,
                 tuning_search_space=probe_space(tmp_path, [{}]), experiment_dir=str(tmp_path))
   kwargs[field] = str(tmp_path / value) if field == 'submission_path' else value
-  with pytest.raises(RunnerError, match=message):
+  with pytest.raises(BenchError, match=message):
     run(RunConfig(**kwargs))
 
 
 def test_submission_lacking_an_api_function_is_refused(tmp_path):
   bad = tmp_path / 'bad.py'
   bad.write_text('def get_batch_size(name):\n  return 8\n')
-  with pytest.raises(RunnerError, match='lacks the AlgoPerf function.*init_optimizer_state'):
+  with pytest.raises(BenchError, match='lacks the AlgoPerf function.*init_optimizer_state'):
     run(RunConfig(workload='imagenet_resnet_mini', submission_path=str(bad),
                   tuning_search_space=probe_space(tmp_path, [{}]), experiment_dir=str(tmp_path)))
 

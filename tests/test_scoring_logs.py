@@ -5,27 +5,22 @@ import os
 
 import numpy as np
 import pytest
-
-from scoring_ext import audit, budgets, logs, metrics, presets
-from scoring_ext.errors import ScoringError
 from scoring_helpers import write_trial
+
+from bench_core import catalogue
+from bench_core.errors import BenchError
+from scoring_ext import audit, budgets, logs, presets
 
 STEPS = [0, 5, 10]
 
 
 def test_metric_directions():
-  assert metrics.metric_direction('validation/loss') == 'min'
-  assert metrics.metric_direction('wer') == 'min'
-  assert metrics.metric_direction('ssim') == 'max'
-  assert metrics.metric_direction('train/mean_average_precision') == 'max'
+  assert catalogue.metric_direction('validation/loss') == 'min'
+  assert catalogue.metric_direction('wer') == 'min'
+  assert catalogue.metric_direction('ssim') == 'max'
+  assert catalogue.metric_direction('train/mean_average_precision') == 'max'
   with pytest.raises(ValueError, match="unknown metric 'perplexity_x'"):
-    metrics.metric_direction('perplexity_x')
-
-
-def test_workload_dir_names():
-  assert logs.split_workload_dir('imagenet_resnet_mini_jax') == ('imagenet_resnet_mini', 'jax')
-  assert logs.split_workload_dir('ogbg_pytorch') == ('ogbg', 'pytorch')
-  assert logs.split_workload_dir('ogbg') == ('ogbg', '')
+    catalogue.metric_direction('perplexity_x')
 
 
 def test_presets():
@@ -69,16 +64,16 @@ def test_nested_metadata_and_missing_meta_fallback(tmp_path):
 
 
 def test_missing_and_empty_directories(tmp_path):
-  with pytest.raises(ScoringError, match='does not exist'):
+  with pytest.raises(BenchError, match='does not exist'):
     logs.load_experiment(str(tmp_path / 'nope'))
-  with pytest.raises(ScoringError, match='no trial directories'):
+  with pytest.raises(BenchError, match='no trial directories'):
     logs.load_experiment(str(tmp_path))
 
 
 def test_unknown_algorithm_is_an_error(tmp_path):
   write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=STEPS, train=[0, 1, 2],
               validation=[0, 1, 2])
-  with pytest.raises(ScoringError, match=r'unknown algorithm\(s\) lion.*found: adam'):
+  with pytest.raises(BenchError, match=r'unknown algorithm\(s\) lion.*found: adam'):
     logs.load_experiment(str(tmp_path), algorithms=['lion'])
 
 
@@ -107,7 +102,7 @@ def test_bad_trials_are_left_out_with_warnings(tmp_path):
 
 def test_all_trials_unusable_is_an_error(tmp_path):
   write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=[], train=[], validation=[])
-  with pytest.raises(ScoringError, match='no trial .* has usable evaluations'):
+  with pytest.raises(BenchError, match='no trial .* has usable evaluations'):
     logs.load_experiment(str(tmp_path))
 
 
@@ -116,7 +111,7 @@ def test_budgets_file(tmp_path):
   path.write_text(json.dumps({'time': {'ogbg_mini': 60}, 'step': {'ogbg_mini': 8}}))
   assert budgets.read_budgets_file(str(path), 'step') == {'ogbg_mini': 8.0}
   path.write_text(json.dumps({'ogbg_mini': 'soon'}))
-  with pytest.raises(ScoringError, match="budget of 'ogbg_mini' is 'soon'"):
+  with pytest.raises(BenchError, match="budget of 'ogbg_mini' is 'soon'"):
     budgets.read_budgets_file(str(path), 'time')
 
 

@@ -9,9 +9,9 @@ velo logs time = 12 x step (slower per step).
 import numpy as np
 import pandas as pd
 import pytest
+from scoring_helpers import write_trial
 
 from scoring_ext import scoring
-from scoring_helpers import write_trial
 
 STEPS = [0, 2, 4, 7, 9, 10]
 STUDIES = ['study_0', 'study_1', 'study_2']

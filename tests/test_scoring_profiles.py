@@ -1,13 +1,14 @@
 """Ratios, profiles and score B: hand-computed values, AlgoPerf's formula,
 hypothesis properties, and the `python -m scoring_ext.profile` command."""
 
-import io
 import contextlib
+import io
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from scoring_ext import profile as profile_cli

@@ -8,9 +8,10 @@ import sys
 
 import pandas as pd
 import pytest
-
-from scoring_ext import report
 from scoring_helpers import generate_tree, write_trial
+
+from bench_core import cli
+from scoring_ext import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED_FILES = [
@@ -33,7 +34,7 @@ def experiment(tmp_path_factory):
 def run_report(argv):
   out, err = io.StringIO(), io.StringIO()
   with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-    code = report.main(argv)
+    code = cli.run_main(report.main, argv)
   return code, out.getvalue(), err.getvalue()
 
 

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from local_runner.runner import RunConfig, run
 from local_runner.search_space import hyperparameter_points, load_search_space
 from submissions import _common

@@ -1,17 +1,17 @@
 """The three VeLO submissions: prompts, the prompt-free fraction, checkpoint handling, runs."""
 
 import collections
+import importlib
 import json
 import math
-import importlib
 import types
 
 import pytest
-
 from conftest import GOLDEN_THETA, REPO
-from local_runner.errors import RunnerError
+from study.locate import search_space_file
+
+from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
-from local_runner.submit import search_space_path
 from submissions import _common, _velo
 
 needs_theta = pytest.mark.skipif(not GOLDEN_THETA.is_file(),
@@ -67,10 +67,10 @@ def test_velo_time_passes_the_fraction_to_velo(monkeypatch):
 
 def test_missing_checkpoint_fails_at_once_saying_how_to_get_it(tmp_path, monkeypatch):
   monkeypatch.setenv('VELO_CHECKPOINT', str(tmp_path / 'absent.msgpack'))
-  with pytest.raises(RunnerError, match='make velo-weights'):
+  with pytest.raises(BenchError, match='make velo-weights'):
     run(RunConfig(workload='imagenet_resnet_mini',
                   submission_path=str(REPO / 'submissions/velo/submission.py'),
-                  tuning_search_space=str(search_space_path('velo', 'imagenet_resnet_mini', 'time')),
+                  tuning_search_space=str(search_space_file('velo', 'imagenet_resnet_mini', 'time')),
                   experiment_dir=str(tmp_path / 'exp')))
 
 
@@ -78,7 +78,7 @@ def test_missing_checkpoint_fails_at_once_saying_how_to_get_it(tmp_path, monkeyp
 @pytest.mark.parametrize('name', ['velo', 'velo_short', 'velo_time'])
 def test_velo_submissions_run_through_the_local_runner(tmp_path, monkeypatch, name):
   monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
-  space = search_space_path(name, 'imagenet_resnet_mini', 'time')
+  space = search_space_file(name, 'imagenet_resnet_mini', 'time')
   [summary] = run(RunConfig(
     workload='imagenet_resnet_mini', submission_path=str(REPO / f'submissions/{name}/submission.py'),
     tuning_search_space=str(space), experiment_dir=str(tmp_path), rng_seed=2, max_global_steps=4,
@@ -93,7 +93,8 @@ WORKLOADS = ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg', 'criteo1tb_mini'
 @pytest.mark.parametrize('condition', ['time', 'step'])
 @pytest.mark.parametrize('workload', WORKLOADS)
 def test_velo_prompts_exist_and_velo_short_is_75_percent(workload, condition):
-  load = lambda name: json.loads(search_space_path(name, workload, condition).read_text())
+  load = lambda name: json.loads(
+    search_space_file(name, workload, condition, allow_placeholder=True).read_text())
   full = load('velo')['total_steps']['feasible_points'][0]
   short = load('velo_short')['total_steps']['feasible_points'][0]
   assert isinstance(full, int) and full > 0 and short == math.floor(0.75 * full)

@@ -4,11 +4,18 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hardware_transfer.arithmetic import (
-  Measurement, estimated_total_steps, mean_prompt, short_prompt, time_per_step, transfer_factor,
-  transferred_max_runtime)
+  Measurement,
+  estimated_total_steps,
+  mean_prompt,
+  short_prompt,
+  time_per_step,
+  transfer_factor,
+  transferred_max_runtime,
+)
 
 OGBG_REFERENCE = Measurement(steps=80_000, runtime_sec=18_477)        # 0.2309625 s/step
 CRITEO_REFERENCE = Measurement(steps=10_667, runtime_sec=7_703)

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import pytest
 
+from bench_core.errors import BenchError
 from hardware_transfer import log_measurements, transfer
 from hardware_transfer.arithmetic import Measurement
-from hardware_transfer.errors import TransferError
 
 
 def write_trial(root, workload, trial, evals, meta=None, framework='jax', name='probe'):
@@ -46,14 +46,14 @@ def test_skipping_measures_between_first_eval_at_or_after_n_and_the_last(tmp_pat
 
 def test_skipping_past_the_second_to_last_evaluation_is_an_error(tmp_path):
   trial = write_trial(tmp_path, 'ogbg', 1, EVALS)
-  with pytest.raises(TransferError, match=r'eval_measurements.csv.*skip_steps=42'):
+  with pytest.raises(BenchError, match=r'eval_measurements.csv.*skip_steps=42'):
     log_measurements.measurement_from_trial(trial, skip_steps=42)
 
 
 def test_missing_column_names_the_file_and_column(tmp_path):
   trial = write_trial(tmp_path, 'ogbg', 1, EVALS)
   pd.DataFrame({'global_step': [1, 2]}).to_csv(trial / 'eval_measurements.csv', index=False)
-  with pytest.raises(TransferError,
+  with pytest.raises(BenchError,
                      match='eval_measurements.csv: lacks column.*accumulated_submission_time'):
     log_measurements.measurement_from_trial(trial)
 
@@ -70,7 +70,7 @@ def test_find_trials_by_workload_in_trial_order(tmp_path):
 
 
 def test_empty_directory_is_an_error(tmp_path):
-  with pytest.raises(TransferError, match='no <workload>_<framework>/trial_<k>'):
+  with pytest.raises(BenchError, match='no <workload>_<framework>/trial_<k>'):
     log_measurements.find_trials(tmp_path)
 
 

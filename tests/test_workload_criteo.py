@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import run_short_trial
 
 from algoperf_compat import spec
-from conftest import run_short_trial
 from local_runner.workloads import criteo1tb_mini, get_workload
 
 NAME = 'criteo1tb_mini'

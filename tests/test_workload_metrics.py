@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from local_runner.workloads.metrics import (SSIM_K1, SSIM_K2, average_precision,
-                                            mean_average_precision, ssim)
+from local_runner.workloads.metrics import (
+  SSIM_K1,
+  SSIM_K2,
+  average_precision,
+  mean_average_precision,
+  ssim,
+)
 
 
 def test_ssim_of_identical_images_is_one_even_when_constant():

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 import pytest
+from conftest import run_short_trial
 
 from algoperf_compat import spec
-from conftest import run_short_trial
 from local_runner.workloads import get_workload, ogbg_mini
 
 NAME = 'ogbg_mini'

@@ -1,40 +1,27 @@
-"""Registry of the embedded CPU workloads, by AlgoPerf-style name."""
+"""The embedded CPU workloads, by name (``bench_core.catalogue`` lists them)."""
 
 from __future__ import annotations
 
 import importlib
 
-from local_runner.errors import RunnerError
-
-#: workload name -> "module:Class" (imported lazily so that one workload's deps stay optional).
-EMBEDDED_WORKLOADS = {
-  'criteo1tb_mini': 'local_runner.workloads.criteo1tb_mini:Criteo1tbMiniWorkload',
-  'fastmri_mini': 'local_runner.workloads.fastmri_mini:FastmriMiniWorkload',
-  'imagenet_resnet_mini': 'local_runner.workloads.imagenet_resnet_mini:ImagenetResnetMiniWorkload',
-  'ogbg_mini': 'local_runner.workloads.ogbg_mini:OgbgMiniWorkload',
-}
-
-#: The official AlgoPerf workloads of the study and the embedded stand-in of each.
-OFFICIAL_TO_EMBEDDED = {
-  'criteo1tb': 'criteo1tb_mini',
-  'fastmri': 'fastmri_mini',
-  'imagenet_resnet': 'imagenet_resnet_mini',
-  'ogbg': 'ogbg_mini',
-}
+from bench_core import catalogue
+from bench_core.errors import BenchError
 
 
-class UnknownWorkloadError(RunnerError):
+class UnknownWorkloadError(BenchError):
   pass
 
 
 def get_workload(name: str):
   """A fresh instance of the embedded workload ``name``."""
-  if name not in EMBEDDED_WORKLOADS:
-    known = ', '.join(sorted(EMBEDDED_WORKLOADS))
-    hint = ''
-    if name in OFFICIAL_TO_EMBEDDED:
-      hint = (f' {name!r} is an official AlgoPerf workload: run it with the official runner, or use '
-              f'the embedded stand-in {OFFICIAL_TO_EMBEDDED[name]!r}.')
-    raise UnknownWorkloadError(f'unknown workload {name!r} (--workload); embedded workloads: {known}.{hint}')
-  module_name, class_name = EMBEDDED_WORKLOADS[name].split(':')
+  if not catalogue.is_embedded(name):
+    known = ', '.join(sorted(catalogue.EMBEDDED_WORKLOADS))
+    if catalogue.is_official(name):
+      stand_in = catalogue.embedded_stand_in(name)
+      raise UnknownWorkloadError(
+        f'{name!r} is an official AlgoPerf workload: the local runner runs embedded workloads '
+        f'only ({known}); run it with the official runner (make submit, python -m study.launch)'
+        + (f', or use the embedded stand-in {stand_in!r}' if stand_in else ''))
+    raise UnknownWorkloadError(f'unknown workload {name!r} (--workload); embedded workloads: {known}')
+  module_name, class_name = catalogue.EMBEDDED_WORKLOADS[name].split(':')
   return getattr(importlib.import_module(module_name), class_name)()

@@ -42,8 +42,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import (StatelessWorkload, masked_loss, predict_eval,
-                                         smoothed_sigmoid_cross_entropy)
+from local_runner.workloads.base import (
+  StatelessWorkload,
+  masked_loss,
+  predict_eval,
+  smoothed_sigmoid_cross_entropy,
+)
 
 NUM_DENSE = 13
 NUM_CATEGORICAL = 26

@@ -51,8 +51,11 @@ import numpy as np
 import optax
 
 from algoperf_compat import spec
-from local_runner.workloads.base import (StatelessWorkload, masked_loss,
-                                         smoothed_sigmoid_cross_entropy)
+from local_runner.workloads.base import (
+  StatelessWorkload,
+  masked_loss,
+  smoothed_sigmoid_cross_entropy,
+)
 from local_runner.workloads.metrics import mean_average_precision
 
 MAX_DEGREE = (4, 3, 2, 1, 2, 3)

@@ -1,17 +1,17 @@
-"""The launcher: runs stop at the transferred budget, on the local runner and the official one."""
+"""The launcher: the condition's budget applied on the local runner, and the official runner's overrides."""
 
 import importlib.util
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from hardware_transfer import cli, launch
+from bench_core import cli
+from study import launch, official
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, 'PYTHONPATH': str(REPO)}
@@ -36,7 +36,7 @@ class FakeWorkload:
 
 
 def test_with_max_runtime_overrides_the_property_only():
-  cls = launch.with_max_runtime(FakeWorkload, 42)
+  cls = official.with_overrides(FakeWorkload, 42)
   assert issubclass(cls, FakeWorkload) and cls.__name__ == 'FakeWorkload'
   assert cls(size=3).max_allowed_runtime_sec == 42 and cls(size=3).size == 3
   assert FakeWorkload().max_allowed_runtime_sec == 7703                 # the original untouched
@@ -47,7 +47,7 @@ def test_overriding_import_workload_for_instances_and_classes():
                       workload_init_kwargs=None):
     return FakeWorkload if return_class else FakeWorkload(**(workload_init_kwargs or {}))
 
-  wrapped = launch.overriding_import_workload(import_workload, 99)
+  wrapped = official.overriding_import_workload(import_workload, max_runtime_sec=99)
   instance = wrapped(workload_path='w.py', workload_class_name='FakeWorkload',
                      workload_init_kwargs={'size': 5})
   assert instance.max_allowed_runtime_sec == 99 and instance.size == 5
@@ -67,9 +67,9 @@ def test_budgets_file_lacking_the_workload(tmp_path, capsys):
 @pytest.mark.parametrize('argv, message', [
   (['--budgets', 'b.json', '--workload=x'], 'runner flags after "--"'),
   (['--budgets', 'b.json', '--', '--framework=jax'], 'lack --workload'),
-  (['--budgets', 'b.json', '--', '--workload=x', '--max_allowed_runtime_sec=5'],
+  (['--budgets', 'b.json', '--', '--workload=ogbg_mini', '--max_allowed_runtime_sec=5'],
    'remove --max_allowed_runtime_sec'),
-  (['--', '--workload=x'], '--budgets is required'),
+  (['--', '--workload=nosuch_mini'], "unknown workload 'nosuch_mini'"),
 ])
 def test_launcher_flag_errors(argv, message, capsys):
   assert cli.run_main(launch.main, argv) != 0
@@ -101,9 +101,10 @@ def test_local_run_stops_at_the_transferred_budget(tmp_path):
   # out of reach: only the time budget can stop it
   space = json.loads((REPO / 'tuning_search_spaces' / 'adam.json').read_text())
   space['learning_rate'] = {'feasible_points': [1e-7]}
+  space['min_learning_rate'] = {'feasible_points': [1e-7]}
   space_path = write(tmp_path / 'adam_tiny_lr.json', space)
   proc = subprocess.run(
-    [sys.executable, '-m', 'hardware_transfer.launch', '--budgets', budgets, '--',
+    [sys.executable, '-m', 'study.launch', '--budgets', budgets, '--',
      '--workload=imagenet_resnet_mini', '--submission_path=submissions/adam/submission.py',
      f'--tuning_search_space={space_path}', f'--experiment_dir={tmp_path}',
      '--experiment_name=launch', '--rng_seed=1', '--overwrite'],
@@ -125,72 +126,19 @@ def test_local_run_stops_at_the_transferred_budget(tmp_path):
 
 # ---- the official runner -----------------------------------------------------------------------
 
-FAKE_WORKLOADS = '''
-class OgbgWorkload:
-  @property
-  def max_allowed_runtime_sec(self):
-    return 18477
-
-def import_workload(workload_path, workload_class_name, return_class=False,
-                    workload_init_kwargs=None):
-  return OgbgWorkload if return_class else OgbgWorkload()
-'''
-
-FAKE_RUNNER = '''
-import json
-from absl import flags
-from algoperf.workloads import workloads
-
-flags.DEFINE_string('workload', None, '')
-flags.DEFINE_string('framework', None, '')
-flags.DEFINE_integer('max_global_steps', None, '')
-flags.DEFINE_string('report', None, '')
-FLAGS = flags.FLAGS
-
-def main(_):
-  workload = workloads.import_workload(workload_path='ogbg/workload.py',
-                                       workload_class_name='OgbgWorkload')
-  with open(FLAGS.report, 'w') as f:
-    json.dump({'max_allowed_runtime_sec': workload.max_allowed_runtime_sec,
-               'max_global_steps': FLAGS.max_global_steps, 'workload': FLAGS.workload}, f)
-'''
-
-
-def test_official_path_with_a_stand_in_runner(tmp_path):
-  """The wiring (patch, then submission_runner.main under absl) against a minimal stand-in."""
-  fake = tmp_path / 'fake'
-  (fake / 'algoperf' / 'workloads').mkdir(parents=True)
-  (fake / 'algoperf' / '__init__.py').write_text('')
-  (fake / 'algoperf' / 'workloads' / '__init__.py').write_text('')
-  (fake / 'algoperf' / 'workloads' / 'workloads.py').write_text(textwrap.dedent(FAKE_WORKLOADS))
-  (fake / 'submission_runner.py').write_text(textwrap.dedent(FAKE_RUNNER))
-  env = {**os.environ, 'PYTHONPATH': f'{fake}{os.pathsep}{REPO}'}
-  budgets = write(tmp_path / 'b.json', {'ogbg': {'max_allowed_runtime_sec': 9200}})
-  report = tmp_path / 'report.json'
-  for extra, expected in (([], {'max_allowed_runtime_sec': 9200, 'max_global_steps': None}),
-                          (['--condition', 'step'], {'max_allowed_runtime_sec': 10**9,
-                                                     'max_global_steps': 80_000})):
-    proc = subprocess.run(
-      [sys.executable, '-m', 'hardware_transfer.launch', '--budgets', budgets, *extra, '--',
-       '--workload=ogbg', '--framework=jax', f'--report={report}'],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(report.read_text()) == {**expected, 'workload': 'ogbg'}
-
-
 HAS_ALGOPERF = importlib.util.find_spec('algoperf') is not None
 
 
 @pytest.mark.algoperf
 @pytest.mark.skipif(not HAS_ALGOPERF, reason='the official algoperf package is not installed '
-                    '(pip install -e ".[jax_gpu,full]" from mlcommons/algorithmic-efficiency)')
+                    '(make install-algoperf; make test-official runs this)')
 def test_official_workload_class_gets_the_transferred_budget():
   from algoperf.workloads import workloads
 
   metadata = workloads.WORKLOADS['mnist']
   path = os.path.join(workloads.BASE_WORKLOADS_DIR, metadata['workload_path'] + '_jax',
                       'workload.py')
-  wrapped = launch.overriding_import_workload(workloads.import_workload, 123)
+  wrapped = official.overriding_import_workload(workloads.import_workload, max_runtime_sec=123)
   cls = wrapped(workload_path=path, workload_class_name=metadata['workload_class_name'],
                 return_class=True)
   original = workloads.import_workload(workload_path=path,
@@ -198,3 +146,38 @@ def test_official_workload_class_gets_the_transferred_budget():
                                        return_class=True)
   assert cls().max_allowed_runtime_sec == 123
   assert original().max_allowed_runtime_sec != 123
+
+
+def test_stop_on_targets_off_hides_reached_targets():
+  class Workload:
+    def has_reached_validation_target(self, eval_result):
+      return True
+
+    def has_reached_test_target(self, eval_result):
+      return True
+
+  keeps_going = official.with_overrides(Workload, stop_on_targets=False)()
+  assert not keeps_going.has_reached_validation_target({}) and not keeps_going.has_reached_test_target({})
+  assert official.with_overrides(Workload)().has_reached_test_target({})
+
+
+def test_official_flags_are_made_to_work_from_any_directory(tmp_path):
+  flags = ['--workload=mnist', f'--submission_path={REPO}/submissions/nadamw/submission.py',
+           '--tuning_search_space=tuning_search_spaces/nadamw.json', '--experiment_dir=exp',
+           '--resume_last_run', '--nostop_on_targets', '--data_dir', 'data']
+  workdir, out = official.prepared_flags(flags)
+  assert workdir == REPO
+  assert out[-2:] == ['--submission_path=submissions/nadamw/submission.py', '--overwrite']
+  assert f'--experiment_dir={Path("exp").resolve()}' in out
+  assert f'--data_dir={Path("data").resolve()}' in out and 'data' not in out
+  assert '--resume_last_run' not in out and '--nostop_on_targets' not in out
+  assert '--framework=jax' in out
+  outside = tmp_path / 'mine.py'
+  outside.write_text('')
+  assert official.submission_location(outside) == (tmp_path, 'mine.py')
+
+
+def test_expected_trials_follow_the_hparam_range():
+  assert official.expected_trials([]) == [1]
+  assert official.expected_trials(['--num_tuning_trials=5', '--hparam_start_index=2']) == [3, 4, 5]
+  assert official.expected_trials(['--tuning_ruleset=self', '--num_tuning_trials=5']) == [1]

@@ -1,4 +1,4 @@
-"""The resumable sweep: layout, seeds, kill -9 and resume, SLURM array script."""
+"""The resumable sweep: plan, commands, seeds, kill -9 and resume."""
 
 import json
 import os
@@ -9,59 +9,45 @@ import time
 
 import pandas as pd
 import pytest
-
 from conftest import REPO
-from local_runner import sweep
-from local_runner.errors import RunnerError
+
+from bench_core.errors import BenchError
+from study import sweep
 
 
-def test_plan_gives_every_combination_once_with_per_study_seeds():
-  trials = sweep.plan(['adam', 'nesterov'], ['imagenet_resnet_mini'], 3, ['time', 'step'], 10)
+def test_plan_gives_every_combination_once_with_per_study_seeds(tmp_path):
+  trials = sweep.plan(['adam', 'nesterov'], ['imagenet_resnet_mini'], 3, ['time', 'step'], 10,
+                      tmp_path)
   assert len(trials) == len(set(trials)) == 12
   assert {(t.study, t.seed) for t in trials} == {(1, 11), (2, 12), (3, 13)}
-  with pytest.raises(RunnerError, match='unknown condition'):
-    sweep.plan(['adam'], ['w'], 1, ['wall'], 0)
+  with pytest.raises(BenchError, match='unknown condition'):
+    sweep.plan(['adam'], ['imagenet_resnet_mini'], 1, ['wall'], 0, tmp_path)
+  with pytest.raises(BenchError, match="unknown workload 'nosuch_mini'"):
+    sweep.plan(['adam'], ['nosuch_mini'], 1, ['time'], 0, tmp_path)
 
 
 def test_trial_commands_per_condition(tmp_path):
-  time_trial, step_trial = sweep.plan(['adam'], ['imagenet_resnet_mini'], 1, ['time', 'step'], 0)
-  cmd = sweep.trial_command(time_trial, tmp_path)
-  assert cmd[1:3] == ['-m', 'local_runner'] and '--nostop_on_targets' in cmd
+  time_trial, step_trial = sweep.plan(['adam'], ['imagenet_resnet_mini'], 1, ['time', 'step'], 0,
+                                      tmp_path)
+  cmd = time_trial.command()
+  assert cmd[0] == sys.executable and cmd[1:5] == ['-m', 'study.launch', '--condition', 'time']
+  assert '--nostop_on_targets' in cmd and '--resume_last_run' in cmd
   assert f'--experiment_dir={tmp_path}/time/adam' in cmd and '--experiment_name=study_1' in cmd
-  cmd = sweep.trial_command(step_trial, tmp_path)
-  assert cmd[1:5] == ['-m', 'hardware_transfer.launch', '--condition', 'step']
-  cmd = sweep.trial_command(time_trial, tmp_path, budgets='b.json')
-  assert cmd[3:5] == ['--budgets', 'b.json']
-  with pytest.raises(RunnerError, match='no submission'):
-    sweep.trial_command(sweep.Trial('time', 'nope', 'imagenet_resnet_mini', 1, 1), tmp_path)
-
-
-def test_slurm_array_maps_each_index_to_exactly_one_trial(tmp_path):
-  trials = sweep.plan(['adam', 'heavy_ball'], ['imagenet_resnet_mini', 'criteo1tb'], 2,
-                      ['time', 'step'], 0)
-  script = tmp_path / 'sweep.sbatch'
-  commands = sweep.write_slurm(script, trials, tmp_path / 'exp', 'budgets.json', partition='gpu',
-                               gpus=2, time_limit='10:00:00', setup='source .venv/bin/activate')
-  text = script.read_text()
-  assert f'#SBATCH --array=0-{len(trials) - 1}' in text
-  assert '#SBATCH --partition=gpu' in text and '#SBATCH --gpus-per-task=2' in text
-  assert 'source .venv/bin/activate' in text and 'SLURM_ARRAY_TASK_ID + 1' in text
-  lines = commands.read_text().splitlines()
-  assert len(lines) == len(trials)
-  for trial, line in zip(trials, lines):  # array index i runs line i + 1: trial i
-    assert f'--experiment_name=study_{trial.study}' in line
-    assert f'--workload={trial.workload}' in line and f'/{trial.condition}/{trial.algorithm}' in line
-    assert '--resume_last_run' in line
-  official_time = [line for t, line in zip(trials, lines)
-                   if t.workload == 'criteo1tb' and t.condition == 'time']
-  assert all('hardware_transfer.launch --budgets budgets.json' in line for line in official_time)
+  assert f'--submission_path={REPO}/submissions/adam/submission.py' in cmd
+  assert step_trial.command()[1:5] == ['-m', 'study.launch', '--condition', 'step']
+  budgets = tmp_path / 'b.json'
+  with_budgets = sweep.plan(['adam'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path,
+                            budgets=str(budgets))[0]
+  assert with_budgets.command()[5:7] == ['--budgets', str(budgets)]
+  with pytest.raises(BenchError, match='no submission'):
+    sweep.plan(['nope'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path)[0].command()
 
 
 def test_sweep_killed_midway_resumes_and_the_report_renders(tmp_path):
   # Step control with 40-step budgets: short trials whose length does not depend on the load.
   exp, steps = tmp_path / 'exp', tmp_path / 'steps.json'
   steps.write_text(json.dumps({'imagenet_resnet_mini': 40}))
-  cmd = [sys.executable, '-m', 'local_runner.sweep', '--algorithms', 'adam', 'heavy_ball',
+  cmd = [sys.executable, '-m', 'study.sweep', '--algorithms', 'adam', 'heavy_ball',
          '--workloads', 'imagenet_resnet_mini', '--studies', '2', '--conditions', 'step',
          '--experiment_dir', str(exp), '--step_budgets', str(steps)]
   proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

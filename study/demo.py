@@ -13,12 +13,17 @@ timings). Resumable: rerunning skips finished trials.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from local_runner import sweep
-from local_runner.errors import RunnerError
+import velo
+from bench_core import catalogue, layout
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
+from study import sweep
 
 HAND_CRAFTED = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
 VELO_VARIANTS = ('velo', 'velo_short')
@@ -28,8 +33,6 @@ EMBEDDED = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini
 def available_algorithms(out=print) -> list:
   """The hand-crafted algorithms, plus the VeLO variants when a checkpoint is configured."""
   try:
-    import velo
-
     velo.resolve_checkpoint()
   except FileNotFoundError as e:
     out(f'demo: skipping {", ".join(VELO_VARIANTS)}: {e}')
@@ -64,13 +67,9 @@ def report_sections(report_md: str, titles=RESULT_SECTIONS) -> list:
 def update_readme(readme: Path, reports: Path, conditions, figures: Path, header: str) -> None:
   """Replace the README's demo-results block with the reports' score and quality tables and
   the validation performance profiles (copied to ``figures``)."""
-  import shutil
-
-  from local_runner.logs import atomic_write_text
-
   text = readme.read_text(encoding='utf-8')
   if README_START not in text or README_END not in text:
-    raise RunnerError(f'{readme} has no {README_START} ... {README_END} block to replace')
+    raise BenchError(f'{readme} has no {README_START} ... {README_END} block to replace')
   figures.mkdir(parents=True, exist_ok=True)
   lines = [README_START, header, '']
   for condition in conditions:
@@ -83,14 +82,14 @@ def update_readme(readme: Path, reports: Path, conditions, figures: Path, header
   lines.append(README_END)
   before, rest = text.split(README_START, 1)
   after = rest.split(README_END, 1)[1]
-  atomic_write_text(readme, before + '\n'.join(lines) + after)
+  layout.atomic_write_text(readme, before + '\n'.join(lines) + after)
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument('--workloads', nargs='+', default=list(EMBEDDED))
   parser.add_argument('--studies', type=int, default=3)
-  parser.add_argument('--conditions', nargs='+', default=list(sweep.CONDITIONS))
+  parser.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
   parser.add_argument('--experiment_dir', default='experiments/demo')
   parser.add_argument('--report_dir', default='reports/demo')
   parser.add_argument('--jobs', type=int, default=2, help='trials run at once')
@@ -100,14 +99,11 @@ def main(argv=None) -> int:
   exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
   algorithms = available_algorithms()
   failed = []
-  try:
-    for condition in args.conditions:
-      trials = sweep.plan(algorithms, args.workloads, args.studies, [condition], seed_base=0)
-      sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
-      failed += sweep.run_sweep(trials, exp, jobs=args.jobs, out=lambda m: print(m, flush=True))
-  except RunnerError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
+  for condition in args.conditions:
+    trials = sweep.plan(algorithms, args.workloads, args.studies, [condition], 0, exp)
+    sweep.check_plan(trials)
+    sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
+    failed += sweep.run_sweep(trials, jobs=args.jobs, out=lambda m: print(m, flush=True))
   for condition in args.conditions:
     out = reports / condition
     code = subprocess.call([sys.executable, '-m', 'scoring_ext.report', '--experiment_dir',
@@ -118,8 +114,6 @@ def main(argv=None) -> int:
     print(f'\n## {condition} control: AlgoPerf scores (report: {out / "report.md"})\n')
     print(headline(out))
   if args.readme:
-    import time
-
     readme = Path(args.readme).resolve()
     header = (f'Produced by `make demo` on {time.strftime("%Y-%m-%d")}: '
               f'{", ".join(algorithms)} on {", ".join(args.workloads)}, {args.studies} studies, '
@@ -134,4 +128,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(run_main(main))

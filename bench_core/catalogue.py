@@ -1,0 +1,154 @@
+"""The workload catalogue: which names exist, which runner serves them, what their metric is.
+
+* Embedded workloads (``*_mini``) run on the local runner; each stands in for one official
+  AlgoPerf workload of the study and is implemented by the class named here (imported by
+  ``local_runner.workloads`` only when it is run).
+* Official workloads are AlgoPerf's (``submission_runner.py`` knows them, variants such as
+  ``criteo1tb_layernorm`` and the test-sized ``criteo1tb_test`` included); they need the
+  ``algoperf`` package.
+* Metric direction: loss-like metrics are minimised, ssim/accuracy/mAP/bleu maximised;
+  a workload's default target metric follows its family (longest name prefix).
+* The two conditions of the protocol: ``time`` (budget in seconds of submission time) and
+  ``step`` (budget in steps).
+"""
+
+from __future__ import annotations
+
+from bench_core.errors import BenchError
+
+CONDITIONS = ('time', 'step')
+
+#: Embedded workload -> ``"module:Class"`` of its implementation.
+EMBEDDED_WORKLOADS = {
+  'criteo1tb_mini': 'local_runner.workloads.criteo1tb_mini:Criteo1tbMiniWorkload',
+  'fastmri_mini': 'local_runner.workloads.fastmri_mini:FastmriMiniWorkload',
+  'imagenet_resnet_mini': 'local_runner.workloads.imagenet_resnet_mini:ImagenetResnetMiniWorkload',
+  'ogbg_mini': 'local_runner.workloads.ogbg_mini:OgbgMiniWorkload',
+}
+
+#: The official workloads of the study and the embedded stand-in of each.
+OFFICIAL_TO_EMBEDDED = {
+  'criteo1tb': 'criteo1tb_mini',
+  'fastmri': 'fastmri_mini',
+  'imagenet_resnet': 'imagenet_resnet_mini',
+  'ogbg': 'ogbg_mini',
+}
+
+#: Workload names of AlgoPerf's ``submission_runner.py`` (v0.6 line): base workloads, their
+#: variants, and the development / test-sized ones.
+OFFICIAL_WORKLOADS = frozenset({
+  'cifar', 'mnist',
+  'criteo1tb', 'criteo1tb_test', 'criteo1tb_layernorm', 'criteo1tb_embed_init',
+  'criteo1tb_resnet',
+  'fastmri', 'fastmri_model_size', 'fastmri_tanh', 'fastmri_layernorm',
+  'imagenet_resnet', 'imagenet_resnet_silu', 'imagenet_resnet_gelu',
+  'imagenet_resnet_large_bn_init',
+  'imagenet_vit', 'imagenet_vit_glu', 'imagenet_vit_post_ln', 'imagenet_vit_map',
+  'librispeech_conformer', 'librispeech_conformer_attention_temperature',
+  'librispeech_conformer_layernorm', 'librispeech_conformer_gelu',
+  'librispeech_deepspeech', 'librispeech_deepspeech_tanh', 'librispeech_deepspeech_no_resnet',
+  'librispeech_deepspeech_norm_and_spec_aug',
+  'ogbg', 'ogbg_gelu', 'ogbg_silu', 'ogbg_model_size',
+  'wmt', 'wmt_post_ln', 'wmt_attention_temp', 'wmt_glu_tanh',
+})
+
+MINIMIZE = 'min'
+MAXIMIZE = 'max'
+
+_DIRECTION_BY_METRIC = {
+  'loss': MINIMIZE,
+  'ctc_loss': MINIMIZE,
+  'l1_loss': MINIMIZE,
+  'error_rate': MINIMIZE,
+  'wer': MINIMIZE,
+  'cer': MINIMIZE,
+  'ppl': MINIMIZE,
+  'ssim': MAXIMIZE,
+  'psnr': MAXIMIZE,
+  'accuracy': MAXIMIZE,
+  'mean_average_precision': MAXIMIZE,
+  'average_precision': MAXIMIZE,
+  'bleu': MAXIMIZE,
+  'auc': MAXIMIZE,
+}
+
+#: The target metric of a workload family (matched by the longest prefix of the name).
+_METRIC_BY_WORKLOAD_FAMILY = {
+  'criteo1tb': 'loss',
+  'fastmri': 'ssim',
+  'imagenet_resnet': 'accuracy',
+  'imagenet_vit': 'accuracy',
+  'ogbg': 'mean_average_precision',
+  'wmt': 'bleu',
+  'librispeech_conformer': 'wer',
+  'librispeech_deepspeech': 'wer',
+  'mnist': 'accuracy',
+  'cifar': 'accuracy',
+}
+
+
+def check_condition(condition: str, where: str = '--condition') -> str:
+  if condition not in CONDITIONS:
+    raise BenchError(f'unknown condition {condition!r} ({where}); expected time or step')
+  return condition
+
+
+def is_embedded(workload: str) -> bool:
+  """True for the local runner's embedded workloads."""
+  return workload in EMBEDDED_WORKLOADS
+
+
+def is_official(workload: str) -> bool:
+  """True for a workload name of AlgoPerf's ``submission_runner.py``."""
+  return workload in OFFICIAL_WORKLOADS
+
+
+def check_workload(workload: str, where: str = '--workload') -> str:
+  """``workload`` if it is embedded or official; otherwise a :class:`BenchError` that lists both."""
+  if is_embedded(workload) or is_official(workload):
+    return workload
+  raise BenchError(
+    f'unknown workload {workload!r} ({where}): embedded workloads are '
+    f'{", ".join(sorted(EMBEDDED_WORKLOADS))}; official AlgoPerf workloads of the study are '
+    f'{", ".join(OFFICIAL_TO_EMBEDDED)} (and the other names of AlgoPerf\'s submission_runner)')
+
+
+def embedded_stand_in(workload: str) -> str | None:
+  """The embedded workload standing in for an official one (variants by family), or None."""
+  families = [o for o in OFFICIAL_TO_EMBEDDED if workload.startswith(o)]
+  return OFFICIAL_TO_EMBEDDED[max(families, key=len)] if families else None
+
+
+def official_counterpart(embedded: str) -> str | None:
+  """The official workload an embedded one stands in for, or None."""
+  for official, mini in OFFICIAL_TO_EMBEDDED.items():
+    if mini == embedded:
+      return official
+  return None
+
+
+def metric_direction(metric: str) -> str:
+  """'min' for loss-like metrics, 'max' for ssim/accuracy/mAP/bleu...
+
+  Accepts a bare name ('ssim') or a column name ('validation/ssim'). Raises ValueError
+  for a metric not in the table.
+  """
+  name = metric.split('/', 1)[-1]
+  try:
+    return _DIRECTION_BY_METRIC[name]
+  except KeyError:
+    known = ', '.join(sorted(_DIRECTION_BY_METRIC))
+    raise ValueError(f'unknown metric {metric!r}: cannot tell whether it is minimised or '
+                     f'maximised (known: {known})') from None
+
+
+def is_minimized(metric: str) -> bool:
+  return metric_direction(metric) == MINIMIZE
+
+
+def default_target_metric(workload: str) -> str | None:
+  """Target metric of a workload family by name prefix, or None if unknown."""
+  matches = [f for f in _METRIC_BY_WORKLOAD_FAMILY if workload.startswith(f)]
+  if not matches:
+    return None
+  return _METRIC_BY_WORKLOAD_FAMILY[max(matches, key=len)]

@@ -1,0 +1,227 @@
+"""The trial-folder layout: where runs write, what the files are called, how to find them again.
+
+One run of a runner (official or local) writes AlgoPerf's layout::
+
+    <experiment_dir>/<experiment_name>/<workload>_<framework>/trial_<k>/
+        eval_measurements.csv   one row per evaluation (columns sorted)
+        measurements.csv        every logged scalar row (local runner)
+        hparams.json  meta_data_0.json  flags_0.json
+        diverged.json           the trial stopped on a non-finite loss or parameters
+        trial_complete.json     the completion record (see below)
+
+A study places one run per (condition, algorithm, study, workload): the runner's
+``experiment_dir`` is ``<root>/<condition>/<algorithm>`` and its ``experiment_name``
+``study_<s>``, so the trial lands in
+``<root>/<condition>/<algorithm>/study_<s>/<workload>_jax/trial_1/`` and the scoring
+reads each condition's tree ``<root>/<condition>`` as
+``<algorithm>/<study>/<workload>_<framework>/trial_<k>``.
+
+The completion record ``trial_complete.json`` says a trial ended (normally or diverged):
+the local runner writes it at the end of each trial, the study layer writes it for an
+official trial once ``submission_runner`` returned successfully. A trial folder without
+it was interrupted and is rerun from scratch.
+
+Every file is written through a temporary file and ``os.replace`` (:func:`atomic_write_text`),
+so that a crash never leaves a torn file; JSON is read through :func:`read_json_object`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+from bench_core.errors import BenchError
+
+FRAMEWORK = 'jax'
+FRAMEWORKS = ('jax', 'pytorch')
+
+EVAL_MEASUREMENTS = 'eval_measurements.csv'
+MEASUREMENTS = 'measurements.csv'
+HPARAMS = 'hparams.json'
+META_DATA = 'meta_data_0.json'
+FLAGS = 'flags_0.json'
+DIVERGED = 'diverged.json'
+TRIAL_COMPLETE = 'trial_complete.json'
+
+_WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>' + '|'.join(FRAMEWORKS) + r')$')
+_TRIAL_DIR = re.compile(r'^trial_(?P<k>\d+)$')
+
+
+# ---- names and paths -------------------------------------------------------------------------
+
+
+def workload_dir_name(workload: str, framework: str = FRAMEWORK) -> str:
+  """``criteo1tb`` -> ``criteo1tb_jax``."""
+  return f'{workload}_{framework}'
+
+
+def split_workload_dir(name: str) -> tuple[str, str]:
+  """``ogbg_mini_jax`` -> ``('ogbg_mini', 'jax')``; a name without a framework suffix keeps ''."""
+  match = _WORKLOAD_DIR.match(name)
+  if match is None:
+    return name, ''
+  return match['workload'], match['framework']
+
+
+def trial_dir_name(k: int) -> str:
+  """The folder of the k-th (1-based) hyperparameter point: ``trial_<k>``."""
+  return f'trial_{k}'
+
+
+def trial_number(name: str) -> int | None:
+  """``trial_3`` -> 3; None for any other name."""
+  match = _TRIAL_DIR.match(name)
+  return int(match['k']) if match else None
+
+
+def run_dir(experiment_dir: str | Path, experiment_name: str | None, workload: str,
+            framework: str = FRAMEWORK) -> Path:
+  """``<experiment_dir>[/<experiment_name>]/<workload>_<framework>``: what one runner run owns."""
+  root = Path(experiment_dir).expanduser()
+  if experiment_name:
+    root = root / experiment_name
+  return root / workload_dir_name(workload, framework)
+
+
+def study_name(study: int) -> str:
+  """The runner's ``experiment_name`` of study ``s``: ``study_<s>``."""
+  return f'study_{study}'
+
+
+def study_runner_root(root: str | Path, condition: str, algorithm: str) -> Path:
+  """The runner's ``experiment_dir`` of one algorithm under one condition of a study tree."""
+  return Path(root) / condition / algorithm
+
+
+def study_run_dir(root: str | Path, condition: str, algorithm: str, study: int,
+                  workload: str) -> Path:
+  """``<root>/<condition>/<algorithm>/study_<s>/<workload>_jax``."""
+  return run_dir(study_runner_root(root, condition, algorithm), study_name(study), workload)
+
+
+# ---- finding trials ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FoundTrial:
+  """One ``trial_<k>`` folder of a scoring tree and the names its path gives it."""
+
+  algorithm: str
+  study: str
+  workload: str
+  framework: str
+  trial: str
+  path: str
+
+
+def _subdirs(path: str | Path) -> List[str]:
+  return sorted(e.name for e in os.scandir(path) if e.is_dir())
+
+
+def find_scoring_trials(tree: str | Path) -> List[FoundTrial]:
+  """Every ``<tree>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/``, sorted by path."""
+  found = []
+  for algorithm in _subdirs(tree):
+    algorithm_dir = os.path.join(tree, algorithm)
+    for study in _subdirs(algorithm_dir):
+      study_dir = os.path.join(algorithm_dir, study)
+      for workload_dir in _subdirs(study_dir):
+        workload, framework = split_workload_dir(workload_dir)
+        for trial in _subdirs(os.path.join(study_dir, workload_dir)):
+          if trial_number(trial) is not None:
+            found.append(FoundTrial(algorithm, study, workload, framework, trial,
+                                    os.path.join(study_dir, workload_dir, trial)))
+  return found
+
+
+def find_trials_anywhere(root: str | Path, required_file: str = EVAL_MEASUREMENTS
+                         ) -> Dict[str, List[Path]]:
+  """workload -> its ``<workload>_<framework>/trial_<k>`` folders holding ``required_file``,
+  at any depth under ``root``, in trial order."""
+  found: Dict[str, List[tuple]] = {}
+  for file in Path(root).rglob(required_file):
+    trial = file.parent
+    k = trial_number(trial.name)
+    workload, framework = split_workload_dir(trial.parent.name)
+    if k is not None and framework:
+      found.setdefault(workload, []).append((k, str(trial), trial))
+  return {w: [p for _, _, p in sorted(trials)] for w, trials in sorted(found.items())}
+
+
+def trial_dirs(run: str | Path) -> Iterator[Path]:
+  """The ``trial_<k>`` folders of one run folder, in trial order."""
+  run = Path(run)
+  if not run.is_dir():
+    return iter(())
+  numbered = [(trial_number(p.name), p) for p in run.iterdir() if p.is_dir()]
+  return iter([p for k, p in sorted((k, p) for k, p in numbered if k is not None)])
+
+
+# ---- the one reader and the one writer --------------------------------------------------------
+
+
+def read_json_object(path: str | Path, what: str = 'a JSON object') -> Dict[str, Any]:
+  """The top-level JSON object of ``path``; :class:`BenchError` naming the file otherwise."""
+  path = Path(path)
+  try:
+    text = path.read_text(encoding='utf-8')
+  except FileNotFoundError:
+    raise BenchError(f'{path}: file not found') from None
+  except OSError as e:
+    raise BenchError(f'{path}: cannot read ({e.strerror})') from None
+  try:
+    data = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise BenchError(f'{path}: not valid JSON ({e.msg} at line {e.lineno})') from None
+  if not isinstance(data, dict):
+    raise BenchError(f'{path}: expected {what}, got {type(data).__name__}')
+  return data
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+  """Write ``data`` through a temporary file in the same folder and ``os.replace``."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      f.write(data)
+    os.replace(tmp, path)
+  except BaseException:
+    Path(tmp).unlink(missing_ok=True)
+    raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+  """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+  atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def write_json(path: str | Path, data: Any) -> None:
+  """``data`` as indented JSON with sorted keys, atomically."""
+  atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + '\n')
+
+
+# ---- completion and divergence records --------------------------------------------------------
+
+
+def mark_complete(trial_dir: str | Path, record: Dict[str, Any]) -> None:
+  """Write the completion record of a trial that ended (normally or diverged)."""
+  write_json(Path(trial_dir) / TRIAL_COMPLETE, record)
+
+
+def is_complete(trial_dir: str | Path) -> bool:
+  return (Path(trial_dir) / TRIAL_COMPLETE).is_file()
+
+
+def mark_diverged(trial_dir: str | Path, global_step: int, reason: str) -> None:
+  write_json(Path(trial_dir) / DIVERGED, {'global_step': int(global_step), 'reason': reason})
+
+
+def is_diverged(trial_dir: str | Path) -> bool:
+  return (Path(trial_dir) / DIVERGED).is_file()

@@ -1,0 +1,51 @@
+"""The budget of a trial under each condition, resolved (and checked) before anything runs.
+
+* time: the workload's entry of a transferred budgets file (``hardware_transfer.transfer``
+  writes it) replaces the workload's own ``max_allowed_runtime_sec``; without a file the
+  workload keeps its own budget.
+* step: ``--max_global_steps`` is the workload's step budget (the built-in
+  ``hardware_transfer/step_budgets.json``, or a file of the user's; an embedded workload
+  not in the built-in file gets its ``step_hint``) and the time budget is
+  :data:`NO_TIME_LIMIT_SEC`.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, Optional
+
+from bench_core import catalogue
+from hardware_transfer import files
+from local_runner.workloads import get_workload
+
+#: Time budget of a step-control run: about 31 years, i.e. no limit.
+NO_TIME_LIMIT_SEC = 10**9
+
+
+def time_budget(workload: str, budgets_path: Optional[str]) -> Optional[int]:
+  """The transferred budget of ``workload`` in seconds, or None (the workload's own)."""
+  if not budgets_path:
+    return None
+  return files.budget_for(files.load_budgets(budgets_path), workload, budgets_path,
+                          'max_allowed_runtime_sec')
+
+
+def step_budget(workload: str, step_budgets_path: Optional[str] = None) -> int:
+  """The workload's step budget (see the module docstring)."""
+  budgets = files.load_step_counts(step_budgets_path, 'step budgets')
+  if workload not in budgets and step_budgets_path is None and catalogue.is_embedded(workload):
+    return int(get_workload(workload).step_hint)
+  return files.budget_for(budgets, workload, step_budgets_path or files.BUILTIN_STEP_BUDGETS,
+                          'step budget')
+
+
+def check_all(trials: Iterable) -> Dict[tuple, int | None]:
+  """Resolve the budget of every (condition, workload, file) of ``trials`` (TrialSpecs) once:
+  a missing file, a missing workload or a malformed entry raises before any trial starts."""
+  resolved = {}
+  for t in trials:
+    path = t.budgets if t.condition == 'time' else t.step_budgets
+    key = (t.condition, t.workload, path)
+    if key not in resolved:
+      resolved[key] = (time_budget(t.workload, path) if t.condition == 'time'
+                       else step_budget(t.workload, path))
+  return resolved

@@ -1,0 +1,93 @@
+"""``python -m study.launch``: one runner run under a condition's budget, on the right runner.
+
+    python -m study.launch --condition time [--budgets budgets.json] -- \\
+        --workload=criteo1tb --submission_path=... --experiment_dir=... <runner flags>
+    python -m study.launch --condition step [--step_budgets steps.json] -- <runner flags>
+
+Everything after ``--`` is the official ``submission_runner.py`` flags. The budget of the
+condition comes from ``study.budgets`` (time: the workload's entry of ``--budgets``, else its
+own; step: ``--max_global_steps`` from the step budgets and no time limit).
+
+* Embedded workloads (``--runner local``, or ``auto``): ``python -m local_runner <flags>``
+  with ``--max_allowed_runtime_sec`` / ``--max_global_steps`` in a subprocess; the local
+  runner writes each trial's completion record itself.
+* Official workloads: ``submission_runner.main`` in this process, as ``study.official``
+  describes (budget override, submission path, clean rerun of an unfinished run,
+  completion record once it returned successfully).
+
+Under step control the official runner still evaluates every ``eval_period_time_sec`` of
+wall time (the local runner evaluates on a fixed step cadence instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from typing import List, Optional
+
+from bench_core import catalogue
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
+from hardware_transfer import files
+from study import budgets, official, runners
+
+
+def local_command(runner_flags: List[str], condition_flags: List[str]) -> List[str]:
+  return [sys.executable, '-m', 'local_runner', *runner_flags, *condition_flags]
+
+
+def condition_flags(args, workload: str, runner_flags: List[str]) -> List[str]:
+  """The runner flags that set the condition's budget."""
+  if runners.has_flag(runner_flags, 'max_allowed_runtime_sec'):
+    raise BenchError('the launcher sets max_allowed_runtime_sec from the budgets: remove '
+                     '--max_allowed_runtime_sec from the runner flags')
+  if args.condition == 'time':
+    budget = budgets.time_budget(workload, args.budgets)
+    return [] if budget is None else [f'--max_allowed_runtime_sec={budget}']
+  if runners.has_flag(runner_flags, 'max_global_steps'):
+    raise BenchError('--condition step sets --max_global_steps from the step budgets: '
+                     'remove it from the runner flags')
+  steps = budgets.step_budget(workload, args.step_budgets)
+  return [f'--max_global_steps={steps}', f'--max_allowed_runtime_sec={budgets.NO_TIME_LIMIT_SEC}']
+
+
+def parse_args(argv: Optional[List[str]]):
+  argv = list(sys.argv[1:] if argv is None else argv)
+  if '--' not in argv and not {'-h', '--help'} & set(argv):
+    raise BenchError('give the runner flags after "--", e.g. '
+                     '--budgets budgets.json -- --workload=criteo1tb --submission_path=...')
+  split = argv.index('--') if '--' in argv else len(argv)
+  p = argparse.ArgumentParser(prog='python -m study.launch', description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--condition', choices=catalogue.CONDITIONS, default='time')
+  p.add_argument('--budgets', help='time control: budgets JSON written by hardware_transfer.transfer '
+                 "(default: the workload's own budget)")
+  p.add_argument('--step_budgets', default=None,
+                 help='step control: step budgets JSON (default: the built-in '
+                      f'{files.BUILTIN_STEP_BUDGETS.name})')
+  p.add_argument('--runner', choices=runners.RUNNER_CHOICES, default='auto')
+  return p.parse_args(argv[:split]), argv[split + 1:]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args, runner_flags = parse_args(argv)
+  workload = runners.flag_value(runner_flags, 'workload')
+  if not workload:
+    raise BenchError('the runner flags after "--" lack --workload')
+  runner = runners.choose_runner(args.runner, workload)
+  extra = condition_flags(args, workload, runner_flags)
+  print(f'launch: {workload} on the {runner} runner, {args.condition} control'
+        + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"), flush=True)
+  if runner == 'local':
+    return subprocess.call(local_command(runner_flags, extra))
+  if not runners.official_runner_importable():
+    raise BenchError(runners.install_hint(workload))
+  max_runtime = runners.flag_value(extra, 'max_allowed_runtime_sec')
+  flags = runner_flags + [f for f in extra if f.startswith('--max_global_steps=')]
+  return official.run(flags, float(max_runtime) if max_runtime else None,
+                      progress=lambda m: print(m, flush=True))
+
+
+if __name__ == '__main__':
+  sys.exit(run_main(main))

@@ -1,0 +1,63 @@
+"""Where a study finds an algorithm's submission file and its tuning search space.
+
+Submission: ``submissions/<algorithm>/submission.py``.
+
+Search space, the first that exists of
+
+1. ``tuning_search_spaces/<condition>/<algorithm>/<workload>.json`` (condition-specific,
+   e.g. VeLO's step-control prompts under ``step/``),
+2. ``tuning_search_spaces/<algorithm>/<workload>.json`` (VeLO's time-control prompts, written
+   by ``make step-prompt`` for your hardware),
+3. ``tuning_search_spaces/<algorithm>.json`` (the hand-crafted optimizers' defaults),
+4. ``tuning_search_spaces/placeholder/<algorithm>/<workload>.json``, only when the caller
+   allows placeholders: VeLO time-control prompts that are the reference step counts,
+   not an estimate for any hardware.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+from bench_core.errors import BenchError
+from study.runners import REPO
+
+SUBMISSIONS = REPO / 'submissions'
+SEARCH_SPACES = REPO / 'tuning_search_spaces'
+PLACEHOLDERS = SEARCH_SPACES / 'placeholder'
+
+
+def known_algorithms() -> List[str]:
+  return sorted(p.parent.name for p in SUBMISSIONS.glob('*/submission.py'))
+
+
+def submission_file(algorithm: str) -> Path:
+  """``submissions/<algorithm>/submission.py``, or an error listing the known algorithms."""
+  path = SUBMISSIONS / algorithm / 'submission.py'
+  if not path.is_file():
+    raise BenchError(f'no submission {path} (algorithm {algorithm!r}); known: '
+                     f'{", ".join(known_algorithms())}')
+  return path
+
+
+def search_space_file(algorithm: str, workload: str, condition: str,
+                      allow_placeholder: bool = False) -> Path:
+  """The search space of the module docstring's rule, or an error naming what was tried."""
+  candidates = [SEARCH_SPACES / condition / algorithm / f'{workload}.json',
+                SEARCH_SPACES / algorithm / f'{workload}.json',
+                SEARCH_SPACES / f'{algorithm}.json']
+  for path in candidates:
+    if path.is_file():
+      return path
+  placeholder = PLACEHOLDERS / algorithm / f'{workload}.json'
+  if placeholder.is_file():
+    if allow_placeholder:
+      return placeholder
+    raise BenchError(
+      f'no {condition}-control search space for {algorithm} on {workload}: only the placeholder '
+      f'{placeholder.relative_to(REPO)} (the reference step count, not an estimate for your '
+      'hardware). Estimate the prompt with make probe / make transfer / make step-prompt '
+      '(README, "Moving the budgets to your hardware"), or pass --allow_placeholder_prompts '
+      '(make: ALLOW_PLACEHOLDERS=1) to use it anyway')
+  raise BenchError(f'no tuning search space for {algorithm} on {workload} ({condition} control): '
+                   'looked for ' + ', '.join(str(p.relative_to(REPO)) for p in candidates))

@@ -1,0 +1,129 @@
+"""``python -m study.probe``: a short run that measures time per step on this hardware.
+
+    python -m study.probe --opt heavy_ball --workload imagenet_resnet_mini --fraction 0.05 \\
+        --out measured.json
+    python -m study.probe --opt velo --workload ogbg --tuning_search_space SPACE.json \\
+        --as_probe --out probes.json --data_dir /data
+
+Runs the submission for ``ceil(fraction * S)`` steps, where S is the workload's ``step_hint``
+for an embedded workload and the reference steps (``--reference``, default the built-in
+table) for an official one; ``--steps`` gives the count directly. The run is a
+``TrialSpec`` like every other (``study.trial``): step control with that many steps as its
+budget, so neither the time budget nor the targets end it, on the runner the workload
+needs. Its logs are then read as ``hardware_transfer.log_measurements`` describes
+(``--skip_steps``, default 1: step 1 and its compilation left out) and
+``{workload: {"steps", "runtime_sec", "num_gpus"}}`` is merged into ``--out`` (other
+workloads kept). With ``--as_probe`` the measurement is instead appended to the workload's
+list in a probes file, the input of ``hardware_transfer.step_prompt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from bench_core import catalogue, layout
+from bench_core.cli import run_main
+from bench_core.errors import BenchError
+from hardware_transfer import files, log_measurements
+from hardware_transfer.arithmetic import exact
+from local_runner.workloads import get_workload
+from study.trial import TrialSpec
+
+
+def probe_steps(fraction: float, full_steps: int) -> int:
+  """``ceil(fraction * full_steps)`` (the fraction taken as the decimal it prints as)."""
+  return math.ceil(exact(fraction) * full_steps)
+
+
+def full_steps_of(workload: str, reference_path: Optional[str]) -> int:
+  """S of the module docstring: step_hint (embedded) or the reference steps (official)."""
+  if catalogue.is_embedded(workload):
+    return int(get_workload(workload).step_hint)
+  reference = files.load_reference(reference_path)
+  source = reference_path or files.BUILTIN_REFERENCE
+  entry = files.budget_for(reference, workload, source, what='reference steps')
+  return entry['measurement'].steps
+
+
+def record(out: str, workload: str, measured: Dict[str, Any], as_probe: bool) -> None:
+  """Merge the measurement into ``out`` (measured format, or appended to a probes list)."""
+  if not as_probe:
+    files.merge_into_json(out, {workload: measured})
+    return
+  path = Path(out)
+  existing = layout.read_json_object(path) if path.exists() else {}
+  probes = existing.get(workload, [])
+  if not isinstance(probes, list):
+    raise BenchError(f'{out}: field {workload!r} must be a list of probes, got {probes!r}')
+  probe = {'steps': measured['steps'], 'runtime_sec': measured['runtime_sec']}
+  files.merge_into_json(path, {workload: probes + [probe]})
+
+
+def probe_trial(args, steps: int) -> TrialSpec:
+  """The probe run as a trial: step control whose step budget is the probe's length."""
+  root = Path(args.experiment_dir).expanduser().resolve() / f'probe_{args.workload}'
+  step_budgets = root / 'probe_steps.json'
+  layout.write_json(step_budgets, {args.workload: steps})
+  return TrialSpec(args.opt, args.workload, 'step', 1, args.rng_seed, root,
+                   step_budgets=str(step_budgets), data_dir=args.data_dir,
+                   search_space_path=args.tuning_search_space)
+
+
+def parse_args(argv: Optional[List[str]]):
+  p = argparse.ArgumentParser(prog='python -m study.probe', description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('--opt', required=True, help='submission folder name, e.g. heavy_ball')
+  p.add_argument('--workload', required=True)
+  p.add_argument('--tuning_search_space', default=None,
+                 help='search space to use (default: the one make submit would use)')
+  p.add_argument('--fraction', type=float, default=0.05,
+                 help='fraction of the full steps to run (default 0.05)')
+  p.add_argument('--steps', type=int, default=None, help='run exactly this many steps instead')
+  p.add_argument('--out', required=True, help='measured JSON to write or merge into')
+  p.add_argument('--as_probe', action='store_true',
+                 help='append to a probes file (step_prompt --probes) instead')
+  p.add_argument('--experiment_dir', default='experiments/probe')
+  p.add_argument('--skip_steps', type=int, default=1)
+  p.add_argument('--num_gpus', type=int, default=None,
+                 help='accelerators used (default: from the meta data, else 1)')
+  p.add_argument('--reference', default=None, help='reference JSON for official step counts')
+  p.add_argument('--rng_seed', type=int, default=1)
+  p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
+  return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = parse_args(argv)
+  catalogue.check_workload(args.workload)
+  if args.steps is None and not 0 < args.fraction <= 1:
+    raise BenchError(f'--fraction must be in (0, 1], got {args.fraction}')
+  if args.steps is not None and args.steps <= 0:
+    raise BenchError(f'--steps must be positive, got {args.steps}')
+  if args.skip_steps < 0:
+    raise BenchError(f'--skip_steps must be >= 0, got {args.skip_steps}')
+  steps = args.steps or probe_steps(args.fraction, full_steps_of(args.workload, args.reference))
+  if steps <= args.skip_steps:
+    raise BenchError(f'the probe runs {steps} steps, not more than --skip_steps='
+                     f'{args.skip_steps}: raise --fraction or --steps')
+  trial = probe_trial(args, steps)
+  print(f'probe: {args.opt} on {args.workload} for {steps} steps -> {trial.run_dir}', flush=True)
+  status = subprocess.call(trial.command(overwrite=True))
+  if status != 0:
+    print(f'error: the probe run exited with status {status}', file=sys.stderr)
+    return status
+  measured = log_measurements.measured_from_logs(trial.run_dir, args.skip_steps,
+                                                 args.num_gpus)[args.workload]
+  record(args.out, args.workload, measured, args.as_probe)
+  print(f'{args.workload}: {measured["steps"]} steps in {measured["runtime_sec"]:.3f} s '
+        f'({measured["runtime_sec"] / measured["steps"]:.6f} s/step), {measured["num_gpus"]} '
+        f'accelerator(s) -> {args.out}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(run_main(main))

@@ -1,0 +1,120 @@
+"""Which runner serves a workload, and which Python runs it.
+
+Embedded workloads run on the local runner (``python -m local_runner``), in the
+project's environment. Official AlgoPerf workloads run on the official
+``submission_runner``, which needs the ``algoperf`` package: the interpreter for them
+is the first of
+
+1. ``$ALGOPERF_PYTHON``;
+2. this interpreter, when it can import ``algoperf`` and ``submission_runner``;
+3. ``<repo>/.venv-algoperf/bin/python`` (what ``make install-algoperf`` builds).
+
+Otherwise a run of an official workload stops before it starts, saying how to install
+AlgoPerf or which embedded stand-in to use.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from bench_core import catalogue
+from bench_core.errors import BenchError
+
+REPO = Path(__file__).resolve().parents[1]
+RUNNER_CHOICES = ('auto', 'local', 'official')
+ALGOPERF_VENV = REPO / '.venv-algoperf'
+
+
+def choose_runner(runner: str, workload: str) -> str:
+  """``local`` or ``official``; ``auto`` picks by the workload (unknown names are refused)."""
+  if runner not in RUNNER_CHOICES:
+    raise BenchError(f'--runner must be one of {", ".join(RUNNER_CHOICES)}, got {runner!r}')
+  if runner != 'auto':
+    return runner
+  catalogue.check_workload(workload)
+  return 'local' if catalogue.is_embedded(workload) else 'official'
+
+
+def official_runner_importable() -> bool:
+  """Can this interpreter import ``algoperf`` and ``submission_runner``?"""
+  return (importlib.util.find_spec('algoperf') is not None
+          and importlib.util.find_spec('submission_runner') is not None)
+
+
+def install_hint(workload: str) -> str:
+  stand_in = catalogue.embedded_stand_in(workload)
+  instead = (f'use the embedded stand-in {stand_in!r} (e.g. make submit WORKLOAD={stand_in})'
+             if stand_in else
+             f'use an embedded workload ({", ".join(sorted(catalogue.EMBEDDED_WORKLOADS))})')
+  return (f'workload {workload!r} needs the official AlgoPerf runner, but no Python with the '
+          f'algoperf package was found ($ALGOPERF_PYTHON, this interpreter, {ALGOPERF_VENV}). '
+          'Build one with `make install-algoperf ALGOPERF_SRC=<checkout or source archive of '
+          f'mlcommons/algorithmic-efficiency>`, or {instead}.')
+
+
+def official_python() -> str:
+  """The interpreter that runs the official runner (see the module docstring)."""
+  env = os.environ.get('ALGOPERF_PYTHON')
+  if env:
+    return env
+  if official_runner_importable():
+    return sys.executable
+  candidate = ALGOPERF_VENV / 'bin' / 'python'
+  if candidate.is_file():
+    return str(candidate)
+  raise BenchError(install_hint('an official workload'))
+
+
+def python_for(workload: str) -> str:
+  """The interpreter that runs ``workload``'s trials (raises for a missing AlgoPerf)."""
+  catalogue.check_workload(workload)
+  if catalogue.is_embedded(workload):
+    return sys.executable
+  try:
+    return official_python()
+  except BenchError:
+    raise BenchError(install_hint(workload)) from None
+
+
+# ---- absl-style flag lists ----------------------------------------------------------------------
+
+
+def flag_value(flags: List[str], name: str) -> Optional[str]:
+  """The value of ``--name=v`` or ``--name v`` in an absl-style flag list (last one wins)."""
+  value = None
+  for i, arg in enumerate(flags):
+    if arg.startswith(f'--{name}='):
+      value = arg.split('=', 1)[1]
+    elif arg == f'--{name}' and i + 1 < len(flags) and not flags[i + 1].startswith('--'):
+      value = flags[i + 1]
+  return value
+
+
+def has_flag(flags: List[str], name: str) -> bool:
+  """True if ``--name``, ``--name=v`` or ``--noname`` is in the list."""
+  return any(a in (f'--{name}', f'--no{name}') or a.startswith(f'--{name}=') for a in flags)
+
+
+def without_flags(flags: List[str], names: List[str]) -> List[str]:
+  """``flags`` without any form of the named flags (``--name``, ``--name=v``, ``--noname``).
+
+  A flag given as ``--name value`` (two items) loses its value too.
+  """
+  out, skip = [], False
+  for i, arg in enumerate(flags):
+    if skip:
+      skip = False
+      continue
+    name = next((n for n in names if arg in (f'--{n}', f'--no{n}') or arg.startswith(f'--{n}=')),
+                None)
+    if name is None:
+      out.append(arg)
+      continue
+    boolean_form = arg in (f'--{name}', f'--no{name}')
+    if boolean_form and i + 1 < len(flags) and not flags[i + 1].startswith('--'):
+      skip = True  # ``--name value``
+  return out
