@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from bench_core import cli
 from scoring_ext import profile as profile_cli
 from scoring_ext import profiles
 
@@ -112,7 +113,7 @@ def test_a_new_best_changes_others_scores():
 def run_profile_cli(argv):
   out, err = io.StringIO(), io.StringIO()
   with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-    code = profile_cli.main(argv)
+    code = cli.run_main(profile_cli.main, argv)
   return code, out.getvalue(), err.getvalue()
 
 

@@ -4,10 +4,10 @@ import json
 import sys
 
 import pytest
+from conftest import REPO
 
 from bench_core import cli
 from bench_core.errors import BenchError
-from conftest import REPO
 from study import budgets, runners, slurm, submit, sweep
 from study.trial import TrialSpec
 

@@ -8,10 +8,10 @@ import types
 
 import pytest
 from conftest import GOLDEN_THETA, REPO
-from study.locate import search_space_file
 
 from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
+from study.locate import search_space_file
 from submissions import _common, _velo
 
 needs_theta = pytest.mark.skipif(not GOLDEN_THETA.is_file(),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench_core.errors import BenchError
 from bench_core import cli
+from bench_core.errors import BenchError
 from hardware_transfer import files, step_prompt, transfer
 
 REPO = Path(__file__).resolve().parents[1]
