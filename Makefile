@@ -11,6 +11,7 @@ EXP ?= experiments
 CONTROL ?= time
 SEED ?= 1
 BUDGETS ?=
+STEP_BUDGETS ?=
 DATA_DIR ?=
 OVERWRITE ?=
 ALLOW_PLACEHOLDERS ?=
@@ -26,8 +27,11 @@ WORKLOADS ?= criteo1tb_mini fastmri_mini imagenet_resnet_mini ogbg_mini
 STUDIES ?= 3
 CONDITIONS ?= time step
 JOBS ?= 1
+# The official AlgoPerf, for make install-algoperf / test-official (a checkout or source archive)
+ALGOPERF_SRC ?= $(firstword $(wildcard ../shared/algoperf/algorithmic-efficiency-*.tar.gz))
+ALGOPERF_VENV ?= .venv-algoperf
 
-.PHONY: install test test-slow submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
+.PHONY: install install-algoperf test test-slow test-official submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,17 +47,33 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
-STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
+## an environment with the official AlgoPerf (from ALGOPERF_SRC) and this project, built once
+install-algoperf:
+	@test -n "$(ALGOPERF_SRC)" || { echo "error: give ALGOPERF_SRC=<AlgoPerf checkout or source archive>"; exit 2; }
+	ALGOPERF_SRC="$(ALGOPERF_SRC)" ALGOPERF_VENV="$(ALGOPERF_VENV)" bash tools/install_algoperf.sh
+
+## the tests marked algoperf, against the real submission_runner and AlgoPerf's scoring code
+test-official:
+	@if [ -z "$(ALGOPERF_SRC)" ] && [ ! -f "$(ALGOPERF_VENV)/.algoperf-installed" ]; then \
+	  echo "test-official: skipped: no AlgoPerf source (set ALGOPERF_SRC=<checkout or archive>)"; \
+	  exit 0; fi
+	@if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf; fi
+	ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
+	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs
+
+STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(STEP_BUDGETS),--step_budgets $(STEP_BUDGETS)) \
+  $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
   $(if $(ALLOW_PLACEHOLDERS),--allow_placeholder_prompts)
 
 ## make submit OPT=nadamw WORKLOAD=imagenet_resnet_mini [EXP=dir] [CONTROL=time|step] [SEED=n]
-##             [BUDGETS=budgets.json] [DATA_DIR=dir] [OVERWRITE=1] [ALLOW_PLACEHOLDERS=1]
+##             [BUDGETS=budgets.json] [STEP_BUDGETS=steps.json] [DATA_DIR=dir] [OVERWRITE=1]
+##             [ALLOW_PLACEHOLDERS=1]
 submit: $(STAMP)
 	$(PY) -m study.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
 	  --condition $(CONTROL) --seed $(SEED) $(STUDY_FLAGS) $(if $(OVERWRITE),--overwrite)
 
 ## make sweep ALGORITHMS="..." WORKLOADS="..." STUDIES=3 CONDITIONS="time step" EXP=dir [JOBS=n]
-##            [BUDGETS=budgets.json] [DATA_DIR=dir] [ALLOW_PLACEHOLDERS=1]
+##            [BUDGETS=budgets.json] [STEP_BUDGETS=steps.json] [DATA_DIR=dir] [ALLOW_PLACEHOLDERS=1]
 sweep: $(STAMP)
 	$(PY) -m study.sweep --algorithms $(ALGORITHMS) --workloads $(WORKLOADS) \
 	  --studies $(STUDIES) --conditions $(CONDITIONS) --experiment_dir $(EXP) --jobs $(JOBS) \

@@ -67,6 +67,9 @@ def parse_args(argv: Optional[List[str]]):
                  help='step control: step budgets JSON (default: the built-in '
                       f'{files.BUILTIN_STEP_BUDGETS.name})')
   p.add_argument('--runner', choices=runners.RUNNER_CHOICES, default='auto')
+  p.add_argument('--eval_period_time_sec', type=float, default=None,
+                 help="official runner only: evaluate every this many seconds instead of the "
+                      "workload's own period (e.g. short smoke runs)")
   return p.parse_args(argv[:split]), argv[split + 1:]
 
 
@@ -80,13 +83,15 @@ def main(argv: Optional[List[str]] = None) -> int:
   print(f'launch: {workload} on the {runner} runner, {args.condition} control'
         + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"), flush=True)
   if runner == 'local':
+    if args.eval_period_time_sec is not None:
+      raise BenchError('--eval_period_time_sec is for the official runner only')
     return subprocess.call(local_command(runner_flags, extra))
   if not runners.official_runner_importable():
     raise BenchError(runners.install_hint(workload))
   max_runtime = runners.flag_value(extra, 'max_allowed_runtime_sec')
   flags = runner_flags + [f for f in extra if f.startswith('--max_global_steps=')]
   return official.run(flags, float(max_runtime) if max_runtime else None,
-                      progress=lambda m: print(m, flush=True))
+                      args.eval_period_time_sec, progress=lambda m: print(m, flush=True))
 
 
 if __name__ == '__main__':

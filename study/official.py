@@ -3,9 +3,9 @@
 What the study adds around ``submission_runner.main`` (nothing of AlgoPerf is changed):
 
 * **Budget.** ``algoperf.workloads.workloads.import_workload`` is wrapped so that the
-  workload it returns reports the transferred ``max_allowed_runtime_sec``; with
-  ``stop_on_targets=False`` it also never reports a target as reached, so the run uses its
-  whole budget, as the study's runs do.
+  workload it returns reports the transferred ``max_allowed_runtime_sec`` (and, when asked,
+  another ``eval_period_time_sec``); with ``stop_on_targets=False`` it also never reports a
+  target as reached, so the run uses its whole budget, as the study's runs do.
 * **Submission path.** The official runner imports the submission as a module named after
   its path relative to the working directory (an absolute path fails with "the 'package'
   argument is required"). A submission inside this repository is imported as
@@ -37,12 +37,15 @@ PATH_FLAGS = ('experiment_dir', 'tuning_search_space', 'data_dir', 'imagenet_v2_
 
 
 def with_overrides(workload_class: type, max_runtime_sec: Optional[float] = None,
-                   stop_on_targets: bool = True) -> type:
-  """A subclass of ``workload_class`` with the given budget, and (``stop_on_targets=False``)
-  whose targets are never reported as reached."""
+                   stop_on_targets: bool = True,
+                   eval_period_time_sec: Optional[float] = None) -> type:
+  """A subclass of ``workload_class`` with the given budget and evaluation period, and
+  (``stop_on_targets=False``) whose targets are never reported as reached."""
   attributes = {'__module__': workload_class.__module__, '__doc__': workload_class.__doc__}
   if max_runtime_sec is not None:
     attributes['max_allowed_runtime_sec'] = property(lambda self: max_runtime_sec)
+  if eval_period_time_sec is not None:
+    attributes['eval_period_time_sec'] = property(lambda self: eval_period_time_sec)
   if not stop_on_targets:
     attributes['has_reached_validation_target'] = lambda self, eval_result: False
     attributes['has_reached_test_target'] = lambda self, eval_result: False
@@ -123,7 +126,7 @@ def completion_record(trial_dir: Path) -> dict:
 
 
 def run(flags: List[str], max_runtime_sec: Optional[float] = None,
-        progress=print) -> int:
+        eval_period_time_sec: Optional[float] = None, progress=print) -> int:
   """Run ``submission_runner.main`` with ``flags`` (see the module docstring); its exit status."""
   # Imported here, not at the top: algoperf is optional, and importing submission_runner
   # loads TensorFlow and torch, which no local run should pay for.
@@ -146,7 +149,8 @@ def run(flags: List[str], max_runtime_sec: Optional[float] = None,
   stop_on_targets = '--nostop_on_targets' not in flags
   workdir, official_flags = prepared_flags(flags)
   workloads.import_workload = overriding_import_workload(
-    workloads.import_workload, max_runtime_sec=max_runtime_sec, stop_on_targets=stop_on_targets)
+    workloads.import_workload, max_runtime_sec=max_runtime_sec, stop_on_targets=stop_on_targets,
+    eval_period_time_sec=eval_period_time_sec)
   os.chdir(workdir)
   sys.path.insert(0, str(workdir))
   try:

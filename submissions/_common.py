@@ -15,6 +15,8 @@ the layout AlgoPerf's JAX checkpointing expects.
 from __future__ import annotations
 
 import collections
+import json
+import os
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import jax
@@ -40,10 +42,17 @@ BATCH_SIZES = {
 RUNNER_HYPERPARAMETERS = ('dropout_rate', 'label_smoothing')
 
 
+#: Environment variable with a JSON object ``{workload: batch size}`` that overrides
+#: ``BATCH_SIZES`` (e.g. to fit ``criteo1tb_test`` into a small machine's memory).
+BATCH_SIZES_ENV = 'VELO_BENCH_BATCH_SIZES'
+
+
 def get_batch_size(workload_name: str) -> int:
-  """The global batch size; ValueError for an unknown name (the runner then tries the base name)."""
+  """The global batch size (``$VELO_BENCH_BATCH_SIZES`` first, then ``BATCH_SIZES``);
+  ValueError for an unknown name (the runner then tries the base name)."""
+  overrides = json.loads(os.environ.get(BATCH_SIZES_ENV) or '{}')
   try:
-    return BATCH_SIZES[workload_name]
+    return int(overrides.get(workload_name) or BATCH_SIZES[workload_name])
   except KeyError:
     raise ValueError(f'no batch size for workload {workload_name!r}') from None
 
