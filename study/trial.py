@@ -34,7 +34,7 @@ class TrialSpec:
   root: Path
   budgets: Optional[str] = None        # transferred time budgets (time control)
   step_budgets: Optional[str] = None   # step budgets (step control; default: built-in)
-  data_dir: Optional[str] = None       # the official runner's --data_dir
+  data_dir: Optional[str] = None       # the official runner's --data_dir ({workload} expands)
   stop_on_targets: bool = False        # the study runs whole budgets; make submit stops
   allow_placeholder_prompts: bool = False
   max_global_steps: Optional[int] = None  # a cap under time control (tests, smoke runs)
@@ -78,7 +78,8 @@ class TrialSpec:
     if not self.stop_on_targets:
       flags.append('--nostop_on_targets')
     if self.data_dir and not catalogue.is_embedded(self.workload):
-      flags.append(f'--data_dir={Path(self.data_dir).expanduser().resolve()}')
+      data_dir = self.data_dir.replace('{workload}', self.workload)
+      flags.append(f'--data_dir={Path(data_dir).expanduser().resolve()}')
     if self.max_global_steps is not None:
       flags.append(f'--max_global_steps={self.max_global_steps}')
     return flags

@@ -107,3 +107,9 @@ def test_official_python_is_found_or_named(tmp_path, monkeypatch):
   (tmp_path / 'venv' / 'bin').mkdir(parents=True)
   (tmp_path / 'venv' / 'bin' / 'python').write_text('')
   assert runners.python_for('fastmri') == str(tmp_path / 'venv' / 'bin' / 'python')
+
+
+def test_data_dir_expands_the_workload_name(tmp_path, monkeypatch):
+  monkeypatch.setenv('ALGOPERF_PYTHON', sys.executable)
+  trial = TrialSpec('adam', 'ogbg', 'time', 1, 1, tmp_path, data_dir=str(tmp_path / '{workload}'))
+  assert f'--data_dir={tmp_path / "ogbg"}' in trial.command()
