@@ -80,10 +80,7 @@ def test_catalogue_names_runners_and_stand_ins():
     catalogue.check_condition('wall')
 
 
-def test_metric_directions():
-  assert catalogue.metric_direction('validation/loss') == 'min'
-  assert catalogue.metric_direction('ssim') == 'max'
+def test_default_target_metric_by_family():
   assert catalogue.default_target_metric('imagenet_resnet_mini') == 'accuracy'
   assert catalogue.default_target_metric('librispeech_conformer_gelu') == 'wer'
-  with pytest.raises(ValueError, match="unknown metric 'perplexity_x'"):
-    catalogue.metric_direction('perplexity_x')
+  assert catalogue.default_target_metric('nosuch') is None
