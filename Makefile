@@ -27,7 +27,7 @@ STUDIES ?= 3
 CONDITIONS ?= time step
 JOBS ?= 1
 
-.PHONY: install test test-slow submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
+.PHONY: install test test-slow test-slurm submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+## the SLURM array job on a throwaway one-node cluster (a few minutes; root, Debian's slurm-wlm
+## and munge; skipped with the reason where they are missing)
+test-slurm: $(STAMP)
+	$(PY) -m pytest -q -rs -m slurm
 
 STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
   $(if $(ALLOW_PLACEHOLDERS),--allow_placeholder_prompts)
