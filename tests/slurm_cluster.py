@@ -11,12 +11,15 @@ Commands reach this cluster, and only it, through :attr:`SlurmCluster.env` (``SL
 :meth:`SlurmCluster.stop` cancels the cluster's jobs, waits for them to end, then stops the
 three daemons by the pids it started them with (SIGTERM, then SIGKILL after a grace period),
 and finally any job process left over, recognised by this cluster's ``SLURM_CONF`` in its
-environment. Used as a context manager it stops the cluster also when the body raises.
+environment. Used as a context manager it stops the cluster also when the body raises; and
+should this process be killed outright, the kernel sends the daemons SIGTERM
+(``PR_SET_PDEATHSIG``), so they do not outlive it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -218,7 +221,8 @@ class SlurmCluster:
   def _spawn(self, name: str, command: List[str]) -> None:
     log = open(self.root / 'log' / f'{name}.stdout', 'ab')
     self.daemons[name] = subprocess.Popen(command, env=self.env, stdout=log,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          preexec_fn=_terminate_with_parent)
     log.close()
 
   def _node_idle(self) -> bool:
@@ -233,6 +237,14 @@ class SlurmCluster:
         cause = f'{", ".join(dead)} exited' if dead else f'{timeout:.0f} s passed'
         raise TimeoutError(f'waiting for {what}: {cause}\n{(details or self.logs)()}')
       time.sleep(0.25)
+
+
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
+
+
+def _terminate_with_parent() -> None:
+  """In the child before exec: SIGTERM when the process that started it dies."""
+  ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
