@@ -31,7 +31,7 @@ JOBS ?= 1
 ALGOPERF_SRC ?= $(firstword $(wildcard ../shared/algoperf/algorithmic-efficiency-*.tar.gz))
 ALGOPERF_VENV ?= .venv-algoperf
 
-.PHONY: install install-algoperf test test-slow test-official submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
+.PHONY: install install-algoperf test test-slow test-slurm test-official submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ test-official:
 	@if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf; fi
 	ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
 	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs
+
+## the SLURM array job on a throwaway one-node cluster (a few minutes; root, Debian's slurm-wlm
+## and munge; skipped with the reason where they are missing)
+test-slurm: $(STAMP)
+	$(PY) -m pytest -q -rs -m slurm
 
 STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(STEP_BUDGETS),--step_budgets $(STEP_BUDGETS)) \
   $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \

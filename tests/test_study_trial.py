@@ -78,7 +78,8 @@ def test_slurm_defaults_work_on_a_cpu_partition(tmp_path, monkeypatch):
   trials = sweep.plan(['adam', 'heavy_ball'], ['imagenet_resnet_mini', 'criteo1tb'], 2,
                       ['time', 'step'], 0, tmp_path / 'exp')
   script = tmp_path / 'sweep.sbatch'
-  commands = slurm.write_slurm(script, trials, tmp_path / 'exp' / 'slurm_logs', partition='cpu')
+  commands = slurm.write_slurm(script, trials, tmp_path / 'exp' / 'slurm_logs',
+                               partition='cpu').commands
   text = script.read_text()
   assert f'#SBATCH --array=0-{len(trials) - 1}' in text and '#SBATCH --partition=cpu' in text
   assert 'gpus' not in text and (tmp_path / 'exp' / 'slurm_logs').is_dir()
@@ -89,8 +90,9 @@ def test_slurm_defaults_work_on_a_cpu_partition(tmp_path, monkeypatch):
     assert line.startswith(f'{expected_python} -m study.launch --condition {trial.condition}')
     assert f'--experiment_name=study_{trial.study}' in line and '--resume_last_run' in line
     assert f'--workload={trial.workload}' in line and f'/{trial.condition}/{trial.algorithm}' in line
-  slurm.write_slurm(script, trials, tmp_path / 'logs', partition=None, gpus=8, cpus=4, mem='32G',
-                    setup='source /env/bin/activate', extra=['--account=abc'])
+  commands = slurm.write_slurm(script, trials, tmp_path / 'logs', partition=None, gpus=8, cpus=4,
+                               mem='32G', setup='source /env/bin/activate',
+                               extra=['--account=abc']).commands
   text = script.read_text()
   for line in ('#SBATCH --gpus-per-task=8', '#SBATCH --cpus-per-task=4', '#SBATCH --mem=32G',
                '#SBATCH --account=abc', 'source /env/bin/activate'):
