@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence
 
-from bench_core import catalogue
+from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from study.runners import REPO
 from study.trial import TrialSpec
@@ -89,7 +89,7 @@ echo "task $SLURM_ARRAY_TASK_ID of array job $SLURM_ARRAY_JOB_ID" \\
 mkdir -p "${{trial_dir%/*/*}}"
 exec 8>>"${{trial_dir%/*}}.lock"
 flock 8
-if [ -e "$trial_dir/trial_complete.json" ]; then
+if [ -e "$trial_dir/{complete_file}" ]; then
   echo "trial already complete, skipped: $trial_dir"
   exit 0
 fi
@@ -229,7 +229,7 @@ def write_slurm(path: Path, trials: List[TrialSpec], log_dir: Path, *, partition
     log_dir_q=q(str(log_dir)),
     resource_lines=resource_lines(partition, gpus, cpus, mem, extra), commands=q(str(files.commands)),
     trials=q(str(files.trials)), report_script=q(str(files.report_script)), repo=q(str(REPO)),
-    setup=setup or ''))
+    setup=setup or '', complete_file=layout.TRIAL_COMPLETE))
   return files
 
 

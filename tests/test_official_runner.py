@@ -186,13 +186,14 @@ def test_slurm_script_commands_run_as_their_array_tasks(tmp_path):
   lines = script.with_suffix('.commands').read_text().splitlines()
   assert len(lines) == 2 and all(line.startswith(f'{sys.executable} -m study.launch')
                                  for line in lines)
+  array = {'SLURM_ARRAY_JOB_ID': '7'}          # no sbatch here: the report job is not submitted
   for task in range(len(lines)):
-    run(['bash', str(script)], env=official_env(SLURM_ARRAY_TASK_ID=str(task)))
+    run(['bash', str(script)], env=official_env(SLURM_ARRAY_TASK_ID=str(task), **array))
   trials = sorted((tmp_path / 'exp').glob('*/nadamw/study_1/mnist_jax/trial_1'))
   assert len(trials) == 2 and all(layout.is_complete(t) for t in trials)
   before = (trials[0] / layout.EVAL_MEASUREMENTS).read_bytes()
-  requeued = run(['bash', str(script)], env=official_env(SLURM_ARRAY_TASK_ID='0'))
-  assert 'nothing to run' in requeued.stdout                     # a requeued task skips
+  requeued = run(['bash', str(script)], env=official_env(SLURM_ARRAY_TASK_ID='0', **array))
+  assert 'trial already complete, skipped' in requeued.stdout    # a requeued task skips
   assert (trials[0] / layout.EVAL_MEASUREMENTS).read_bytes() == before
 
 
