@@ -73,11 +73,11 @@ def missing_combinations(trials: pd.DataFrame) -> pd.DataFrame:
   return pd.DataFrame(rows, columns=['algorithm', 'workload', 'study'])
 
 
-def completion_issues(trials: pd.DataFrame) -> list[Issue]:
+def completion_issues(trials: pd.DataFrame, where: str = 'all trials') -> list[Issue]:
   """Trials without trial_complete.json, noted only when other trials have one
   (the local runner writes it; the official runner does not)."""
   if not trials['complete'].any():
-    return [Issue('note', 'all trials', 'no trial_complete.json anywhere (expected for logs '
+    return [Issue('note', where, 'no trial_complete.json anywhere (expected for logs '
                   'of the official runner); completion not checked')]
   lacking = trials[~trials['complete'] & ~trials['diverged'] & (trials['status'] == 'ok')]
   return [Issue('warning', row.path, 'no trial_complete.json: the run may not have finished')

@@ -113,8 +113,8 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
         reference_dirs, reference_hardware, sorted(budgets.index), condition,
         allow_mixed_hardware, first_trial_id=len(main_trials))
     issues += reference_issues
-    for reference in loaded:
-      issues += audit.completion_issues(reference.trials)
+    for spec, reference in zip(reference_dirs, loaded):
+      issues += audit.completion_issues(reference.trials, f'--reference {spec}')
     experiment = references.combine(experiment, loaded)
   trials, evals = experiment.trials, experiment.evals
   short = None

@@ -11,8 +11,10 @@ import pytest
 from scoring_helpers import generate_tree, write_trial
 
 from bench_core import cli
+from bench_core.errors import BenchError
 from scoring_ext import profile as profile_cli
 from scoring_ext import report
+from study import demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED_FILES = [
@@ -164,8 +166,11 @@ def run_profile(argv):
   return code, out.getvalue(), err.getvalue()
 
 
-def test_demo_quick_runs_three_studies():
-  """With two studies the median of a hit and a miss is a miss; demo-quick runs three."""
+def test_demo_quick_runs_three_studies_of_three_algorithms():
+  """With two studies the median of a hit and a miss is a miss; demo-quick runs three, of
+  three algorithms, so that it keeps its trial count (18, the old one had 20)."""
   makefile = open(os.path.join(ROOT, 'Makefile')).read()
   recipe = makefile.split('\ndemo-quick:', 1)[1].split('\n\n', 1)[0]
-  assert '--studies 3' in recipe
+  assert '--studies 3' in recipe and '--algorithms adam nadamw nesterov' in recipe
+  with pytest.raises(BenchError, match='--algorithms: lion not available here'):
+    demo.main(['--algorithms', 'lion', '--experiment_dir', '/nonexistent/x'])
