@@ -139,7 +139,8 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
       'diverged_step': _as_float(diverged_info.get('global_step')),
       'diverged_reason': str(diverged_info.get('reason', 'diverged.json')) if diverged else '',
       'complete': layout.is_complete(trial_dir),
-      'ran_out_of_time': record.get('is_time_remaining') is False,
+      'ran_out_of_time': (None if record.get('is_time_remaining') is None
+                          else not record['is_time_remaining']),
   }
 
 

@@ -113,12 +113,15 @@ def test_a_trial_stopped_on_time_warns_under_step_control(tmp_path):
               validation=[0, 1, 2], max_global_steps=10)
   write_trial(tmp_path, 'adam', 'study_1', 'ogbg_mini', steps=[0, 5, 7], train=[0, 1, 2],
               validation=[0, 1, 2], max_global_steps=10, record={'is_time_remaining': False})
+  write_trial(tmp_path, 'adam', 'study_2', 'ogbg_mini', steps=[0, 5, 8], train=[0, 1, 2],
+              validation=[0, 1, 2], max_global_steps=10)   # the record does not say why
   step = scoring.score_experiment(str(tmp_path), 'step')
   short = step.short_of_step_budget
   assert short[['study', 'last_step', 'budget', 'ran_out_of_time']].values.tolist() == [
-      ['study_1', 7.0, 10.0, True]]
+      ['study_1', 7.0, 10.0, 'yes'], ['study_2', 8.0, 10.0, 'not recorded']]
   warning, = [i for i in step.issues if 'stopped before the step budget' in i.message]
-  assert warning.where == 'ogbg_mini' and 'ran out of time' in warning.message
+  assert warning.where == 'ogbg_mini' and '2 trial(s) stopped before' in warning.message
+  assert '; 1 ran out of time' in warning.message
   assert '## Stopped before the step budget' in report.render_outputs(step)['audit.md']
   time = scoring.score_experiment(str(tmp_path), 'time')
   assert not [i for i in time.issues if 'step budget' in i.message]
