@@ -92,9 +92,11 @@ demo: $(STAMP)
 demo-readme: $(STAMP)
 	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo --readme README.md
 
-## one workload, two studies
+## one workload, three algorithms, three studies (with two, the median of a hit and a miss is a
+## miss), both conditions: 18 trials, about as many as the full demo's 120 / 6
 demo-quick: $(STAMP)
-	$(PY) -m study.demo --workloads imagenet_resnet_mini --studies 2 \
+	$(PY) -m study.demo --workloads imagenet_resnet_mini --studies 3 \
+	  --algorithms adam nadamw nesterov \
 	  --experiment_dir experiments/demo-quick --report_dir reports/demo-quick
 
 ## make probe OPT=heavy_ball WORKLOAD=... FRACTION=0.05 [SPACE=file.json] [AS_PROBE=1]: time a short run

@@ -8,6 +8,10 @@ One run of a runner (official or local) writes AlgoPerf's layout::
         hparams.json  meta_data_0.json  flags_0.json
         diverged.json           the trial stopped on a non-finite loss or parameters
         trial_complete.json     the completion record (see below)
+    <experiment_dir>/<experiment_name>/<workload>_<framework>/<workload>_<framework>_<stamp>.log
+                                the official runner's absl text log, when its output was kept
+                                (AlgoPerf's scripts name it with an ``MM-DD-YYYY-HH-MM-SS`` stamp);
+                                one file holds every trial of the run
 
 A study places one run per (condition, algorithm, study, workload): the runner's
 ``experiment_dir`` is ``<root>/<condition>/<algorithm>`` and its ``experiment_name``
@@ -48,8 +52,12 @@ FLAGS = 'flags_0.json'
 DIVERGED = 'diverged.json'
 TRIAL_COMPLETE = 'trial_complete.json'
 
+TEXT_LOG_SUFFIX = '.log'
+
 _WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>' + '|'.join(FRAMEWORKS) + r')$')
 _TRIAL_DIR = re.compile(r'^trial_(?P<k>\d+)$')
+_LOG_STAMP = re.compile(r'_(?P<M>\d{2})-(?P<D>\d{2})-(?P<Y>\d{4})-(?P<h>\d{2})-(?P<m>\d{2})-'
+                        r'(?P<s>\d{2})' + re.escape(TEXT_LOG_SUFFIX) + '$')
 
 
 # ---- names and paths -------------------------------------------------------------------------
@@ -151,6 +159,27 @@ def find_trials_anywhere(root: str | Path, required_file: str = EVAL_MEASUREMENT
     if k is not None and framework:
       found.setdefault(workload, []).append((k, str(trial), trial))
   return {w: [p for _, _, p in sorted(trials)] for w, trials in sorted(found.items())}
+
+
+def text_logs(run: str | Path) -> List[Path]:
+  """The text logs (``*.log``) of one run folder ``<workload>_<framework>/``, oldest first.
+
+  Age is the ``_MM-DD-YYYY-HH-MM-SS`` stamp at the end of the name; files without one come
+  first, by name. A rerun of the same folder appends a newer log, whose trials replace the
+  older one's.
+  """
+  run = Path(run)
+  if not run.is_dir():
+    return []
+
+  def age(path: Path) -> tuple:
+    match = _LOG_STAMP.search(path.name)
+    if match is None:
+      return (0, (), path.name)
+    return (1, tuple(int(match[k]) for k in 'YMDhms'), path.name)
+
+  logs = [p for p in run.iterdir() if p.is_file() and p.name.endswith(TEXT_LOG_SUFFIX)]
+  return sorted(logs, key=age)
 
 
 def trial_dirs(run: str | Path) -> Iterator[Path]:

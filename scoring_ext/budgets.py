@@ -94,3 +94,36 @@ def workload_budgets(trials: pd.DataFrame, condition: str,
 def cutoffs_by_trial(evals: pd.DataFrame, budgets: pd.Series, fraction: float) -> np.ndarray:
   """fraction x budget of each evaluation's workload (NaN where no budget)."""
   return evals['workload'].map(budgets).to_numpy(dtype=float) * fraction
+
+
+def stopped_before_step_budget(trials: pd.DataFrame, evals: pd.DataFrame,
+                               budgets: pd.Series) -> pd.DataFrame:
+  """Usable, not diverged trials whose last evaluation comes before their workload's step
+  budget: algorithm, workload, study, trial, last_step, budget, ran_out_of_time ('yes', 'no',
+  or 'not recorded' without is_time_remaining in trial_complete.json).
+
+  Under step control such a trial (typically stopped by a time limit) is still scored
+  against the whole step budget: targets it did not reach by its last evaluation are misses.
+  """
+  columns = ['algorithm', 'workload', 'study', 'trial', 'last_step', 'budget', 'ran_out_of_time']
+  ok = trials[(trials['status'] == 'ok') & ~trials['diverged'].astype(bool)]
+  last = evals.groupby('trial_id', sort=True)['global_step'].max()
+  frame = ok.assign(last_step=ok['trial_id'].map(last), budget=ok['workload'].map(budgets))
+  short = frame[frame['last_step'] < frame['budget']].copy()
+  short['ran_out_of_time'] = short['ran_out_of_time'].map(
+      lambda v: 'not recorded' if v is None or v != v else ('yes' if v else 'no'))
+  return short[columns].reset_index(drop=True)
+
+
+def step_budget_issues(short: pd.DataFrame) -> list[Issue]:
+  """One warning per workload with trials stopped before the step budget."""
+  issues = []
+  for workload, group in short.groupby('workload', sort=True):
+    on_time = int((group['ran_out_of_time'] == 'yes').sum())
+    reason = (f'; {on_time} ran out of time (trial_complete.json: is_time_remaining false)'
+              if on_time else '')
+    issues.append(Issue('warning', workload, f'{len(group)} trial(s) stopped before the step '
+                        f'budget of {group["budget"].iloc[0]:g} steps{reason}; they are still '
+                        'scored against the whole step budget (see "Stopped before the step '
+                        'budget")'))
+  return issues

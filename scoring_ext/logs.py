@@ -1,23 +1,36 @@
 """Discover and load an experiment tree in AlgoPerf's scoring layout.
 
 Layout: ``<dir>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/`` with
-``eval_measurements.csv`` (one row per evaluation), ``meta_data_0.json`` and
-``flags_0.json``; the local runner also writes ``diverged.json`` and
+``meta_data_0.json`` and ``flags_0.json``, and the evaluations in one of two places:
+
+* ``trial_<k>/eval_measurements.csv`` (one row per evaluation; what both runners write), or
+* the official runner's text log ``<workload>_<framework>/*.log`` (one file for every trial
+  of the run: :mod:`scoring_ext.textlogs`), as in AlgoPerf's published baseline logs.
+
+A trial with a usable CSV uses the CSV; one without uses its tuning run of the text log; the
+``source`` column says which. The local runner also writes ``diverged.json`` and
 ``trial_complete.json``.
 
 Loading gives two frames:
 
-- ``trials``: one row per trial directory, with its keys, a ``trial_id``,
-  what the metadata says (budgets, target metric, official target) and its
-  status (``ok``, ``no_csv``, ``no_evals``, ``bad_columns``, ``bad_csv``).
-- ``evals``: tidy, one row per evaluation of a usable trial, with
-  ``trial_id``, the keys, ``global_step``, ``time``
-  (= accumulated_submission_time, seconds) and every ``train/*`` and
-  ``validation/*`` column.
+- ``trials``: one row per trial directory, with its keys, a ``trial_id``, what the metadata
+  says (budgets, target metric, official target), where its evaluations came from, and its
+  status (``ok``, ``no_evals``, ``no_metric``, ``bad_columns``, ``bad_csv``) with a sentence
+  (``status_detail``) for the audit.
+- ``evals``: tidy, one row per evaluation of a usable trial, with ``trial_id``, the keys,
+  ``eval_index`` (0, 1, ... in step order), ``global_step``, ``time``
+  (= accumulated_submission_time, seconds) and every ``train/*`` and ``validation/*`` column.
 
-Problems that do not prevent scoring are collected as :class:`Issue` records
-for the audit. AlgoPerf's text logs are not parsed: a trial without
-``eval_measurements.csv`` is reported and left out.
+Rules applied while loading:
+
+- a damaged row of a CSV (cut off, wrong field count) is dropped and reported with its line
+  (:mod:`scoring_ext.eval_csv`); the trial is flagged (``damaged_rows``);
+- a non-finite loss (any ``train/*loss`` or ``validation/*loss``) marks the trial diverged
+  at that evaluation, as a NaN in ``diverged.json``'s place: from that evaluation on its
+  metrics are set to NaN, so it reaches no target there (a miss, as a NaN is in AlgoPerf's
+  comparison) and has no final quality value.
+
+Problems that do not prevent scoring are collected as :class:`Issue` records for the audit.
 """
 
 from __future__ import annotations
@@ -30,12 +43,15 @@ import pandas as pd
 
 from bench_core import catalogue, layout
 from bench_core.errors import BenchError
-from scoring_ext import metrics
+from scoring_ext import eval_csv, metrics, textlogs
 
 TRIAL_KEYS = ['algorithm', 'study', 'workload', 'framework', 'trial']
 EVAL_FILE = layout.EVAL_MEASUREMENTS
 META_FILE = layout.META_DATA
 FLAGS_FILE = layout.FLAGS
+
+ENDED_BEFORE_FIRST_EVALUATION = ('ended before its first evaluation - e.g. compilation used the '
+                                 'whole budget')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +122,7 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
   diverged_path = os.path.join(trial_dir, layout.DIVERGED)
   diverged = os.path.exists(diverged_path)
   diverged_info = _read_json(diverged_path, issues) if diverged else {}
+  record = _read_json(os.path.join(trial_dir, layout.TRIAL_COMPLETE), issues)
   target_metric = _lookup(meta, 'workload.target_metric_name')
   if not target_metric:
     target_metric = catalogue.default_target_metric(workload)
@@ -120,31 +137,25 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
       'rng_seed': meta.get('rng_seed'),
       'diverged': diverged,
       'diverged_step': _as_float(diverged_info.get('global_step')),
+      'diverged_reason': str(diverged_info.get('reason', 'diverged.json')) if diverged else '',
       'complete': layout.is_complete(trial_dir),
+      'ran_out_of_time': (None if record.get('is_time_remaining') is None
+                          else not record['is_time_remaining']),
   }
 
 
-def _wanted_column(name: str) -> bool:
-  return (name in ('global_step', 'accumulated_submission_time', 'score')
-          or name.startswith('train/') or name.startswith('validation/'))
+def tidy_evaluations(raw: pd.DataFrame, target_metric: str | None, where: str) -> pd.DataFrame:
+  """The evaluations of one trial (from a CSV or a text log), sorted by global_step, with a
+  ``time`` column (accumulated_submission_time, else score) and an ``eval_index``.
 
-
-def read_eval_measurements(path: str, target_metric: str | None) -> pd.DataFrame:
-  """The evaluations of one trial, sorted by global_step, with a ``time`` column.
-
-  Raises BenchError naming the file and column when a needed column is absent.
+  Raises BenchError naming `where` and the column when a needed column is absent.
   """
-  try:
-    frame = pd.read_csv(path, usecols=_wanted_column)
-  except pd.errors.EmptyDataError:
-    return pd.DataFrame()
-  except (OSError, ValueError, pd.errors.ParserError) as e:
-    raise BenchError(f'{path}: unreadable CSV ({e})') from None
+  frame = raw[[c for c in raw.columns if eval_csv.wanted_column(c)]]
   if frame.empty:
-    return frame
+    return pd.DataFrame()
   if 'accumulated_submission_time' in frame:
-    frame = frame.rename(columns={'accumulated_submission_time': 'time'})
     frame = frame.drop(columns=['score'], errors='ignore')
+    frame = frame.rename(columns={'accumulated_submission_time': 'time'})
   elif 'score' in frame:
     frame = frame.rename(columns={'score': 'time'})
   needed = ['global_step', 'time']
@@ -153,12 +164,32 @@ def read_eval_measurements(path: str, target_metric: str | None) -> pd.DataFrame
   missing = [c for c in needed if c not in frame.columns]
   if missing:
     shown = ['accumulated_submission_time' if c == 'time' else c for c in missing]
-    raise BenchError(f'{path}: missing column(s) {", ".join(shown)}')
-  for column in frame.columns:
-    frame[column] = pd.to_numeric(frame[column], errors='coerce').astype(float)
+    raise BenchError(f'{where}: missing column(s) {", ".join(shown)}')
+  frame = frame.apply(lambda column: pd.to_numeric(column, errors='coerce').astype(float))
   frame = frame[['global_step', 'time'] + [c for c in frame.columns
                                            if c not in ('global_step', 'time')]]
-  return frame.sort_values('global_step', kind='stable', ignore_index=True)
+  frame = frame.sort_values('global_step', kind='stable', ignore_index=True)
+  frame.insert(0, 'eval_index', np.arange(len(frame)))
+  return frame
+
+
+def loss_columns(frame: pd.DataFrame) -> list[str]:
+  """The train/validation loss columns (``train/loss``, ``validation/ctc_loss``, ...)."""
+  return [c for c in frame.columns if c.startswith(tuple(f'{s}/' for s in metrics.SPLITS))
+          and c.endswith('loss')]
+
+
+def first_non_finite_loss(frame: pd.DataFrame) -> tuple[int, str] | None:
+  """(row, column) of the first evaluation with a NaN/inf loss, or None."""
+  columns = loss_columns(frame)
+  if not columns:
+    return None
+  bad = ~np.isfinite(frame[columns].to_numpy(dtype=float))
+  rows = np.flatnonzero(bad.any(axis=1))
+  if rows.size == 0:
+    return None
+  row = int(rows[0])
+  return row, columns[int(np.argmax(bad[row]))]
 
 
 def _nan_metric_issue(frame: pd.DataFrame, target_metric: str, path: str,
@@ -171,6 +202,146 @@ def _nan_metric_issue(frame: pd.DataFrame, target_metric: str, path: str,
                f'{n_bad} evaluation(s) with a NaN/inf {target_metric}; they reach no target')
 
 
+class _RunLogs:
+  """The text logs of each run folder, parsed once (their problems reported once)."""
+
+  def __init__(self, issues: list[Issue]):
+    self._issues = issues
+    self._runs: dict[str, tuple[list, dict]] = {}
+
+  def of(self, run_dir: str) -> tuple[list, dict]:
+    """(log paths, runs) of one ``<workload>_<framework>`` folder."""
+    if run_dir not in self._runs:
+      paths = layout.text_logs(run_dir)
+      runs, problems = textlogs.read_logs(paths) if paths else ({}, [])
+      for path, line, why in problems:
+        self._issues.append(Issue('warning' if line else 'note',
+                                  f'{path}:{line}' if line else path, why))
+      self._runs[run_dir] = (paths, runs)
+    return self._runs[run_dir]
+
+
+def _no_evaluation_detail(info: dict, csv_exists: bool, log_paths: list, run, k) -> str:
+  """Why a trial has nothing to score, in the words of the audit."""
+  csv_text = (f'{EVAL_FILE} has no evaluation' if csv_exists else f'no {EVAL_FILE}')
+  if info['complete']:
+    return f'{ENDED_BEFORE_FIRST_EVALUATION} ({layout.TRIAL_COMPLETE} is there; {csv_text})'
+  if run is not None:
+    return (f'{ENDED_BEFORE_FIRST_EVALUATION}, or crashed: {os.path.basename(run.log)} has '
+            f'tuning run {k} but no evaluation')
+  if log_paths:
+    names = ', '.join(os.path.basename(p) for p in log_paths)
+    return f'{csv_text}, and the text log ({names}) has no tuning run {k}'
+  if csv_exists:
+    return f'{csv_text} and there is no text log: the run stopped before its first evaluation'
+  if info['has_meta']:
+    return (f'{csv_text} and no text log (*.log) in the workload folder; {META_FILE} shows '
+            'the run started: it ended before its first evaluation, or its logs were not kept')
+  return f'empty trial folder: {csv_text}, no text log, no {META_FILE}'
+
+
+def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue]):
+  """(frame, source, evaluations file, status, detail, damaged rows) of one trial."""
+  metric = info['target_metric']
+  if not metric:
+    return (None, '', '', 'no_metric', f'no workload.target_metric_name in {META_FILE} and '
+            'unknown workload family', 0)
+  csv_path = os.path.join(row.path, EVAL_FILE)
+  csv_status = None
+  damaged = 0
+  if os.path.exists(csv_path):
+    try:
+      raw, bad_lines = eval_csv.read_eval_csv(csv_path)
+      damaged = len(bad_lines)
+      issues += [Issue('warning', f'{csv_path}:{line}', f'{why}; row dropped, trial flagged')
+                 for line, why in bad_lines]
+      frame = tidy_evaluations(raw, metric, csv_path)
+    except BenchError as e:
+      csv_status = ('bad_columns' if 'missing column' in str(e) else 'bad_csv', str(e))
+    else:
+      if not frame.empty:
+        return frame, 'csv', csv_path, 'ok', '', damaged
+      csv_status = ('no_evals', f'{EVAL_FILE} has no evaluation')
+  log_paths, runs = run_logs.of(os.path.dirname(row.path))
+  k = layout.trial_number(row.trial)
+  run = runs.get(k)
+  if run is not None and run.evaluations:
+    where = f'{run.log} (tuning run {k})'
+    try:
+      frame = tidy_evaluations(textlogs.evaluations_frame(run), metric, where)
+    except BenchError as e:
+      return None, '', run.log, 'bad_columns', str(e), damaged
+    detail = 'Metrics line' if run.from_metrics_line else (
+        'evaluation lines; no Metrics line: the run may not have finished')
+    issues.append(Issue('note', row.path, f'evaluations read from the text log '
+                        f'{os.path.basename(run.log)} ({detail})'))
+    if csv_status:
+      issues.append(Issue('warning', csv_path, f'{csv_status[1]}; the text log is used'))
+    return frame, 'log', run.log, 'ok', '', damaged
+  if csv_status and csv_status[0] != 'no_evals':
+    return None, '', csv_path, csv_status[0], csv_status[1], damaged
+  detail = _no_evaluation_detail(info, os.path.exists(csv_path), log_paths, run, k)
+  return None, '', '', 'no_evals', detail, damaged
+
+
+def _apply_divergence(frame: pd.DataFrame, info: dict, where: str,
+                      issues: list[Issue]) -> None:
+  """Mark a trial with a non-finite loss diverged, and blank its metrics from there on."""
+  found = first_non_finite_loss(frame)
+  if found is None:
+    return
+  row, column = found
+  step = int(frame.at[row, 'global_step'])
+  if not info['diverged']:
+    info.update(diverged=True, diverged_step=float(step),
+                diverged_reason=f'non-finite {column} at step {step}')
+    issues.append(Issue('warning', where, f'non-finite {column} at step {step}: the trial '
+                        'counts as diverged; its evaluations from there on reach no target'))
+  columns = [c for c in frame.columns if c.startswith(tuple(f'{s}/' for s in metrics.SPLITS))]
+  frame.loc[row:, columns] = np.nan
+
+
+def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
+  """Load the trials listed in `found` (rows of :func:`discover_trial_dirs`).
+
+  Raises BenchError when no trial has usable evaluations.
+  """
+  issues: list[Issue] = []
+  run_logs = _RunLogs(issues)
+  trial_rows, frames = [], []
+  for trial_id, row in enumerate(found.itertuples(index=False)):
+    info = read_trial_metadata(row.path, row.workload, issues)
+    frame, source, file, status, detail, damaged = _trial_evaluations(
+        row, info, run_logs, issues)
+    if status != 'ok':
+      issues.append(Issue('warning', row.path, f'{detail}; trial left out'))
+    n_evals = 0
+    if status == 'ok':
+      _apply_divergence(frame, info, file, issues)
+      n_evals = len(frame)
+      issue = _nan_metric_issue(frame, info['target_metric'], file, info['diverged'])
+      if issue:
+        issues.append(issue)
+      frame.insert(0, 'trial_id', trial_id)
+      frames.append(frame)
+    if os.path.exists(os.path.join(row.path, layout.DIVERGED)):
+      issues.append(Issue('warning', row.path, 'diverged (diverged.json) at step '
+                          f'{_fmt_step(info["diverged_step"])}'))
+    trial_rows.append({'trial_id': trial_id, **row._asdict(), **info,
+                       'trial_number': layout.trial_number(row.trial), 'source': source,
+                       'evaluations_file': file, 'damaged_rows': damaged, 'status': status,
+                       'status_detail': detail, 'n_evals': n_evals})
+  trials = pd.DataFrame(trial_rows)
+  if not frames:
+    raise BenchError(f'no trial in {experiment_dir!r} has usable evaluations '
+                     f'(looked in {len(trials)} trial directories)')
+  evals = pd.concat(frames, ignore_index=True, sort=False)
+  keys = trials.set_index('trial_id')[TRIAL_KEYS]
+  for key in TRIAL_KEYS:
+    evals.insert(1 + TRIAL_KEYS.index(key), key, keys[key].to_numpy()[evals['trial_id']])
+  return Experiment(trials=trials, evals=evals, issues=tuple(issues))
+
+
 def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Experiment:
   """Load every trial of the tree (optionally only some algorithms/workloads).
 
@@ -180,53 +351,7 @@ def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Exp
   found = discover_trial_dirs(experiment_dir)
   found = _select(found, 'algorithm', algorithms, experiment_dir)
   found = _select(found, 'workload', workloads, experiment_dir)
-  issues: list[Issue] = []
-  trial_rows, frames = [], []
-  for trial_id, row in enumerate(found.itertuples(index=False)):
-    info = read_trial_metadata(row.path, row.workload, issues)
-    status = 'ok'
-    csv_path = os.path.join(row.path, EVAL_FILE)
-    frame = None
-    if not info['target_metric']:
-      status = 'no_metric'
-      issues.append(Issue('warning', row.path, 'no workload.target_metric_name in '
-                          f'{META_FILE} and unknown workload family; trial left out'))
-    elif not os.path.exists(csv_path):
-      status = 'no_csv'
-      issues.append(Issue('warning', row.path, f'no {EVAL_FILE} (AlgoPerf text logs are '
-                          'not parsed); trial left out'))
-    else:
-      try:
-        frame = read_eval_measurements(csv_path, info['target_metric'])
-      except BenchError as e:
-        status = 'bad_columns'
-        issues.append(Issue('warning', csv_path, f'{e}; trial left out'))
-      else:
-        if frame.empty:
-          status = 'no_evals'
-          issues.append(Issue('warning', csv_path, 'no evaluations; trial left out'))
-    n_evals = 0
-    if status == 'ok':
-      n_evals = len(frame)
-      issue = _nan_metric_issue(frame, info['target_metric'], csv_path, info['diverged'])
-      if issue:
-        issues.append(issue)
-      frame.insert(0, 'trial_id', trial_id)
-      frames.append(frame)
-    if info['diverged']:
-      issues.append(Issue('warning', row.path, 'diverged (diverged.json) at step '
-                          f'{_fmt_step(info["diverged_step"])}'))
-    trial_rows.append({'trial_id': trial_id, **row._asdict(), **info,
-                       'status': status, 'n_evals': n_evals})
-  trials = pd.DataFrame(trial_rows)
-  if not frames:
-    raise BenchError(f'no trial in {experiment_dir!r} has usable evaluations '
-                       f'(looked in {len(trials)} trial directories)')
-  evals = pd.concat(frames, ignore_index=True, sort=False)
-  keys = trials.set_index('trial_id')[TRIAL_KEYS]
-  for key in TRIAL_KEYS:
-    evals.insert(1 + TRIAL_KEYS.index(key), key, keys[key].to_numpy()[evals['trial_id']])
-  return Experiment(trials=trials, evals=evals, issues=tuple(issues))
+  return load_trials(found, experiment_dir)
 
 
 def _fmt_step(step: float) -> str:
@@ -240,5 +365,5 @@ def _select(found: pd.DataFrame, column: str, wanted, experiment_dir: str) -> pd
   unknown = [w for w in wanted if w not in available]
   if unknown:
     raise BenchError(f'unknown {column}(s) {", ".join(unknown)} in {experiment_dir!r}; '
-                       f'found: {", ".join(sorted(available))}')
+                     f'found: {", ".join(sorted(available))}')
   return found[found[column].isin(list(wanted))].reset_index(drop=True)

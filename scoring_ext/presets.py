@@ -34,10 +34,6 @@ def paper_workloads() -> tuple[str, ...]:
 
 
 def paper_target(condition: str, split: str, workload: str) -> float | None:
-  """Target of `workload` (or of its family, without a '_mini' suffix), or None."""
-  table = paper_targets().get(condition, {}).get(split, {})
-  if workload in table:
-    return table[workload]
-  if workload.endswith('_mini'):
-    return table.get(workload[:-len('_mini')])
-  return None
+  """Target of the official `workload`, or None (embedded stand-ins have none of their own:
+  ``targets.paper_targets`` maps them only when asked to)."""
+  return paper_targets().get(condition, {}).get(split, {}).get(workload)

@@ -1,10 +1,17 @@
 """python -m scoring_ext.profile: score B from a table of times to target.
 
-  python -m scoring_ext.profile --time_to_target FILE.csv [--max_tau 4]
+  python -m scoring_ext.profile --time_to_target FILE.csv [--split validation] [--max_tau 4]
 
-FILE.csv has a column ``algorithm`` and one column per workload holding times
-to target (numbers, or ``inf`` for a miss). Prints ``algorithm,score`` CSV on
-stdout, with AlgoPerf's formula for any number of workloads.
+FILE.csv is either of:
+
+* wide: a column ``algorithm`` and one column per workload holding times to target
+  (numbers, or ``inf`` for a miss), one row per algorithm;
+* long: the report's own time_to_target.csv (columns ``level``, ``algorithm``, ``workload``,
+  ``split``, ``time_to_target``): its ``median`` rows of one split (--split, default
+  validation, or the only split in the file) are used; a missing (algorithm, workload)
+  counts as a miss.
+
+Prints ``algorithm,score`` CSV on stdout, with AlgoPerf's formula for any number of workloads.
 """
 
 from __future__ import annotations
@@ -19,25 +26,55 @@ from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from scoring_ext import profiles
 
+LONG_FORMAT = {'level', 'algorithm', 'workload', 'split', 'time_to_target'}
 
-def read_times_table(path: str) -> pd.DataFrame:
-  """Times indexed by algorithm, one float column per workload.
+
+def _read_csv(path: str) -> pd.DataFrame:
+  try:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+  except (OSError, ValueError, pd.errors.ParserError) as e:
+    raise BenchError(f'{path}: cannot read CSV ({e})') from None
+
+
+def wide_from_long(frame: pd.DataFrame, path: str, split: str | None) -> pd.DataFrame:
+  """The median rows of one split of a report's time_to_target.csv, as a wide table."""
+  medians = frame[frame['level'] == 'median']
+  splits = sorted(set(medians['split']))
+  if not splits:
+    raise BenchError(f'{path}: no rows with level "median"')
+  if split is None:
+    split = 'validation' if 'validation' in splits or len(splits) != 1 else splits[0]
+  if split not in splits:
+    raise BenchError(f'{path}: no median rows for split {split!r} (the file has: '
+                     f'{", ".join(splits)}); choose one with --split')
+  rows = medians[medians['split'] == split]
+  if rows.duplicated(['algorithm', 'workload']).any():
+    raise BenchError(f'{path}: an (algorithm, workload) has two median rows for split {split}')
+  wide = rows.pivot(index='algorithm', columns='workload', values='time_to_target')
+  return wide.fillna('inf').reset_index()
+
+
+def read_times_table(path: str, split: str | None = None) -> pd.DataFrame:
+  """Times indexed by algorithm, one float column per workload (wide or long file).
 
   Raises BenchError for an unreadable file, a missing `algorithm` column, no
   workload column, duplicate algorithms, or a cell that is not a number/inf.
   """
-  try:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-  except (OSError, ValueError, pd.errors.ParserError) as e:
-    raise BenchError(f'{path}: cannot read CSV ({e})') from None
+  frame = _read_csv(path)
+  if LONG_FORMAT <= set(frame.columns):
+    frame = wide_from_long(frame, path, split)
+  elif split is not None:
+    raise BenchError(f'{path}: --split needs the report\'s long time_to_target.csv (columns '
+                     f'{", ".join(sorted(LONG_FORMAT))})')
   if 'algorithm' not in frame.columns:
-    raise BenchError(f'{path}: no column "algorithm"')
+    raise BenchError(f'{path}: no column "algorithm" (expected a wide table algorithm,<workload>'
+                     ',... or the report\'s time_to_target.csv)')
   workloads = [c for c in frame.columns if c != 'algorithm']
   if not workloads or frame.empty:
     raise BenchError(f'{path}: expected rows and at least one workload column')
   if frame['algorithm'].duplicated().any():
     raise BenchError(f'{path}: algorithm listed twice: '
-                       f'{", ".join(frame.loc[frame["algorithm"].duplicated(), "algorithm"])}')
+                     f'{", ".join(frame.loc[frame["algorithm"].duplicated(), "algorithm"])}')
   times = frame.set_index('algorithm')[workloads]
   parsed = times.apply(lambda col: pd.to_numeric(col.str.strip(), errors='coerce'))
   bad = parsed.isna() | (parsed < 0)
@@ -45,19 +82,24 @@ def read_times_table(path: str) -> pd.DataFrame:
     row, col = np.argwhere(bad.to_numpy())[0]
     algorithm, workload = times.index[row], times.columns[col]
     raise BenchError(f'{path}: {workload} of {algorithm} is '
-                       f'{times.at[algorithm, workload]!r}; expected a number >= 0 or inf')
+                     f'{times.at[algorithm, workload]!r}; expected a number >= 0 or inf')
   return parsed.astype(float)
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m scoring_ext.profile',
-                                   description=__doc__.split('\n\n')[0])
-  parser.add_argument('--time_to_target', required=True)
-  parser.add_argument('--max_tau', type=float, default=4.0)
+  parser = argparse.ArgumentParser(prog='python -m scoring_ext.profile', description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--time_to_target', required=True,
+                      help='CSV of times to target, wide or long (see above).')
+  parser.add_argument('--split', default=None,
+                      help='With the long format: the target split whose medians are scored '
+                           '(default: validation, or the only split in the file).')
+  parser.add_argument('--max_tau', type=float, default=4.0,
+                      help='Largest ratio to the fastest (> 1, default 4, as in AlgoPerf).')
   args = parser.parse_args(argv)
   if not args.max_tau > 1:
     raise BenchError(f'--max_tau must be > 1, got {args.max_tau}')
-  times = read_times_table(args.time_to_target)
+  times = read_times_table(args.time_to_target, args.split)
   scores = profiles.scores_from_times(times.to_numpy(), args.max_tau)
   out = pd.DataFrame({'algorithm': times.index, 'score': scores})
   sys.stdout.write(out.to_csv(index=False))

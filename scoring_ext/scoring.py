@@ -1,7 +1,8 @@
 """The whole scoring pipeline on one experiment tree, as data (no files written).
 
-load -> budgets -> targets -> time to target -> ratios/profiles/score B ->
-quality at the budget -> prompt sensitivity -> (bootstrap intervals).
+load (+ reference trees) -> budgets -> targets -> time to target (per trial, per study under
+the multi-trial rule, median) -> ratios/profiles/score B -> quality at the budget ->
+prompt sensitivity -> (bootstrap intervals).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pandas as pd
 
 from bench_core import catalogue
 from bench_core.errors import BenchError
-from scoring_ext import audit, bootstrap, logs, profiles, prompt, quality
+from scoring_ext import audit, bootstrap, logs, profiles, prompt, quality, references
 from scoring_ext import budgets as budgets_lib
 from scoring_ext import targets as targets_lib
 from scoring_ext import time_to_target as ttt
@@ -42,10 +43,22 @@ class ScoringResult:
   prompt: pd.DataFrame | None
   algorithms: list
   workloads: list
+  trial_rule: str = 'earliest'
+  past_budget: str = 'drop'
+  per_study_detail: pd.DataFrame | None = None  # per_study with the chosen trial, n_trials
+  references: pd.DataFrame | None = None        # references.REFERENCE_COLUMNS
+  short_of_step_budget: pd.DataFrame | None = None
 
 
-def check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap):
+def check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap,
+                   trial_rule='earliest', past_budget='drop'):
   budgets_lib.clock_column(condition)
+  if trial_rule not in ttt.TRIAL_RULES:
+    raise BenchError(f'--trial_rule must be one of {", ".join(ttt.TRIAL_RULES)}, '
+                     f'got {trial_rule!r}')
+  if past_budget not in ttt.PAST_BUDGET:
+    raise BenchError(f'--past_budget must be one of {", ".join(ttt.PAST_BUDGET)}, '
+                     f'got {past_budget!r}')
   if target_source not in TARGET_SOURCES:
     raise BenchError(f'--targets must be one of {", ".join(TARGET_SOURCES)}, '
                        f'got {target_source!r}')
@@ -77,15 +90,37 @@ def score_table(medians, per_study, split, algorithms, workloads, max_tau,
 def score_experiment(experiment_dir: str, condition: str, target_source: str = 'derived',
                      budget_fraction: float = 0.75, max_tau: float = 4.0,
                      algorithms=None, workloads=None, budgets_override=None,
-                     n_bootstrap: int = 0, seed: int = 0) -> ScoringResult:
-  """Everything the report shows. Raises BenchError on bad input."""
-  check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap)
+                     n_bootstrap: int = 0, seed: int = 0, *, trial_rule: str = 'earliest',
+                     past_budget: str = 'drop', reference_dirs=(), reference_hardware=(),
+                     allow_mixed_hardware: bool = False,
+                     paper_stand_ins: bool = False) -> ScoringResult:
+  """Everything the report shows. Raises BenchError on bad input.
+
+  `reference_dirs` are other experiment trees scored as extra algorithms
+  (:mod:`scoring_ext.references`); the budgets come from the main tree.
+  """
+  check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap,
+                 trial_rule, past_budget)
   experiment = logs.load_experiment(experiment_dir, algorithms, workloads)
-  trials, evals = experiment.trials, experiment.evals
-  issues = list(experiment.issues)
+  main_trials = experiment.trials
+  issues = list(experiment.issues) + audit.completion_issues(main_trials)
   clock = budgets_lib.clock_column(condition)
-  budgets, budget_issues = budgets_lib.workload_budgets(trials, condition, budgets_override)
-  issues += budget_issues + audit.completion_issues(trials)
+  budgets, budget_issues = budgets_lib.workload_budgets(main_trials, condition, budgets_override)
+  issues += budget_issues
+  reference_table = None
+  if reference_dirs:
+    loaded, reference_table, reference_issues = references.load_references(
+        reference_dirs, reference_hardware, sorted(budgets.index), condition,
+        allow_mixed_hardware, first_trial_id=len(main_trials))
+    issues += reference_issues
+    for spec, reference in zip(reference_dirs, loaded):
+      issues += audit.completion_issues(reference.trials, f'--reference {spec}')
+    experiment = references.combine(experiment, loaded)
+  trials, evals = experiment.trials, experiment.evals
+  short = None
+  if condition == 'step':
+    short = budgets_lib.stopped_before_step_budget(trials, evals, budgets)
+    issues += budgets_lib.step_budget_issues(short)
   try:
     wl_metric = targets_lib.workload_metrics(trials)
     for metric in set(wl_metric):
@@ -100,14 +135,15 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
         evals, trials, budgets, clock, budget_fraction, selected=selected)
     issues += target_issues
   elif target_source == 'paper':
-    targets = targets_lib.paper_targets(trials, condition)
+    targets = targets_lib.paper_targets(trials, condition, stand_ins=paper_stand_ins)
   else:
     targets = targets_lib.algoperf_targets(trials)
     issues.append(logs.Issue('note', 'targets', 'AlgoPerf defines validation targets only; '
                              'no train scores'))
 
-  per_trial = ttt.trial_times_to_target(evals, trials, targets, budgets, clock)
-  per_study = ttt.study_times_to_target(per_trial)
+  per_trial = ttt.trial_times_to_target(evals, trials, targets, budgets, clock, past_budget)
+  per_study_detail = ttt.study_times_to_target(per_trial, trial_rule)
+  per_study = per_study_detail[ttt.STUDY_KEYS + ['time_to_target']]
   medians = ttt.median_times_to_target(per_study)
 
   algorithm_names = sorted(trials['algorithm'].unique())
@@ -135,4 +171,6 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
       budgets=budgets, targets=targets, target_medians=target_medians, per_trial=per_trial,
       per_study=per_study, medians=medians, scores=scores, profiles=profile_data,
       quality=quality_table, prompt=prompt_table, algorithms=algorithm_names,
-      workloads=workload_names)
+      workloads=workload_names, trial_rule=trial_rule, past_budget=past_budget,
+      per_study_detail=per_study_detail, references=reference_table,
+      short_of_step_budget=short)

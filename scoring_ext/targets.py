@@ -123,21 +123,34 @@ def _target_row(workload, split, metric, target, best_algorithm, source) -> dict
           'best_algorithm': best_algorithm, 'source': source}
 
 
-def paper_targets(trials: pd.DataFrame, condition: str,
-                  splits=metrics.SPLITS) -> pd.DataFrame:
+def paper_targets(trials: pd.DataFrame, condition: str, splits=metrics.SPLITS,
+                  stand_ins: bool = False) -> pd.DataFrame:
   """The study's preset targets (presets.py) for the workloads present.
 
-  A workload matches its preset by name, or by its family name without the
-  ``_mini`` suffix. Raises BenchError for a workload without a preset.
+  An official workload uses its own preset. An embedded stand-in (``ogbg_mini``...) is a
+  different model on different data, so the official workload's target says nothing about
+  it: it is refused unless `stand_ins` asks for the mapping (then it gets the target of the
+  official workload it stands in for, marked in ``source``). Raises BenchError for a workload
+  without a preset.
   """
   rows = []
   for workload, metric in workload_metrics(trials).items():
+    official = catalogue.official_counterpart(workload)
     for split in splits:
-      value = presets.paper_target(condition, split, workload)
+      value, source = presets.paper_target(condition, split, workload), 'paper'
+      if value is None and official is not None:
+        if not stand_ins:
+          raise BenchError(
+              f'--targets paper: {workload!r} is an embedded stand-in for {official!r}, and the '
+              f'study\'s targets were set on {official!r} itself, not on the stand-in; use '
+              '--targets derived, or pass --paper_targets_on_stand_ins to apply the official '
+              'targets to the stand-ins anyway')
+        value = presets.paper_target(condition, split, official)
+        source = f'paper ({official})'
       if value is None:
         raise BenchError(f'no paper target for workload {workload!r} ({condition}, {split}); '
-                           f'presets exist for {", ".join(presets.paper_workloads())}')
-      rows.append(_target_row(workload, split, metric, value, '', 'paper'))
+                         f'presets exist for {", ".join(presets.paper_workloads())}')
+      rows.append(_target_row(workload, split, metric, value, '', source))
   return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 

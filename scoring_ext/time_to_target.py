@@ -1,13 +1,31 @@
 """Time (or steps) to target.
 
-Per trial: the clock (accumulated_submission_time under time, global_step
-under step) of the first evaluation whose metric reaches the target
-(``<=`` for minimised, ``>=`` for maximised metrics) at a clock within the
-budget; ``inf`` if there is none. NaN metrics reach nothing.
+Per trial: the clock (accumulated_submission_time under time, global_step under step) of
+the first evaluation whose metric reaches the target (``<=`` for minimised, ``>=`` for
+maximised metrics); ``inf`` if there is none. NaN metrics reach nothing. ``hit_index`` is
+that evaluation's index in the trial (0, 1, ... in step order; -1 for none).
 
-Per study: the earliest over its trials (AlgoPerf's rule for external tuning).
-Per algorithm and workload: the median over studies (``inf`` counts); a
-workload on which an algorithm has no study at all gets ``inf``.
+Evaluations past the budget (``past_budget``):
+
+- ``drop`` (default): an evaluation whose clock is beyond the workload's budget reaches
+  nothing, so a budget given with ``--budgets`` is enforced on any log;
+- ``keep``: every logged evaluation counts, as in AlgoPerf's scoring code
+  (``scoring/performance_profile.py``), which relies on the runner having stopped the trial
+  at the budget and does not check it again.
+
+Per study, with several trials (external tuning: 5 per study), ``rule``:
+
+- ``earliest`` (default): the earliest time over the study's trials;
+- ``algoperf``: AlgoPerf's rule (``get_best_trial_index`` at commit 2c90454f): the trial whose
+  first reaching evaluation has the smallest *index* counts, with that evaluation's time;
+  ties go to the first trial (AlgoPerf: the first row of its table, i.e. the log's tuning-run
+  order; here the lowest trial number). The two differ when trials evaluate at different
+  cadences, or when trials tie on the index but not on time.
+
+Per algorithm and workload: the median over studies (``inf`` counts, so the median is a miss
+when half or more of an even number of studies missed, or more than half of an odd number),
+with the number of studies and of studies that reached the target. A workload on which an
+algorithm has no study at all gets ``inf``.
 """
 
 from __future__ import annotations
@@ -17,8 +35,21 @@ import pandas as pd
 
 from bench_core import catalogue
 
+TRIAL_RULES = ('earliest', 'algoperf')
+PAST_BUDGET = ('drop', 'keep')
+
 TRIAL_COLUMNS = ['algorithm', 'workload', 'split', 'study', 'trial', 'trial_id',
-                 'time_to_target']
+                 'time_to_target', 'hit_index']
+STUDY_KEYS = ['algorithm', 'workload', 'split', 'study']
+RULE_TEXT = {
+    'earliest': 'earliest time to target over the trials of a study',
+    'algoperf': ("AlgoPerf's: the trial whose evaluation index reaches the target first, "
+                 'then that trial\'s time'),
+}
+PAST_BUDGET_TEXT = {
+    'drop': 'not counted (AlgoPerf\'s scoring code counts every logged evaluation)',
+    'keep': 'counted, as in AlgoPerf\'s scoring code',
+}
 
 
 def reached_mask(values: np.ndarray, target: float, direction: str) -> np.ndarray:
@@ -30,7 +61,8 @@ def reached_mask(values: np.ndarray, target: float, direction: str) -> np.ndarra
 
 
 def trial_times_to_target(evals: pd.DataFrame, trials: pd.DataFrame, targets: pd.DataFrame,
-                          budgets: pd.Series, clock: str) -> pd.DataFrame:
+                          budgets: pd.Series, clock: str,
+                          past_budget: str = 'drop') -> pd.DataFrame:
   """One row per usable trial and target split (TRIAL_COLUMNS)."""
   info = trials[trials['status'] == 'ok'].set_index('trial_id')
   parts = []
@@ -39,37 +71,62 @@ def trial_times_to_target(evals: pd.DataFrame, trials: pd.DataFrame, targets: pd
     if len(ids) == 0:
       continue
     rows = evals[evals['workload'].to_numpy() == target.workload]
-    within = rows[clock].to_numpy() <= budgets.get(target.workload, np.inf)
     if target.column in rows:
       hit = reached_mask(rows[target.column].to_numpy(dtype=float), target.target,
-                         target.direction) & within
+                         target.direction)
     else:
       hit = np.zeros(len(rows), dtype=bool)
-    first = rows.loc[hit].groupby('trial_id', sort=True)[clock].min()
-    times = first.reindex(ids).fillna(np.inf).astype(float)
+    if past_budget == 'drop':
+      hit &= rows[clock].to_numpy() <= budgets.get(target.workload, np.inf)
+    first = rows.loc[hit].drop_duplicates('trial_id', keep='first').set_index('trial_id')
     parts.append(pd.DataFrame({
         'algorithm': info.loc[ids, 'algorithm'].to_numpy(),
         'workload': target.workload, 'split': target.split,
         'study': info.loc[ids, 'study'].to_numpy(),
         'trial': info.loc[ids, 'trial'].to_numpy(),
-        'trial_id': ids.to_numpy(), 'time_to_target': times.to_numpy()}))
+        'trial_id': ids.to_numpy(),
+        'time_to_target': first[clock].reindex(ids).fillna(np.inf).to_numpy(dtype=float),
+        'hit_index': first['eval_index'].reindex(ids).fillna(-1).to_numpy(dtype=int)}))
   if not parts:
     return pd.DataFrame(columns=TRIAL_COLUMNS)
   return pd.concat(parts, ignore_index=True)[TRIAL_COLUMNS]
 
 
-def study_times_to_target(per_trial: pd.DataFrame) -> pd.DataFrame:
-  """Earliest time over the trials of each study."""
-  keys = ['algorithm', 'workload', 'split', 'study']
-  return per_trial.groupby(keys, sort=True, as_index=False)['time_to_target'].min()
+def _trial_order(trial: pd.Series) -> np.ndarray:
+  """trial_<k> -> k (names without a number sort last)."""
+  numbers = pd.to_numeric(trial.astype(str).str.extract(r'(\d+)$')[0], errors='coerce')
+  return numbers.fillna(np.inf).to_numpy()
+
+
+def study_times_to_target(per_trial: pd.DataFrame, rule: str = 'earliest') -> pd.DataFrame:
+  """Per study: time_to_target under `rule`, the trial it came from ('' for a miss) and
+  n_trials."""
+  if rule not in TRIAL_RULES:
+    raise ValueError(f'unknown multi-trial rule {rule!r}; expected one of {TRIAL_RULES}')
+  ranked = per_trial.assign(_order=_trial_order(per_trial['trial']))
+  if rule == 'earliest':
+    ranked = ranked.assign(_key=ranked['time_to_target'].astype(float))
+  else:
+    index = ranked['hit_index'].astype(float)
+    ranked = ranked.assign(_key=index.where(index >= 0, np.inf))
+  ranked = ranked.sort_values(STUDY_KEYS + ['_key', '_order'], kind='stable')
+  chosen = ranked.drop_duplicates(STUDY_KEYS, keep='first').set_index(STUDY_KEYS)
+  counts = per_trial.groupby(STUDY_KEYS, sort=True).size().rename('n_trials')
+  out = chosen[['time_to_target', 'trial']].join(counts).reset_index()
+  out.loc[~np.isfinite(out['time_to_target']), 'trial'] = ''
+  return out.sort_values(STUDY_KEYS, ignore_index=True)
 
 
 def median_times_to_target(per_study: pd.DataFrame) -> pd.DataFrame:
-  """Median over studies per (algorithm, workload, split); inf counts."""
+  """Median over studies per (algorithm, workload, split), inf counting, with n_studies and
+  n_reached (studies with a finite time)."""
   keys = ['algorithm', 'workload', 'split']
-  return (per_study.groupby(keys, sort=True)['time_to_target']
-          .agg(lambda t: float(np.median(t.to_numpy(dtype=float))))
-          .reset_index())
+  grouped = per_study.groupby(keys, sort=True)['time_to_target']
+  return pd.DataFrame({
+      'time_to_target': grouped.agg(lambda t: float(np.median(t.to_numpy(dtype=float)))),
+      'n_studies': grouped.size(),
+      'n_reached': grouped.agg(lambda t: int(np.isfinite(t.to_numpy(dtype=float)).sum())),
+  }).reset_index()
 
 
 def times_table(medians: pd.DataFrame, split: str, algorithms, workloads) -> pd.DataFrame:

@@ -87,6 +87,8 @@ def update_readme(readme: Path, reports: Path, conditions, figures: Path, header
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--algorithms', nargs='+', default=None,
+                      help='run only these algorithms (default: every available one)')
   parser.add_argument('--workloads', nargs='+', default=list(EMBEDDED))
   parser.add_argument('--studies', type=int, default=3)
   parser.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
@@ -98,6 +100,12 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
   algorithms = available_algorithms()
+  if args.algorithms:
+    unknown = [a for a in args.algorithms if a not in algorithms]
+    if unknown:
+      raise BenchError(f'--algorithms: {", ".join(unknown)} not available here; available: '
+                       f'{", ".join(algorithms)}')
+    algorithms = list(args.algorithms)
   failed = []
   for condition in args.conditions:
     trials = sweep.plan(algorithms, args.workloads, args.studies, [condition], 0, exp)

@@ -26,8 +26,9 @@ def write_trial(root, algorithm, study, workload, *, steps, train, validation,
                 times=None, metric=None, trial=1, framework='jax', runtime=1000.0,
                 step_hint=100, max_global_steps=None, validation_target=0.5,
                 test_target=0.5, diverged_step=None, complete=True, train_loss=None,
-                validation_loss=None, drop_columns=(), write_meta=True):
-  """One trial directory; `train`/`validation` are the target-metric values per evaluation."""
+                validation_loss=None, drop_columns=(), write_meta=True, record=None):
+  """One trial directory; `train`/`validation` are the target-metric values per evaluation;
+  `record` adds fields to trial_complete.json."""
   metric = metric or METRIC_OF[family(workload)]
   steps = np.asarray(steps, dtype=float)
   times = steps * 10.0 if times is None else np.asarray(times, dtype=float)
@@ -71,7 +72,8 @@ def write_trial(root, algorithm, study, workload, *, steps, train, validation,
   if diverged_step is not None:
     _dump(path, 'diverged.json', {'global_step': diverged_step, 'reason': 'loss is NaN'})
   if complete:
-    _dump(path, 'trial_complete.json', {'global_step': int(steps[-1]) if n else 0})
+    _dump(path, 'trial_complete.json',
+          {'global_step': int(steps[-1]) if n else 0, **(record or {})})
   return path
 
 

@@ -25,7 +25,8 @@ def test_metric_directions():
 
 def test_presets():
   assert presets.paper_target('time', 'validation', 'imagenet_resnet') == 0.71012
-  assert presets.paper_target('step', 'train', 'ogbg_mini') == 0.76547
+  assert presets.paper_target('step', 'train', 'ogbg') == 0.76547
+  assert presets.paper_target('step', 'train', 'ogbg_mini') is None  # stand-ins: see targets
   assert presets.paper_target('step', 'train', 'wmt') is None
   table = presets.paper_targets()
   table['time']['train']['fastmri'] = 0.0
@@ -39,8 +40,8 @@ def test_load_tidy_frame_sorted_and_typed(tmp_path):
               train=[1, 0.5, 0.4], validation=[1, 0.6, 0.5], framework='pytorch')
   experiment = logs.load_experiment(str(tmp_path))
   evals = experiment.evals
-  assert list(evals.columns[:8]) == ['trial_id', 'algorithm', 'study', 'workload',
-                                     'framework', 'trial', 'global_step', 'time']
+  assert list(evals.columns[:9]) == ['trial_id', 'algorithm', 'study', 'workload',
+                                     'framework', 'trial', 'eval_index', 'global_step', 'time']
   ogbg = evals[evals['workload'] == 'ogbg_mini']
   assert list(ogbg['global_step']) == [0, 5, 10]
   assert list(ogbg['validation/mean_average_precision']) == [0.1, 0.2, 0.3]
@@ -91,12 +92,14 @@ def test_bad_trials_are_left_out_with_warnings(tmp_path):
   experiment = logs.load_experiment(str(tmp_path))
   status = dict(zip(experiment.trials['study'], experiment.trials['status']))
   assert status == {'study_0': 'ok', 'study_1': 'bad_columns', 'study_2': 'no_evals',
-                    'study_3': 'no_csv', 'study_4': 'ok'}
+                    'study_3': 'no_evals', 'study_4': 'ok'}
   text = ' '.join(f'{i.where} {i.message}' for i in experiment.issues)
   assert f'{no_column}/eval_measurements.csv' in text
   assert 'missing column(s) validation/mean_average_precision' in text
-  assert f'{no_evals}/eval_measurements.csv' in text and 'no evaluations' in text
-  assert 'text logs are not parsed' in text
+  detail = dict(zip(experiment.trials['study'], experiment.trials['status_detail']))
+  assert detail['study_2'].startswith('ended before its first evaluation')  # header-only CSV
+  assert no_evals in text
+  assert 'ended before its first evaluation' in text  # trial_complete.json, no CSV, no log
   assert '1 evaluation(s) with a NaN/inf mean_average_precision' in text
 
 

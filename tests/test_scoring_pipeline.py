@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scoring_helpers import write_trial
 
+from bench_core.errors import BenchError
 from scoring_ext import scoring
 
 STEPS = [0, 2, 4, 7, 9, 10]
@@ -172,8 +173,13 @@ def test_algoperf_targets_with_a_workload_nobody_solves(two_workloads):
   assert got['velo'] == pytest.approx(44.75 / 99)
 
 
-def test_paper_targets_match_family_names(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step', target_source='paper')
+def test_paper_targets_on_stand_ins_only_when_asked(two_workloads):
+  with pytest.raises(BenchError, match="'criteo1tb_mini' is an embedded stand-in for "
+                     "'criteo1tb'.*--paper_targets_on_stand_ins"):
+    scoring.score_experiment(two_workloads, 'step', target_source='paper')
+  result = scoring.score_experiment(two_workloads, 'step', target_source='paper',
+                                    paper_stand_ins=True)
+  assert set(result.targets['source']) == {'paper (criteo1tb)', 'paper (fastmri)'}
   assert lookup(result.targets, workload='criteo1tb_mini',
                 split='validation').target == pytest.approx(0.12408)
   assert lookup(result.targets, workload='fastmri_mini', split='train').target == \

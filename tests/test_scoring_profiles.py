@@ -1,5 +1,5 @@
 """Ratios, profiles and score B: hand-computed values, AlgoPerf's formula,
-hypothesis properties, and the `python -m scoring_ext.profile` command."""
+hypothesis properties, the `python -m scoring_ext.profile` command, and the profile plot."""
 
 import contextlib
 import io
@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from matplotlib.figure import Figure
 
 from bench_core import cli
 from scoring_ext import profile as profile_cli
-from scoring_ext import profiles
+from scoring_ext import plots, profiles
 
 INF = np.inf
 
@@ -145,3 +146,18 @@ def test_profile_cli_bad_input(tmp_path, content, message):
 def test_profile_cli_missing_file(tmp_path):
   code, _, err = run_profile_cli(['--time_to_target', str(tmp_path / 'nope.csv')])
   assert code == 2 and 'nope.csv' in err
+
+
+def test_tied_algorithms_stay_visible_and_legend_carries_b():
+  figure = Figure()
+  ax = figure.add_subplot(1, 1, 1)
+  taus = profiles.tau_grid(4.0)
+  rho = np.ones((3, len(taus)))                       # three algorithms tied everywhere
+  plots.plot_performance_profile(ax, taus, rho, ['velo', 'velo_short', 'adam'],
+                                 scores=[1.0, 1.0, 0.25])
+  lines = ax.get_lines()
+  assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 3
+  assert len({str(line.get_markevery()) for line in lines}) == 3   # markers not on top
+  labels = [t.get_text() for t in ax.get_legend().get_texts()]
+  assert labels == ['velo (B = 1.000)', 'velo_short (B = 1.000)', 'adam (B = 0.250)']
+  assert len(set(plots.line_styles(20))) == 20

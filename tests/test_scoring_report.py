@@ -11,7 +11,10 @@ import pytest
 from scoring_helpers import generate_tree, write_trial
 
 from bench_core import cli
+from bench_core.errors import BenchError
+from scoring_ext import profile as profile_cli
 from scoring_ext import report
+from study import demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED_FILES = [
@@ -59,7 +62,7 @@ def test_report_renders_all_outputs(experiment, tmp_path, condition):
   assert list(scores.columns) == ['algorithm', 'split', 'score', 'ci_low', 'ci_high']
   assert len(scores) == 14 and scores['score'].between(0, 1).all()
   ttt = pd.read_csv(out / 'time_to_target.csv')
-  assert set(ttt['level']) == {'trial', 'median'}
+  assert set(ttt['level']) == {'trial', 'study', 'median'}
   assert len(ttt[ttt['level'] == 'trial']) == 7 * 2 * 2 * 2
   assert (out / 'audit.md').read_text().startswith('# Audit')
 
@@ -68,7 +71,8 @@ def test_report_subset_and_time_to_target_feeds_profile(experiment, tmp_path):
   out = tmp_path / 'out'
   code, _, err = run_report(['--experiment_dir', experiment, '--condition', 'step', '--out',
                              str(out), '--algorithms', 'adam', 'nesterov',
-                             '--workloads', 'ogbg_mini', '--targets', 'paper'])
+                             '--workloads', 'ogbg_mini', '--targets', 'paper',
+                             '--paper_targets_on_stand_ins'])
   assert code == 0, err
   assert not (out / 'prompt_sensitivity.csv').exists()
   assert set(pd.read_csv(out / 'scores.csv')['algorithm']) == {'adam', 'nesterov'}
@@ -113,3 +117,60 @@ def test_command_line_entry_point(experiment, tmp_path):
                         cwd=ROOT)
   assert done.returncode == 2
   assert done.stderr.startswith('error:') and 'Traceback' not in done.stderr
+
+
+def test_paper_targets_on_stand_ins_are_refused_without_the_flag(experiment, tmp_path):
+  code, _, err = run_report(['--experiment_dir', experiment, '--condition', 'step', '--out',
+                             str(tmp_path / 'out'), '--targets', 'paper'])
+  assert code == 2 and 'is an embedded stand-in for' in err
+  assert '--paper_targets_on_stand_ins' in err and not (tmp_path / 'out').exists()
+
+
+def test_every_flag_is_explained_in_help():
+  parser = report.build_parser()
+  for action in parser._actions:
+    if action.dest == 'help':
+      continue
+    assert action.help and len(action.help.split()) >= 6, action.dest
+  text = parser.format_help()
+  for phrase in ['--budget_fraction', 'at which each trial', '--max_tau', 'counts as a miss',
+                 '--targets', 'derived (default)', '--budgets', 'seconds under time',
+                 'local_time_per_step', '--trial_rule', "AlgoPerf's rule"]:
+    assert phrase in text, phrase
+
+
+def test_profile_reads_the_reports_own_time_to_target(experiment, tmp_path):
+  out = tmp_path / 'out'
+  code, _, err = run_report(['--experiment_dir', experiment, '--condition', 'time',
+                             '--out', str(out)])
+  assert code == 0, err
+  scores = pd.read_csv(out / 'scores.csv')
+  for split in ('validation', 'train'):
+    args = ['--time_to_target', str(out / 'time_to_target.csv')]
+    if split == 'train':
+      args += ['--split', 'train']
+    pcode, pout, perr = run_profile(args)
+    assert pcode == 0, perr
+    got = pd.read_csv(io.StringIO(pout)).set_index('algorithm')['score']
+    want = scores[scores['split'] == split].set_index('algorithm')['score']
+    pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_names=False)
+  pcode, _, perr = run_profile(['--time_to_target', str(out / 'time_to_target.csv'),
+                                '--split', 'test'])
+  assert pcode == 2 and "no median rows for split 'test'" in perr
+
+
+def run_profile(argv):
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    code = cli.run_main(profile_cli.main, argv)
+  return code, out.getvalue(), err.getvalue()
+
+
+def test_demo_quick_runs_three_studies_of_three_algorithms():
+  """With two studies the median of a hit and a miss is a miss; demo-quick runs three, of
+  three algorithms, so that it keeps its trial count (18, the old one had 20)."""
+  makefile = open(os.path.join(ROOT, 'Makefile')).read()
+  recipe = makefile.split('\ndemo-quick:', 1)[1].split('\n\n', 1)[0]
+  assert '--studies 3' in recipe and '--algorithms adam nadamw nesterov' in recipe
+  with pytest.raises(BenchError, match='--algorithms: lion not available here'):
+    demo.main(['--algorithms', 'lion', '--experiment_dir', '/nonexistent/x'])
