@@ -5,7 +5,8 @@
 # (what `make install-algoperf` runs). AlgoPerf is installed from the source as it is, with
 # the constraints its pins need to resolve (see README, "The official runner"); the project
 # goes in editable, without its own dependencies, so AlgoPerf's pinned jax/flax/optax stay.
-# A second call with the same source reuses the environment.
+# A second call with the same source reuses the environment (and only reinstalls the project
+# when its pyproject.toml changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=${ALGOPERF_SRC:?set ALGOPERF_SRC to an AlgoPerf checkout or source archive}
@@ -15,8 +16,18 @@ torch=${ALGOPERF_TORCH:-torch==2.13.0}
 [ -e "$src" ] || { echo "error: ALGOPERF_SRC=$src does not exist" >&2; exit 2; }
 src=$(cd "$(dirname "$src")" && pwd)/$(basename "$src")
 stamp="$venv/.algoperf-installed"
-wanted="$src $extra $torch $(sha1sum pyproject.toml | cut -c1-12)"
+project_stamp="$venv/.project-installed"
+wanted="$src $extra $torch"
+project=$(sha1sum pyproject.toml | cut -c1-12)
+install_project() {
+  "$venv/bin/python" -m pip install --quiet --no-deps -e .
+  echo "$project" > "$project_stamp"
+}
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+  if [ "$(cat "$project_stamp" 2>/dev/null)" != "$project" ]; then
+    echo "install-algoperf: pyproject.toml changed: the project is reinstalled into $venv"
+    install_project
+  fi
   echo "install-algoperf: $venv is up to date (AlgoPerf from $src)"
   exit 0
 fi
@@ -38,7 +49,7 @@ echo "install-algoperf: AlgoPerf from $tree into $venv ($extra, $torch)"
 "$venv/bin/python" -m pip install --quiet "$tree[$extra]" 'tensorflow-metadata<1.17' \
   'protobuf==4.25.5' "$torch" 'jraph==0.0.6.dev0' 'scikit-learn==1.5.2' sentencepiece \
   'tensorflow-text==2.19.0' msgpack pytest hypothesis
-"$venv/bin/python" -m pip install --quiet --no-deps -e .
+install_project
 "$venv/bin/python" -c 'import algoperf, submission_runner, jax, flax, optax, study, velo; print("install-algoperf: jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__)'
 echo "$wanted" > "$stamp"
 echo "install-algoperf: done in $(( $(date +%s) - start )) s"
