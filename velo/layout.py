@@ -309,17 +309,23 @@ class TensorLayout:
     return jnp.transpose(x, np.argsort(pl.perm))
 
   def pack(self, leaves) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
-    """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class)."""
+    """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class).
+
+    Each tensor is written into a zero array in place (one copy per tensor;
+    a concatenation would copy the reshaped tensors a second time).
+    """
     tiles = chunks = None
     if self.matrices:
-      tiles = jnp.concatenate([self.pack_matrix(pl, leaves[pl.leaf]) for pl in self.matrices])
+      tiles = jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
+      for pl in self.matrices:
+        tiles = jax.lax.dynamic_update_slice(tiles, self.pack_matrix(pl, leaves[pl.leaf]),
+                                             (pl.first_tile, 0, 0))
     if self.vectors:
-      parts = []
+      chunks = jnp.zeros((self.num_chunks * CHUNK,), jnp.float32)
       for pl in self.vectors:
-        parts.append(jnp.reshape(leaves[pl.leaf], (-1,)))
-        if pl.num_chunks * CHUNK > pl.size:
-          parts.append(jnp.zeros((pl.num_chunks * CHUNK - pl.size,), parts[-1].dtype))
-      chunks = jnp.concatenate(parts).reshape(self.num_chunks, CHUNK)
+        chunks = jax.lax.dynamic_update_slice(chunks, jnp.reshape(leaves[pl.leaf], (-1,)),
+                                              (pl.first_chunk * CHUNK,))
+      chunks = chunks.reshape(self.num_chunks, CHUNK)
     return tiles, chunks
 
   def unpack(self, tiles, chunks) -> list[jnp.ndarray]:

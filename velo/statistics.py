@@ -217,13 +217,18 @@ def _shift_per_element(shift, index, ndim):
   return [table[:, k][expand] for k in range(NUM_DECAYS)]
 
 
-def _common_terms(g, m, rms, r, fac_g, fac_m, shift, mask):
-  """The sums shared by both classes, in :data:`_MATRIX_TERMS` order (before ``jnp.square``
-  where a square is meant); centred terms are masked."""
+def _common_terms(g, m, rms, fac_g, fac_m, shift, mask):
+  """The terms summed for both classes, in :data:`_MATRIX_TERMS` order; the ones that a zero
+  padding would not zero are masked.
+
+  ``r^2`` is computed as ``1 / (rms + 1e-6)`` (equal up to rounding): no square root, and
+  nothing that XLA would share with the MLP pass and so keep as a full-size array.
+  """
   clip_g = jnp.clip(g, -CLIP_SMALL, CLIP_SMALL)
-  squares = ([clip_g, *m, rms, jnp.where(mask, r, 0.0)] + [mk * r for mk in m] + [g * r] + fac_g
-             + fac_m)
-  terms = [jnp.square(x) for x in squares] + list(m)
+  r2 = 1 / (rms + RMS_EPS)
+  terms = ([jnp.square(x) for x in (clip_g, *m, rms)] + [jnp.where(mask, r2, 0.0)]
+           + [jnp.square(mk) * r2 for mk in m] + [jnp.square(g) * r2]
+           + [jnp.square(x) for x in fac_g + fac_m] + list(m))
   terms += [jnp.where(mask, jnp.square(mk - a), 0.0) for mk, a in zip(m, shift)]
   return terms + [rms]
 
@@ -235,8 +240,8 @@ def _matrix_sums(layout, mats: MatrixArrays, factors: MatrixFactors, shift):
   row_f = [row_f[:, k, :, None] for k in range(NUM_DECAYS)]
   col_f = [col_f[:, k, None, :] for k in range(NUM_DECAYS)]
   g, m = mats.g, [mats.momenta[k] for k in range(NUM_DECAYS)]
-  _, r, f = matrix_channels(g, mats.rms, row_f, col_f)
-  terms = _common_terms(g, m, mats.rms, r, [g * fk for fk in f], [mk * fk for mk, fk in zip(m, f)],
+  f = [row_f[k] * col_f[k] for k in range(NUM_DECAYS)]
+  terms = _common_terms(g, m, mats.rms, [g * fk for fk in f], [mk * fk for mk, fk in zip(m, f)],
                         _shift_per_element(shift, layout.tile_tensor, 3), layout.tile_mask())
   return fused_sums(terms, (1, 2))
 
@@ -244,9 +249,9 @@ def _matrix_sums(layout, mats: MatrixArrays, factors: MatrixFactors, shift):
 def _vector_sums(layout, vecs: VectorArrays, shift):
   """Per chunk, the sums of :data:`_VECTOR_TERMS`: ``(U, k)``."""
   g, m, diag = vecs.g, [vecs.momenta[k] for k in range(NUM_DECAYS)], list(vecs.diag)
-  _, r, g_factor, m_factor, diag_rsqrt = vector_channels(g, vecs.rms, diag)
+  _, _, g_factor, m_factor, diag_rsqrt = vector_channels(g, vecs.rms, diag)
   mask = layout.chunk_mask()
-  terms = _common_terms(g, m, vecs.rms, r, [g * fk for fk in g_factor],
+  terms = _common_terms(g, m, vecs.rms, [g * fk for fk in g_factor],
                         [mk * fk for mk, fk in zip(m, m_factor)],
                         _shift_per_element(shift, layout.chunk_tensor, 2), mask)
   terms += [jnp.square(v) for v in diag] + [jnp.where(mask, jnp.square(x), 0.0)
