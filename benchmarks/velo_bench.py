@@ -302,7 +302,10 @@ def main(argv=None) -> int:
   parser.add_argument('--readme', default=None, help="rewrite this README's velo-bench block")
   args = parser.parse_args(argv)
   if args.theta:
-    theta, theta_note = velo.load_theta(args.theta), f'theta from {args.theta}'
+    try:
+      theta, theta_note = velo.load_theta(args.theta), f'theta from {args.theta}'
+    except FileNotFoundError as e:
+      raise BenchError(f'--theta: {e}') from e
   else:
     theta = velo.load_theta(META_INIT_THETA)
     theta_note = ('theta: the reference\'s random meta-initialisation with the released shapes '

@@ -44,14 +44,6 @@ def ema(acc, value, decay):
   return b * acc + (1 - b) * value
 
 
-def ema_increment(acc, value, decay):
-  """The same average as :func:`ema`, written ``acc + (1 - decay)(value - acc)`` (rounding
-  differs in the last bit). Statistics use this form: XLA then cannot merge them with the
-  state update, which would make it keep the new accumulators and the old ones at once."""
-  b = jnp.float32(decay) if isinstance(decay, float) else _decays(decay, acc.ndim)
-  return acc + (1 - b) * (value - acc)
-
-
 def update_momenta(momenta, g):
   """``momenta``: ``(3,) + shape``."""
   return ema(momenta, g, MOMENTUM_DECAYS)
@@ -67,8 +59,8 @@ def update_diag(diag, g):
 
 
 def update_stacked(accumulators, mean_g2):
-  """Like :func:`update_factored` for ``(bands, 3, width)`` accumulators and a
-  ``(bands, width)`` ``mean_g2``."""
+  """One EMA per decay of ``mean_g2`` (``mean(g^2 + eps)`` along the reduced axis) for
+  ``(bands, 3, width)`` row / column accumulators; ``mean_g2``: ``(bands, width)``."""
   b = jnp.asarray(FACTORED_DECAYS, jnp.float32)[None, :, None]
   return b * accumulators + (1 - b) * mean_g2[:, None, :]
 

@@ -22,12 +22,15 @@ training loss of the step, ``fraction_trained`` defaults to
 How it runs: parameters, gradients and accumulators live in the packed arrays
 of :mod:`velo.layout` (one tile array for tensors with >= 2 axes, one chunk
 array for the others), so that XLA compiles each pass once per class whatever
-the number and shapes of the tensors. Per class there are three passes over the
-parameters: sums before the update (:func:`velo.statistics.moment_sums`, with the
-row / column sums of ``g^2``), the channel second moments after it
-(:func:`velo.statistics.second_moment_sums`), and the MLP, which also writes the
-new accumulators (:mod:`velo.per_param_mlp`). Everything per tensor (LSTM,
-weight mixing, normalisers) works on ``(n_tensors, ...)`` arrays.
+the number and shapes of the tensors. Per class: the parameters and gradients
+are packed (one copy each); :func:`velo.statistics.parameter_sums` reads them
+(``mean p^2``, ``mean g``, row / column sums of ``g^2``); the accumulators are
+updated in place; :func:`velo.statistics.channel_sums` reads the new ones (the
+MLP's channel second moments, and the momentum / rms statistics that step 3 of
+the NEXT update uses, so the old accumulators are never read after the update);
+the MLP pass (:mod:`velo.per_param_mlp`) writes the step, which every tensor's
+update is cut from. Everything per tensor (LSTM, weight mixing, normalisers)
+works on ``(n_tensors, ...)`` arrays.
 """
 
 from __future__ import annotations
