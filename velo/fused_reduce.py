@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 
@@ -29,15 +30,15 @@ def fused_sums(arrays: Sequence[jnp.ndarray], axes: Sequence[int]) -> jnp.ndarra
   return jnp.stack(sums, axis=-1)
 
 
-def segment_sums(values: jnp.ndarray, segment_ids, num_segments: int,
-                 sorted_ids: bool = True) -> jnp.ndarray:
+def segment_sums(values: jnp.ndarray, segment_ids, num_segments: int) -> jnp.ndarray:
   """Rows of ``values`` summed per segment (``segment_ids``: a static numpy array, one per row).
 
   The rows are per tile / band / chunk (a few per thousand parameters), so this
   scatter is small; it never touches single parameter elements.
   """
-  return jax.ops.segment_sum(values, jnp.asarray(segment_ids), num_segments=num_segments,
-                             indices_are_sorted=sorted_ids)
+  ids = np.asarray(segment_ids)
+  return jax.ops.segment_sum(values, jnp.asarray(ids), num_segments=num_segments,
+                             indices_are_sorted=bool(np.all(np.diff(ids) >= 0)))
 
 
 def rows_at(table: jnp.ndarray, index) -> jnp.ndarray:

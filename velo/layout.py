@@ -54,6 +54,9 @@ _VALUES_PER_BAND_ENTRY = 7
 _VALUES_PER_TILE = 110
 #: The transposed orientation is used only if it pads at least this much less.
 _TRANSPOSE_GAIN = 0.75
+#: Matrices up to this many values are packed together by one concatenation (cheap to
+#: compile); larger ones are each written in place into the tile array (one copy).
+SMALL_TENSOR = 1 << 18
 
 
 def factored_axes(shape: Sequence[int]) -> tuple[int, int] | None:
@@ -163,7 +166,10 @@ class TensorLayout:
     self.tile_rows, self.tile_cols = min(TILE_SHAPES, key=lambda t: _cost(shapes, *t))
     matrices, vectors = [], []
     tile = row_band = col_band = matrix = chunk = 0
-    for leaf, shape in enumerate(shapes):
+    # small matrices first: their tiles form one block that is packed by one concatenation
+    order = sorted(range(len(shapes)), key=lambda i: math.prod(shapes[i]) > SMALL_TENSOR)
+    for leaf in order:
+      shape = shapes[leaf]
       if len(shape) >= 2:
         perm, rows, cols, cols_are_d0, _ = _choose_orientation(shape, self.tile_rows,
                                                                self.tile_cols)
@@ -178,7 +184,8 @@ class TensorLayout:
         row_band += batch * placement.row_bands
         col_band += batch * placement.col_bands
         matrix += batch
-      else:
+    for leaf, shape in enumerate(shapes):
+      if len(shape) < 2:
         size = max(1, math.prod(shape))
         vectors.append(VectorPlacement(leaf=leaf, shape=shape, size=size, first_chunk=chunk,
                                        num_chunks=-(-size // CHUNK)))
@@ -311,21 +318,30 @@ class TensorLayout:
   def pack(self, leaves) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
     """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class).
 
-    Each tensor is written into a zero array in place (one copy per tensor;
-    a concatenation would copy the reshaped tensors a second time).
+    Small matrices and all vectors are concatenated; each large matrix is written
+    into the tile array in place (a concatenation would copy it twice, as XLA
+    materialises the reshaped operand first).
     """
     tiles = chunks = None
     if self.matrices:
-      tiles = jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
-      for pl in self.matrices:
-        tiles = jax.lax.dynamic_update_slice(tiles, self.pack_matrix(pl, leaves[pl.leaf]),
-                                             (pl.first_tile, 0, 0))
+      small = [pl for pl in self.matrices if math.prod(pl.shape) <= SMALL_TENSOR]
+      large = self.matrices[len(small):]
+      block = (jnp.concatenate([self.pack_matrix(pl, leaves[pl.leaf]) for pl in small])
+               if small else None)
+      if not large:
+        tiles = block
+      else:
+        tiles = jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
+        for start, part in ([(0, block)] if small else []) + [
+            (pl.first_tile, self.pack_matrix(pl, leaves[pl.leaf])) for pl in large]:
+          tiles = jax.lax.dynamic_update_slice(tiles, part, (start, 0, 0))
     if self.vectors:
-      chunks = jnp.zeros((self.num_chunks * CHUNK,), jnp.float32)
+      parts = []
       for pl in self.vectors:
-        chunks = jax.lax.dynamic_update_slice(chunks, jnp.reshape(leaves[pl.leaf], (-1,)),
-                                              (pl.first_chunk * CHUNK,))
-      chunks = chunks.reshape(self.num_chunks, CHUNK)
+        parts.append(jnp.reshape(leaves[pl.leaf], (-1,)))
+        if pl.num_chunks * CHUNK > pl.size:
+          parts.append(jnp.zeros((pl.num_chunks * CHUNK - pl.size,), jnp.float32))
+      chunks = jnp.concatenate(parts).reshape(self.num_chunks, CHUNK)
     return tiles, chunks
 
   def unpack(self, tiles, chunks) -> list[jnp.ndarray]:

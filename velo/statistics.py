@@ -89,12 +89,10 @@ class ParameterSums(NamedTuple):
 
 def _per_tensor(layout: TensorLayout, tile_values, chunk_values):
   """``(n, k)`` sums per tensor from per-tile ``(T, k)`` and per-chunk ``(U, k)`` sums."""
-  total = 0.0
-  if tile_values is not None:
-    total = total + segment_sums(tile_values, layout.tile_tensor, layout.num_tensors)
-  if chunk_values is not None:
-    total = total + segment_sums(chunk_values, layout.chunk_tensor, layout.num_tensors)
-  return total
+  values = [v for v in (tile_values, chunk_values) if v is not None]
+  ids = [i for v, i in ((tile_values, layout.tile_tensor), (chunk_values, layout.chunk_tensor))
+         if v is not None]
+  return segment_sums(jnp.concatenate(values), np.concatenate(ids), layout.num_tensors)
 
 
 def parameter_sums(layout: TensorLayout, p_tiles, g_tiles, p_chunks, g_chunks) -> ParameterSums:
@@ -108,8 +106,7 @@ def parameter_sums(layout: TensorLayout, p_tiles, g_tiles, p_chunks, g_chunks) -
     tile_sums = jnp.stack([jnp.sum(per_row[:, :, 0], axis=1), jnp.sum(per_col[:, :, 0], axis=1),
                            jnp.sum(per_row[:, :, 1], axis=1)], axis=1)
     row_g2 = segment_sums(per_row[:, :, 1], layout.tile_row_band, layout.num_row_bands)
-    col_g2 = segment_sums(per_col[:, :, 1], layout.tile_col_band, layout.num_col_bands,
-                          sorted_ids=False)
+    col_g2 = segment_sums(per_col[:, :, 1], layout.tile_col_band, layout.num_col_bands)
   if p_chunks is not None:
     g = jnp.zeros_like(p_chunks) if g_chunks is None else g_chunks
     chunk_sums = fused_sums([jnp.square(p_chunks), g, jnp.square(g)], (1,))
