@@ -24,6 +24,7 @@ import itertools
 import math
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -201,16 +202,23 @@ class Stepper:
     self.params = jax.tree_util.tree_map(jnp.copy, params)
     self.state = jax.tree_util.tree_map(jnp.copy, tx.init(self.params))
     self.grads = grads
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), _cpu_seconds()
     self.compiled = jax.jit(step, donate_argnums=(0, 1)).lower(
       self.params, self.state, grads).compile()
     self.compile_seconds = time.perf_counter() - start
+    self.compile_cpu_seconds = _cpu_seconds() - start_cpu
     self.temp_bytes = _temp_bytes(self.compiled)
     self.state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(self.state))
 
   def __call__(self):
     self.params, self.state = self.compiled(self.params, self.state, self.grads)
     return self.params
+
+
+def _cpu_seconds() -> float:
+  """CPU time of this process (all threads): compile work, little affected by other load."""
+  usage = resource.getrusage(resource.RUSAGE_SELF)
+  return usage.ru_utime + usage.ru_stime
 
 
 def _temp_bytes(compiled):
@@ -231,17 +239,19 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
   return {
     'params': param_bytes // 4, 'tensors': len(shapes), 'adam_ms': t_adam * 1e3,
     'velo_ms': t_velo * 1e3, 'ratio': t_velo / t_adam, 'adam_compile_s': adam.compile_seconds,
-    'velo_compile_s': vel.compile_seconds, 'adam_temp': multiple(adam.temp_bytes),
+    'velo_compile_s': vel.compile_seconds, 'adam_compile_cpu_s': adam.compile_cpu_seconds,
+    'velo_compile_cpu_s': vel.compile_cpu_seconds, 'adam_temp': multiple(adam.temp_bytes),
     'velo_temp': multiple(vel.temp_bytes), 'velo_state': vel.state_bytes / param_bytes,
   }
 
 
 COLUMNS = (('tree', '{}'), ('params', '{:,}'), ('tensors', '{}'), ('adam ms', '{:.2f}'),
-           ('velo ms', '{:.2f}'), ('velo/adam', '{:.1f}x'), ('adam compile s', '{:.2f}'),
-           ('velo compile s', '{:.2f}'), ('adam temp/P', '{:.2f}'), ('velo temp/P', '{:.2f}'),
+           ('velo ms', '{:.2f}'), ('velo/adam', '{:.1f}x'), ('adam compile s', '{:.1f}'),
+           ('velo compile s', '{:.1f}'), ('adam compile cpu s', '{:.1f}'),
+           ('velo compile cpu s', '{:.1f}'), ('adam temp/P', '{:.2f}'), ('velo temp/P', '{:.2f}'),
            ('velo state/P', '{:.2f}'))
 KEYS = ('params', 'tensors', 'adam_ms', 'velo_ms', 'ratio', 'adam_compile_s', 'velo_compile_s',
-        'adam_temp', 'velo_temp', 'velo_state')
+        'adam_compile_cpu_s', 'velo_compile_cpu_s', 'adam_temp', 'velo_temp', 'velo_state')
 
 
 def row_cells(name, result):
@@ -265,23 +275,28 @@ def summary(results: dict) -> str:
   parts = []
   if big:
     parts.append(f'On the AlgoPerf-shaped trees a VeLO step costs {span(big, "ratio", "{:.1f}")}x '
-                 f'the donated `optax.adam` step, compiles in {span(big, "velo_compile_s", "{:.1f}")} s '
-                 f'(Adam: {span(big, "adam_compile_s", "{:.1f}")} s), and needs XLA temporary '
-                 f'memory of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes '
-                 f'(state: {span(big, "velo_state", "{:.1f}")}x).')
+                 f'the donated `optax.adam` step, compiles in '
+                 f'{span(big, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
+                 f'{span(big, "adam_compile_cpu_s", "{:.1f}")}), and needs XLA temporary memory '
+                 f'of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes (state: '
+                 f'{span(big, "velo_state", "{:.1f}")}x).')
   if small:
     parts.append(f'On the embedded workloads\' models it compiles in '
-                 f'{span(small, "velo_compile_s", "{:.1f}")} s and steps in '
+                 f'{span(small, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
+                 f'{span(small, "adam_compile_cpu_s", "{:.1f}")}) and steps in '
                  f'{span(small, "velo_ms", "{:.1f}")} ms.')
   return ' '.join(parts)
 
 
 def header(theta_note: str) -> str:
   cpu = os.cpu_count()
+  load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
   return (f'Measured by `make bench-readme` on {datetime.date.today().isoformat()}: '
-          f'{platform.machine()} with {cpu} CPU cores, backend {jax.default_backend()}, '
-          f'jax {jax.__version__}; {theta_note}. Steps timed in alternation in one process '
-          '(medians); do not edit by hand.')
+          f'{platform.machine()} with {cpu} CPU cores (load average {load} at the start), '
+          f'backend {jax.default_backend()}, jax {jax.__version__}; {theta_note}. Steps timed in '
+          'alternation in one process (medians); compile times as wall and CPU seconds (the '
+          'latter barely depend on other load); temp and state as multiples of the parameter '
+          'bytes P. Do not edit by hand.')
 
 
 def update_readme(readme: Path, text_block: str) -> None:
