@@ -25,7 +25,9 @@ those arrays at its band indices (gathers of whole band rows, never of single
 elements).
 
 The tile shape is chosen per tree from :data:`TILE_SHAPES` to minimise the
-padded size plus the per-tile vectors read by the passes. Padding is zero and
+padded size plus the per-tile vectors read by the passes. Tiles of small
+matrices come first (packed by one concatenation, cheap to compile); each large
+matrix is then written in place. Padding is zero and
 stays zero (zero gradient keeps zero accumulators); statistics that a zero
 would corrupt are masked with the per-tile counts of real rows and columns.
 Tensors with a tiny factored axis next to a huge one are the costly case (up to
@@ -117,14 +119,14 @@ class VectorPlacement:
 
 
 def _orientations(shape):
-  """Candidate ``(perm, rows, cols, cols_are_d0, needs_transpose)`` for a tensor with >= 2 axes."""
+  """``(perm, rows, cols, cols_are_d0)`` for a tensor with >= 2 axes: the later factored
+  axis as columns (natural: no transpose when the factored axes are the last two), or
+  the earlier one."""
   d1, d0 = factored_axes(shape)
   low, high = sorted((d1, d0))
   others = tuple(a for a in range(len(shape)) if a not in (d1, d0))
-  natural = others + (low, high)
-  swapped = others + (high, low)
-  return [(natural, shape[low], shape[high], high == d0, natural != tuple(range(len(shape)))),
-          (swapped, shape[high], shape[low], low == d0, True)]
+  return [(others + (low, high), shape[low], shape[high], high == d0),
+          (others + (high, low), shape[high], shape[low], low == d0)]
 
 
 def _padded(rows, cols, tile_rows, tile_cols):
@@ -142,7 +144,7 @@ def _cost(shapes, tile_rows, tile_cols) -> int:
   for shape in shapes:
     if len(shape) < 2:
       continue
-    _, rows, cols, _, _ = _choose_orientation(shape, tile_rows, tile_cols)
+    _, rows, cols, _ = _choose_orientation(shape, tile_rows, tile_cols)
     batch = math.prod(shape) // (rows * cols) if rows * cols else 0
     tiles = batch * (_round_up(rows, tile_rows) // tile_rows) * (_round_up(cols, tile_cols)
                                                                 // tile_cols)
@@ -171,8 +173,7 @@ class TensorLayout:
     for leaf in order:
       shape = shapes[leaf]
       if len(shape) >= 2:
-        perm, rows, cols, cols_are_d0, _ = _choose_orientation(shape, self.tile_rows,
-                                                               self.tile_cols)
+        perm, rows, cols, cols_are_d0 = _choose_orientation(shape, self.tile_rows, self.tile_cols)
         batch = math.prod(shape) // (rows * cols) if rows * cols else 0
         placement = MatrixPlacement(
           leaf=leaf, shape=shape, perm=perm, batch=batch, rows=rows, cols=cols,
