@@ -31,7 +31,7 @@ JOBS ?= 1
 ALGOPERF_SRC ?= $(firstword $(wildcard ../shared/algoperf/algorithmic-efficiency-*.tar.gz))
 ALGOPERF_VENV ?= .venv-algoperf
 
-.PHONY: install install-algoperf test test-slow test-slurm test-official submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench lint clean
+.PHONY: install install-algoperf test test-slow test-slurm test-official submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -124,10 +124,15 @@ report: $(STAMP)
 	$(PY) -m scoring_ext.report --experiment_dir $(EXP)/$(CONTROL) --condition $(CONTROL) \
 	  --out $(if $(REPORT),$(REPORT),reports/$(CONTROL))
 
+## speed ratios against baselines timed in the same run; no VeLO checkpoint needed
 bench: $(STAMP)
 	$(PY) benchmarks/optimizer_bench.py
 	$(PY) benchmarks/velo_bench.py
 	$(PY) benchmarks/scoring_bench.py
+
+## make bench's VeLO part, then rewrite the README's velo-bench block from its output
+bench-readme: $(STAMP)
+	$(PY) benchmarks/velo_bench.py --readme README.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,19 +1,30 @@
-"""Step time and temporary memory of VeLO vs Adam on AlgoPerf-shaped parameter trees.
+"""VeLO's cost next to the ``optax.adam`` step the submissions run, on AlgoPerf-shaped trees.
 
-Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N]``
+Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--readme README.md]``
 
-Builds parameter trees with the shapes of the AlgoPerf models (no model code
-needed), then for VeLO and ``optax.adam`` reports the median warm jitted
-update time (``block_until_ready``) and XLA's compiled temporary memory
-(``memory_analysis().temp_size_in_bytes``) relative to the parameter bytes.
-Theta defaults to the golden random meta-init (same shapes as the release).
+For every parameter tree (shapes of the AlgoPerf models, and the embedded
+workloads' own models): one jitted step per optimizer, update plus
+``optax.apply_updates``, parameters and optimizer state donated, as in
+``submissions/_common.py``. Printed per tree: the median step time of each,
+timed in alternation in the same process, and their ratio; the compile time
+(lowering + XLA compilation) of each; XLA's temporary memory of each compiled
+step and VeLO's state size, as multiples of the parameter bytes.
+
+Theta: the reference's random meta-initialisation in the repository's test
+data (real shapes; the cost does not depend on the values), so no VeLO
+checkpoint is needed; ``--theta`` times another file (e.g. the released weights).
+``--readme`` rewrites the README's ``velo-bench`` block with the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
 import math
+import os
+import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -25,191 +36,309 @@ import optax
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+  sys.path.insert(0, str(REPO))
 
-import velo
+import velo  # noqa: E402
+from bench_core import layout as trial_layout  # noqa: E402
+from bench_core.cli import run_main  # noqa: E402
+from bench_core.errors import BenchError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import median_seconds  # noqa: E402
+from timing import interleaved_median_seconds  # noqa: E402
 
-DEFAULT_THETA = REPO.parent / "shared" / "velo" / "golden" / "theta.msgpack"
+META_INIT_THETA = REPO / 'tests' / 'data' / 'velo_golden' / 'theta.msgpack'
+README_START = '<!-- velo-bench:start -->'
+README_END = '<!-- velo-bench:end -->'
+EMBEDDED = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
 
 
 def _dense(fan_in, fan_out, prefix, tree):
-    tree[f"{prefix}/kernel"] = (fan_in, fan_out)
-    tree[f"{prefix}/bias"] = (fan_out,)
+  tree[f'{prefix}/kernel'] = (fan_in, fan_out)
+  tree[f'{prefix}/bias'] = (fan_out,)
+
+
+def mlp(widths=(2048, 2048, 2048, 1024)) -> dict[str, tuple]:
+  """A plain MLP: 10.5 M values in 6 tensors with the default widths."""
+  tree: dict[str, tuple] = {}
+  for i, (a, b) in enumerate(itertools.pairwise(widths)):
+    _dense(a, b, f'dense_{i}', tree)
+  return tree
 
 
 def dlrm_small(embed_rows: int, top_widths=(1024, 1024, 512, 256, 1)) -> dict[str, tuple]:
-    """DLRM-small: 13 dense features, 26 sparse, embedding dim 128, bottom/top MLPs."""
-    tree: dict[str, tuple] = {"embedding_table": (embed_rows, 128)}
-    widths = [13, 512, 256, 128]
-    for i, (a, b) in enumerate(itertools.pairwise(widths)):
-        _dense(a, b, f"bot_mlp_{i}", tree)
-    num_interactions = 27 * 26 // 2 + 128
-    widths = [num_interactions, *top_widths]
-    for i, (a, b) in enumerate(itertools.pairwise(widths)):
-        _dense(a, b, f"top_mlp_{i}", tree)
-    return tree
+  """DLRM-small: 13 dense features, 26 sparse, embedding dim 128, bottom/top MLPs."""
+  tree: dict[str, tuple] = {'embedding_table': (embed_rows, 128)}
+  widths = [13, 512, 256, 128]
+  for i, (a, b) in enumerate(itertools.pairwise(widths)):
+    _dense(a, b, f'bot_mlp_{i}', tree)
+  num_interactions = 27 * 26 // 2 + 128
+  widths = [num_interactions, *top_widths]
+  for i, (a, b) in enumerate(itertools.pairwise(widths)):
+    _dense(a, b, f'top_mlp_{i}', tree)
+  return tree
+
+
+def _conv_bn(tree, name, k, cin, cout):
+  tree[f'{name}/kernel'] = (k, k, cin, cout)
+  tree[f'{name}/bn_scale'] = (cout,)
+  tree[f'{name}/bn_bias'] = (cout,)
+
+
+def resnet18() -> dict[str, tuple]:
+  """ResNet-18 (ImageNet): 11.7 M values in 62 tensors."""
+  tree: dict[str, tuple] = {}
+  _conv_bn(tree, 'stem', 7, 3, 64)
+  cin = 64
+  for stage, width in enumerate((64, 128, 256, 512)):
+    for b in range(2):
+      name = f'stage{stage}_block{b}'
+      _conv_bn(tree, f'{name}/conv1', 3, cin, width)
+      _conv_bn(tree, f'{name}/conv2', 3, width, width)
+      if cin != width:
+        _conv_bn(tree, f'{name}/proj', 1, cin, width)
+      cin = width
+  _dense(cin, 1000, 'classifier', tree)
+  return tree
 
 
 def resnet50(width_mult: float = 1.0, blocks_per_stage=(3, 4, 6, 3)) -> dict[str, tuple]:
-    """ResNet-50 (ImageNet) conv kernels (HWIO), batch-norm scales/biases and the classifier."""
-    w = lambda c: max(1, int(c * width_mult))
-    tree: dict[str, tuple] = {}
-
-    def conv_bn(name, k, cin, cout):
-        tree[f"{name}/kernel"] = (k, k, cin, cout)
-        tree[f"{name}/bn_scale"] = (cout,)
-        tree[f"{name}/bn_bias"] = (cout,)
-
-    conv_bn("stem", 7, 3, w(64))
-    cin = w(64)
-    for stage, (blocks, mid) in enumerate(zip(blocks_per_stage, (64, 128, 256, 512))):
-        for b in range(blocks):
-            name = f"stage{stage}_block{b}"
-            conv_bn(f"{name}/conv1", 1, cin, w(mid))
-            conv_bn(f"{name}/conv2", 3, w(mid), w(mid))
-            conv_bn(f"{name}/conv3", 1, w(mid), w(4 * mid))
-            if b == 0:
-                conv_bn(f"{name}/proj", 1, cin, w(4 * mid))
-            cin = w(4 * mid)
-    _dense(cin, 1000, "classifier", tree)
-    return tree
+  """ResNet-50 (ImageNet): 25.6 M values in 161 tensors."""
+  w = lambda c: max(1, int(c * width_mult))
+  tree: dict[str, tuple] = {}
+  _conv_bn(tree, 'stem', 7, 3, w(64))
+  cin = w(64)
+  for stage, (blocks, mid) in enumerate(zip(blocks_per_stage, (64, 128, 256, 512))):
+    for b in range(blocks):
+      name = f'stage{stage}_block{b}'
+      _conv_bn(tree, f'{name}/conv1', 1, cin, w(mid))
+      _conv_bn(tree, f'{name}/conv2', 3, w(mid), w(mid))
+      _conv_bn(tree, f'{name}/conv3', 1, w(mid), w(4 * mid))
+      if b == 0:
+        _conv_bn(tree, f'{name}/proj', 1, cin, w(4 * mid))
+      cin = w(4 * mid)
+  _dense(cin, 1000, 'classifier', tree)
+  return tree
 
 
 def unet(base_channels: int = 32, num_pools: int = 4) -> dict[str, tuple]:
-    """fastMRI U-Net: two 3x3 convs per block (no bias), instance norm has no params."""
-    tree: dict[str, tuple] = {}
-    ch, cin = base_channels, 1
-    for i in range(num_pools):
-        tree[f"down{i}/conv0"] = (3, 3, cin, ch)
-        tree[f"down{i}/conv1"] = (3, 3, ch, ch)
-        cin, ch = ch, ch * 2
-    tree["bottleneck/conv0"] = (3, 3, cin, ch)
-    tree["bottleneck/conv1"] = (3, 3, ch, ch)
-    for i in range(num_pools):
-        tree[f"up{i}/transpose"] = (3, 3, ch, ch // 2)
-        tree[f"up{i}/conv0"] = (3, 3, ch, ch // 2)
-        tree[f"up{i}/conv1"] = (3, 3, ch // 2, ch // 2)
-        ch //= 2
-    tree["final/conv"] = (1, 1, ch, 1)
-    tree["final/bias"] = (1,)
-    return tree
+  """fastMRI U-Net: two 3x3 convs per block (no bias), instance norm has no params."""
+  tree: dict[str, tuple] = {}
+  ch, cin = base_channels, 1
+  for i in range(num_pools):
+    tree[f'down{i}/conv0'] = (3, 3, cin, ch)
+    tree[f'down{i}/conv1'] = (3, 3, ch, ch)
+    cin, ch = ch, ch * 2
+  tree['bottleneck/conv0'] = (3, 3, cin, ch)
+  tree['bottleneck/conv1'] = (3, 3, ch, ch)
+  for i in range(num_pools):
+    tree[f'up{i}/transpose'] = (3, 3, ch, ch // 2)
+    tree[f'up{i}/conv0'] = (3, 3, ch, ch // 2)
+    tree[f'up{i}/conv1'] = (3, 3, ch // 2, ch // 2)
+    ch //= 2
+  tree['final/conv'] = (1, 1, ch, 1)
+  tree['final/bias'] = (1,)
+  return tree
 
 
 def ogbg_gnn(latent: int = 256, hidden: int = 256, num_layers: int = 5) -> dict[str, tuple]:
-    """OGBG-molpcba GraphNet: encoders, per-layer edge/node/global MLPs with layer norm, decoder."""
-    tree: dict[str, tuple] = {}
-    _dense(9, latent, "node_embed", tree)
-    _dense(3, latent, "edge_embed", tree)
-    for layer in range(num_layers):
-        for fn, fan_in in (("edge", 4 * latent), ("node", 3 * latent), ("global", 3 * latent)):
-            _dense(fan_in, hidden, f"layer{layer}/{fn}_mlp0", tree)
-            tree[f"layer{layer}/{fn}_ln/scale"] = (hidden,)
-            tree[f"layer{layer}/{fn}_ln/bias"] = (hidden,)
-            _dense(hidden, latent, f"layer{layer}/{fn}_mlp1", tree)
-    _dense(latent, 128, "decoder", tree)
-    return tree
+  """OGBG-molpcba GraphNet: encoders, per-layer edge/node/global MLPs with layer norm, decoder."""
+  tree: dict[str, tuple] = {}
+  _dense(9, latent, 'node_embed', tree)
+  _dense(3, latent, 'edge_embed', tree)
+  for layer in range(num_layers):
+    for fn, fan_in in (('edge', 4 * latent), ('node', 3 * latent), ('global', 3 * latent)):
+      _dense(fan_in, hidden, f'layer{layer}/{fn}_mlp0', tree)
+      tree[f'layer{layer}/{fn}_ln/scale'] = (hidden,)
+      tree[f'layer{layer}/{fn}_ln/bias'] = (hidden,)
+      _dense(hidden, latent, f'layer{layer}/{fn}_mlp1', tree)
+  _dense(latent, 128, 'decoder', tree)
+  return tree
 
 
-def workloads(quick: bool) -> dict[str, dict[str, tuple]]:
-    if quick:
-        return {
-            "dlrm(2^12 rows,2 top)": dlrm_small(2**12, (1024, 1)),
-            "resnet(x0.5,1 block)": resnet50(0.5, (1, 0, 0, 0)),
-            "unet(16ch,1 pool)": unet(16, 1),
-            "ogbg_gnn(128,1 layer)": ogbg_gnn(128, 128, 1),
-        }
+def embedded_tree(name: str) -> dict[str, tuple]:
+  """The parameter shapes of an embedded workload's model."""
+  from local_runner.workloads import get_workload
+
+  params, _ = get_workload(name).init_model_fn(jax.random.PRNGKey(0))
+  leaves = jax.tree_util.tree_leaves_with_path(params)
+  return {jax.tree_util.keystr(path): tuple(x.shape) for path, x in leaves}
+
+
+def trees(quick: bool) -> dict[str, dict[str, tuple]]:
+  if quick:
     return {
-        "dlrm_small(2^16 rows)": dlrm_small(2**16),
-        "resnet50": resnet50(),
-        "unet(32ch,4 pools)": unet(32, 4),
-        "ogbg_gnn": ogbg_gnn(),
+      'mlp (512 wide)': mlp((512, 512, 512, 256)),
+      'resnet50 (x0.25)': resnet50(0.25),
+      'ogbg_gnn (1 layer)': ogbg_gnn(128, 128, 1),
+      'imagenet_resnet_mini': embedded_tree('imagenet_resnet_mini'),
     }
+  return {
+    'mlp': mlp(),
+    'resnet18': resnet18(),
+    'resnet50': resnet50(),
+    'dlrm_small (2^16 rows)': dlrm_small(2**16),
+    'unet (32 ch, 4 pools)': unet(32, 4),
+    'ogbg_gnn': ogbg_gnn(),
+    **{name: embedded_tree(name) for name in EMBEDDED},
+  }
 
 
 def make_tree(shapes: dict[str, tuple], seed: int = 0):
-    rng = np.random.default_rng(seed)
-    return {
-        k: jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 0.05) for k, s in shapes.items()
-    }
+  rng = np.random.default_rng(seed)
+  return {k: jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 0.05)
+          for k, s in shapes.items()}
 
 
-def compile_step(fn, *args):
-    """AOT-compile once; returns (compiled, temp bytes or None, compile seconds)."""
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    seconds = time.perf_counter() - start
-    try:
-        analysis = compiled.memory_analysis()
-        temp = None if analysis is None else int(analysis.temp_size_in_bytes)
-    except (AttributeError, NotImplementedError, RuntimeError):  # backend dependent
-        temp = None
-    return compiled, temp, seconds
+class Stepper:
+  """One donated, jitted ``update + apply_updates`` step of ``tx``; compiled on creation."""
+
+  def __init__(self, tx, params, grads, extra_args=None):
+    extra_args = extra_args or {}
+
+    def step(params, state, grads):
+      updates, state = tx.update(grads, state, params, **extra_args)
+      return optax.apply_updates(params, updates), state
+
+    self.params = jax.tree_util.tree_map(jnp.copy, params)
+    self.state = jax.tree_util.tree_map(jnp.copy, tx.init(self.params))
+    self.grads = grads
+    start, start_cpu = time.perf_counter(), _cpu_seconds()
+    self.compiled = jax.jit(step, donate_argnums=(0, 1)).lower(
+      self.params, self.state, grads).compile()
+    self.compile_seconds = time.perf_counter() - start
+    self.compile_cpu_seconds = _cpu_seconds() - start_cpu
+    self.temp_bytes = _temp_bytes(self.compiled)
+    self.state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(self.state))
+
+  def __call__(self):
+    self.params, self.state = self.compiled(self.params, self.state, self.grads)
+    return self.params
 
 
-def time_step(compiled, args, repeats: int) -> float:
-    return median_seconds(compiled, *args, repeats=repeats, warmup=1)
+def _cpu_seconds() -> float:
+  """CPU time of this process (all threads): compile work, little affected by other load."""
+  usage = resource.getrusage(resource.RUSAGE_SELF)
+  return usage.ru_utime + usage.ru_stime
 
 
-def _mib(nbytes) -> str:
-    return "n/a" if nbytes is None else f"{nbytes / 2**20:.2f}"
+def _temp_bytes(compiled):
+  try:
+    analysis = compiled.memory_analysis()
+  except (AttributeError, NotImplementedError, RuntimeError):  # backend dependent
+    return None
+  return None if analysis is None else int(analysis.temp_size_in_bytes)
 
 
-def bench_one(name, shapes, theta, repeats):
-    params = make_tree(shapes)
-    grads = make_tree(shapes, seed=1)
-    loss = jnp.float32(1.0)
-    n_params = sum(math.prod(s) for s in shapes.values())
-    param_bytes = 4 * n_params
+def bench_tree(shapes, theta, repeats: int) -> dict:
+  params, grads = make_tree(shapes), make_tree(shapes, seed=1)
+  param_bytes = 4 * sum(math.prod(s) for s in shapes.values())
+  adam = Stepper(optax.adam(1e-3), params, grads)
+  vel = Stepper(velo.velo(theta, 10_000), params, grads, {'loss': jnp.float32(1.0)})
+  t_velo, t_adam = interleaved_median_seconds([vel, adam], repeats=repeats)
+  multiple = lambda b: float('nan') if b is None else b / param_bytes
+  return {
+    'params': param_bytes // 4, 'tensors': len(shapes), 'adam_ms': t_adam * 1e3,
+    'velo_ms': t_velo * 1e3, 'ratio': t_velo / t_adam, 'adam_compile_s': adam.compile_seconds,
+    'velo_compile_s': vel.compile_seconds, 'adam_compile_cpu_s': adam.compile_cpu_seconds,
+    'velo_compile_cpu_s': vel.compile_cpu_seconds, 'adam_temp': multiple(adam.temp_bytes),
+    'velo_temp': multiple(vel.temp_bytes), 'velo_state': vel.state_bytes / param_bytes,
+  }
 
-    adam = optax.adam(1e-3)
-    adam_args = (grads, adam.init(params), params)
-    adam_step, m_adam, _ = compile_step(adam.update, *adam_args)
 
-    opt = velo.velo(theta, 1000)
-    velo_args = (grads, opt.init(params), params, loss)
-    velo_step, m_velo, compile_s = compile_step(
-        lambda g, s, p, loss_value: opt.update(g, s, p, loss=loss_value), *velo_args
-    )
-    t_adam = time_step(adam_step, adam_args, repeats)
-    t_velo = time_step(velo_step, velo_args, repeats)
+COLUMNS = (('tree', '{}'), ('params', '{:,}'), ('tensors', '{}'), ('adam ms', '{:.2f}'),
+           ('velo ms', '{:.2f}'), ('velo/adam', '{:.1f}x'), ('adam compile s', '{:.1f}'),
+           ('velo compile s', '{:.1f}'), ('adam compile cpu s', '{:.1f}'),
+           ('velo compile cpu s', '{:.1f}'), ('adam temp/P', '{:.2f}'), ('velo temp/P', '{:.2f}'),
+           ('velo state/P', '{:.2f}'))
+KEYS = ('params', 'tensors', 'adam_ms', 'velo_ms', 'ratio', 'adam_compile_s', 'velo_compile_s',
+        'adam_compile_cpu_s', 'velo_compile_cpu_s', 'adam_temp', 'velo_temp', 'velo_state')
 
-    def ratio(a, b):
-        return float("nan") if a is None or b in (None, 0) else a / b
 
-    print(
-        f"{name:24s} {n_params / 1e6:7.2f}M {len(shapes):4d} "
-        f"{t_adam * 1e3:9.2f} {t_velo * 1e3:9.2f} {t_velo / t_adam:6.2f}x "
-        f"{ratio(m_adam, param_bytes):8.2f} {ratio(m_velo, param_bytes):8.2f} "
-        f"{_mib(m_adam):>9s} {_mib(m_velo):>9s} {compile_s:7.1f}",
-        flush=True,
-    )
-    return t_velo / t_adam, ratio(m_velo, param_bytes)
+def row_cells(name, result):
+  return [COLUMNS[0][1].format(name)] + [fmt.format(result[k])
+                                         for (_, fmt), k in zip(COLUMNS[1:], KEYS)]
+
+
+def markdown_table(results: dict) -> str:
+  lines = ['| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
+           '|' + '|'.join('---' for _ in COLUMNS) + '|']
+  lines += ['| ' + ' | '.join(row_cells(name, r)) + ' |' for name, r in results.items()]
+  return '\n'.join(lines)
+
+
+def summary(results: dict) -> str:
+  """The README's sentences: ranges over the trees, read from the table."""
+  big = {k: r for k, r in results.items() if r['params'] >= 1_000_000}
+  small = {k: r for k, r in results.items() if r['params'] < 1_000_000}
+  span = lambda rs, key, fmt: (f'{fmt.format(min(r[key] for r in rs.values()))}-'
+                               f'{fmt.format(max(r[key] for r in rs.values()))}')
+  parts = []
+  if big:
+    parts.append(f'On the AlgoPerf-shaped trees a VeLO step costs {span(big, "ratio", "{:.1f}")}x '
+                 f'the donated `optax.adam` step, compiles in '
+                 f'{span(big, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
+                 f'{span(big, "adam_compile_cpu_s", "{:.1f}")}), and needs XLA temporary memory '
+                 f'of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes (state: '
+                 f'{span(big, "velo_state", "{:.1f}")}x).')
+  if small:
+    parts.append(f'On the embedded workloads\' models it compiles in '
+                 f'{span(small, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
+                 f'{span(small, "adam_compile_cpu_s", "{:.1f}")}) and steps in '
+                 f'{span(small, "velo_ms", "{:.1f}")} ms.')
+  return ' '.join(parts)
+
+
+def header(theta_note: str) -> str:
+  cpu = os.cpu_count()
+  load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
+  return (f'Measured by `make bench-readme` on {datetime.date.today().isoformat()}: '
+          f'{platform.machine()} with {cpu} CPU cores (load average {load} at the start), '
+          f'backend {jax.default_backend()}, jax {jax.__version__}; {theta_note}. Steps timed in '
+          'alternation in one process (medians); compile times as wall and CPU seconds (the '
+          'latter barely depend on other load); temp and state as multiples of the parameter '
+          'bytes P. Do not edit by hand.')
+
+
+def update_readme(readme: Path, text_block: str) -> None:
+  text = readme.read_text(encoding='utf-8')
+  if README_START not in text or README_END not in text:
+    raise BenchError(f'{readme} has no {README_START} ... {README_END} block to replace')
+  before, rest = text.split(README_START, 1)
+  after = rest.split(README_END, 1)[1]
+  trial_layout.atomic_write_text(readme, f'{before}{README_START}\n{text_block}\n{README_END}{after}')
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small trees, < 1 minute")
-    parser.add_argument("--theta", default=None, help="theta file (default: golden meta-init)")
-    parser.add_argument("--repeats", type=int, default=None)
-    args = parser.parse_args(argv)
-    # default: the golden random meta-init; else $VELO_CHECKPOINT / the cache (real weights)
-    theta_path = args.theta or (DEFAULT_THETA if DEFAULT_THETA.is_file() else None)
-    theta = velo.load_theta(theta_path)
-    repeats = args.repeats or (3 if args.quick else 10)
-    print(
-        f"backend={jax.default_backend()} devices={jax.devices()} theta={theta_path or velo.resolve_checkpoint()}"
-    )
-    print(
-        f"{'tree':24s} {'params':>8s} {'#t':>4s} {'adam ms':>9s} {'velo ms':>9s} {'ratio':>7s} "
-        f"{'adam tmp/P':>8s} {'velo tmp/P':>8s} {'adam MiB':>9s} {'velo MiB':>9s} {'velo compile s':>7s}"
-    )
-    for name, shapes in workloads(args.quick).items():
-        bench_one(name, shapes, theta, repeats)
-    return 0
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--quick', action='store_true', help='small trees, about a minute')
+  parser.add_argument('--theta', default=None,
+                      help='theta file to time (default: the random meta-initialisation)')
+  parser.add_argument('--repeats', type=int, default=None)
+  parser.add_argument('--readme', default=None, help="rewrite this README's velo-bench block")
+  args = parser.parse_args(argv)
+  if args.theta:
+    try:
+      theta, theta_note = velo.load_theta(args.theta), f'theta from {args.theta}'
+    except FileNotFoundError as e:
+      raise BenchError(f'--theta: {e}') from e
+  else:
+    theta = velo.load_theta(META_INIT_THETA)
+    theta_note = ('theta: the reference\'s random meta-initialisation with the released shapes '
+                  '(no VeLO checkpoint needed; the cost does not depend on the values)')
+  repeats = args.repeats or (5 if args.quick else 10)
+  print(header(theta_note), flush=True)
+  print(' | '.join(c for c, _ in COLUMNS), flush=True)
+  results = {}
+  for name, shapes in trees(args.quick).items():
+    results[name] = bench_tree(shapes, theta, repeats)
+    print(' | '.join(row_cells(name, results[name])), flush=True)
+  print(summary(results))
+  if args.readme:
+    block = '\n\n'.join([header(theta_note), markdown_table(results), summary(results)])
+    update_readme(Path(args.readme), block)
+    print(f'velo_bench: updated {args.readme}')
+  return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == '__main__':
+  raise SystemExit(run_main(main))

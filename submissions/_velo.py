@@ -1,17 +1,20 @@
 """What the three VeLO submissions share: theta loading, the prompt rule, the fraction trained.
 
-Prompt (``num_steps`` given to VeLO at initialisation): ``total_steps`` from the
-tuning search space (``tuning_search_spaces/velo*/<workload>.json``, written by
-``hardware_transfer.step_prompt``: ``velo`` gets the estimate P of the steps
-feasible in the budget, ``velo_short`` gets ``floor(0.75 P)``), capped at
-``max_prompt``. Under the self-tuning ruleset (no search space) the prompt is
-``floor(f * step_hint)`` with f = 1 for ``velo`` and 0.75 for ``velo_short``.
+Prompt (the number of steps VeLO is told it will train for): ``total_steps``
+from the tuning search space (``tuning_search_spaces/velo*/<workload>.json``,
+written by ``hardware_transfer.step_prompt``: ``velo`` gets the estimate P of the
+steps feasible in the budget, ``velo_short`` gets ``floor(0.75 P)``). Under the
+self-tuning ruleset (no search space) it is ``floor(f * step_hint)`` with f = 1 for
+``velo`` and 0.75 for ``velo_short``; ``velo_time`` uses ``step_hint``.
 
-Cap (a choice, documented in the README): the study's longest step budget was
-ImageNet's 150,000 steps, so 150,000 is the longest horizon it prompted VeLO
-with. A larger estimate is capped there; VeLO then runs past its horizon with a
-fraction trained above 1, which its tanh progress features still distinguish
-up to 1.1. Set ``max_prompt`` in the search space to change the cap.
+Horizon limit, as in the study: its VeLO submission called the reference prefab
+with ``max_training_steps=200_000``. A prompt up to that limit reaches VeLO
+unchanged (the study's ImageNet time-control prompt was 158,845). Above it the
+prefab does not cap the prompt: it accumulates gradients over
+``k = ceil(prompt / limit)`` steps (VeLO updates once per k steps, with the mean
+gradient and mean loss, and is told ``prompt // k`` steps). These submissions do
+the same (:func:`velo.accumulation.every_k_calls`); ``max_training_steps`` in the
+search space changes the limit.
 
 Theta comes from ``velo.load_theta()``: ``$VELO_CHECKPOINT`` or the per-user
 cache (``make velo-weights``); without it ``init_optimizer_state`` fails at once
@@ -24,45 +27,59 @@ import functools
 import math
 import os
 
+import velo
 from submissions import _common
+from velo.accumulation import every_k_calls
 
-MAX_PROMPT = 150_000
+#: VeLO's horizon limit in the study (the reference prefab's ``max_training_steps``).
+MAX_TRAINING_STEPS = 200_000
 
 
 @functools.lru_cache(maxsize=2)
 def _theta_from(path: str):
-  import velo
-
   return velo.load_theta(path)
 
 
 def load_theta():
   """The meta-parameters from the resolved checkpoint location (cached per path)."""
-  import velo
-
   return _theta_from(str(velo.resolve_checkpoint(os.environ.get('VELO_CHECKPOINT') or None)))
 
 
 def prompt(hp, workload, self_tuning_fraction: float) -> int:
-  """``min(total_steps, max_prompt)``; without total_steps, ``floor(fraction * step_hint)``."""
+  """``total_steps``; without it, ``floor(fraction * step_hint)``."""
   total = hp.total_steps
   if total is None:
     total = math.floor(self_tuning_fraction * workload.step_hint)
   if not isinstance(total, int) or total <= 0:
     raise _common.HyperparameterError(f'total_steps must be a positive integer, got {total!r}')
-  return min(total, int(hp.max_prompt))
+  return total
+
+
+def horizon(prompt_steps: int, max_training_steps: int) -> tuple[int, int]:
+  """``(num_steps given to VeLO, k)``: accumulation over ``k = ceil(prompt / limit)`` steps
+  above the limit (``k = 1`` up to it), VeLO told ``prompt // k`` steps."""
+  if not isinstance(max_training_steps, int) or max_training_steps <= 0:
+    raise _common.HyperparameterError(
+      f'max_training_steps must be a positive integer, got {max_training_steps!r}')
+  every = -(-prompt_steps // max_training_steps)
+  return prompt_steps // every, every
+
+
+def make_velo(prompt_steps: int, max_training_steps: int = MAX_TRAINING_STEPS):
+  """VeLO for a run of ``prompt_steps`` steps, with the study's horizon limit (see above)."""
+  num_steps, every = horizon(prompt_steps, max_training_steps)
+  tx = velo.velo(load_theta(), num_steps)
+  return tx if every == 1 else every_k_calls(tx, every)
 
 
 def prompted_submission(name: str, self_tuning_fraction: float) -> _common.Submission:
   """``velo`` / ``velo_short``: VeLO prompted as in :func:`prompt`."""
 
   def make_optimizer(hp, workload):
-    import velo
-
-    return velo.velo(load_theta(), prompt(hp, workload, self_tuning_fraction))
+    return make_velo(prompt(hp, workload, self_tuning_fraction), hp.max_training_steps)
 
   return _common.Submission(name, make_optimizer, defaults={'total_steps': None},
-                            optional_defaults={'max_prompt': MAX_PROMPT})
+                            optional_defaults={'max_training_steps': MAX_TRAINING_STEPS})
 
 
 def step_budget_from_flags() -> int | None:

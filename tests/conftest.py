@@ -13,8 +13,8 @@ FIXTURES = Path(__file__).resolve().parent / 'fixtures'
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(FIXTURES))
 
-#: VeLO golden vectors: $VELO_GOLDEN_DIR, else shared/velo/golden beside the checkout.
-GOLDEN_DIR = Path(os.environ.get('VELO_GOLDEN_DIR') or REPO.parent / 'shared' / 'velo' / 'golden')
+#: VeLO golden vectors: $VELO_GOLDEN_DIR, else the copy in the repository (tests/data/velo_golden).
+GOLDEN_DIR = Path(os.environ.get('VELO_GOLDEN_DIR') or REPO / 'tests' / 'data' / 'velo_golden')
 GOLDEN_THETA = GOLDEN_DIR / 'theta.msgpack'
 
 

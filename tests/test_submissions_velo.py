@@ -25,22 +25,77 @@ def hp(**kw):
 WORKLOAD = types.SimpleNamespace(step_hint=1000, max_allowed_runtime_sec=200)
 
 
-def test_prompt_uses_total_steps_and_the_cap():
-  assert _velo.prompt(hp(total_steps=800, max_prompt=150_000), WORKLOAD, 1.0) == 800
-  assert _velo.prompt(hp(total_steps=186_667, max_prompt=150_000), WORKLOAD, 1.0) == 150_000
+def test_prompt_is_total_steps():
+  assert _velo.prompt(hp(total_steps=800), WORKLOAD, 1.0) == 800
+  assert _velo.prompt(hp(total_steps=186_667), WORKLOAD, 1.0) == 186_667
   # velo_short's search space already holds 75 %: the submission does not scale it again.
-  assert _velo.prompt(hp(total_steps=600, max_prompt=150_000), WORKLOAD, 0.75) == 600
+  assert _velo.prompt(hp(total_steps=600), WORKLOAD, 0.75) == 600
 
 
 def test_self_tuning_prompt_is_a_fraction_of_step_hint():
-  assert _velo.prompt(hp(total_steps=None, max_prompt=150_000), WORKLOAD, 1.0) == 1000
-  assert _velo.prompt(hp(total_steps=None, max_prompt=150_000), WORKLOAD, 0.75) == 750
+  assert _velo.prompt(hp(total_steps=None), WORKLOAD, 1.0) == 1000
+  assert _velo.prompt(hp(total_steps=None), WORKLOAD, 0.75) == 750
 
 
 @pytest.mark.parametrize('bad', [0, -5, 12.5])
 def test_bad_total_steps_is_an_error(bad):
   with pytest.raises(_common.HyperparameterError, match='total_steps must be a positive integer'):
-    _velo.prompt(hp(total_steps=bad, max_prompt=150_000), WORKLOAD, 1.0)
+    _velo.prompt(hp(total_steps=bad), WORKLOAD, 1.0)
+
+
+def test_horizon_follows_the_reference_prefab():
+  """Up to 200,000 the prompt reaches VeLO unchanged (the study's ImageNet prompt 158,845);
+  above it, accumulation over ceil(prompt / 200,000) steps and horizon prompt // that."""
+  assert _velo.MAX_TRAINING_STEPS == 200_000
+  assert _velo.horizon(158_845, 200_000) == (158_845, 1)
+  assert _velo.horizon(200_000, 200_000) == (200_000, 1)
+  assert _velo.horizon(200_001, 200_000) == (100_000, 2)
+  assert _velo.horizon(450_000, 200_000) == (150_000, 3)
+  with pytest.raises(_common.HyperparameterError, match='max_training_steps'):
+    _velo.horizon(1000, 0)
+
+
+@needs_theta
+def test_above_the_limit_velo_updates_once_per_k_steps_with_mean_gradient_and_loss(monkeypatch):
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  import velo
+
+  monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
+  params = {'w': jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), 'b': jnp.linspace(0.0, 0.5, 4)}
+  grads = [jax.tree_util.tree_map(lambda p, i=i: (i + 1) * 0.1 * p + 0.01, params)
+           for i in range(3)]
+  losses = [2.0, 1.0, 0.6]
+  tx = _velo.make_velo(30, max_training_steps=10)  # k = 3, VeLO told 10 steps
+  state = tx.init(params)
+  step = jax.jit(lambda g, s, p, loss: tx.update(g, s, p, loss=loss))
+  for g, loss in zip(grads[:2], losses[:2]):
+    updates, state = step(g, state, params, loss)
+    assert all(not np.asarray(u).any() for u in jax.tree_util.tree_leaves(updates))
+    assert int(state.inner.iteration) == 0
+  updates, state = step(grads[2], state, params, losses[2])
+  assert int(state.inner.iteration) == 1 and int(state.inner.num_steps) == 10
+  assert int(state.calls) == 0 and not np.asarray(state.grad_sum['w']).any()
+
+  direct = velo.velo(velo.load_theta(GOLDEN_THETA), 10)
+  mean_g = jax.tree_util.tree_map(lambda *g: sum(g) / 3, *grads)
+  expected, _ = jax.jit(lambda g, s, p, loss: direct.update(g, s, p, loss=loss))(
+    mean_g, direct.init(params), params, sum(losses) / 3)
+  for k in params:
+    np.testing.assert_allclose(updates[k], expected[k], rtol=1e-5,
+                               atol=1e-6 * np.abs(np.asarray(expected[k])).max())
+    assert np.abs(np.asarray(updates[k])).max() > 0
+
+
+@needs_theta
+def test_up_to_the_limit_velo_is_prompted_directly(monkeypatch):
+  import jax.numpy as jnp
+
+  monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
+  state = _velo.make_velo(158_845).init({'w': jnp.ones((2, 3))})
+  assert int(state.num_steps) == 158_845
 
 
 def test_fraction_of_budget_time_control(monkeypatch):

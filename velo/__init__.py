@@ -1,5 +1,6 @@
 """VeLO learned optimizer in plain JAX, with checkpoint loading and download."""
 
+from velo.accumulation import every_k_calls
 from velo.checkpoint import (
     VeloCheckpointError,
     VeloCheckpointMissing,
@@ -18,6 +19,7 @@ __all__ = [
     "VeloState",
     "controller_outputs",
     "default_cache_path",
+    "every_k_calls",
     "load_theta",
     "resolve_checkpoint",
     "theta_from_bytes",

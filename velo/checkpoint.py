@@ -8,7 +8,8 @@ are accepted:
 * the bare theta map, as redistributed in ``theta.state`` files (9,282,507
   bytes).
 
-Every leaf is checked against :data:`velo.theta_spec.EXPECTED_THETA_SHAPES`.
+Every leaf is checked against :data:`velo.theta_spec.EXPECTED_THETA_SHAPES` and
+must hold finite values.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bench_core.errors import BenchError
 from velo.theta_spec import EXPECTED_THETA_SHAPES
 
 CHECKPOINT_ENV_VAR = "VELO_CHECKPOINT"
@@ -34,8 +36,8 @@ HOW_TO_GET_WEIGHTS = (
 _THETA_TOP_LEVEL_KEYS = {"lstm_init_state", "rnn_params", "ff_mod_stack"}
 
 
-class VeloCheckpointError(ValueError):
-    """The file exists but is not a valid VeLO checkpoint."""
+class VeloCheckpointError(BenchError):
+    """The file exists but is not a valid VeLO checkpoint (a :class:`BenchError`)."""
 
 
 class VeloCheckpointMissing(FileNotFoundError):
@@ -97,7 +99,7 @@ def _unwrap(restored: Any, where: str) -> Mapping[str, Any]:
 
 
 def validate_theta(theta: Mapping[str, Any], where: str = "theta") -> None:
-    """Check theta's leaf paths and shapes against the expected tree; raise on mismatch."""
+    """Check theta's leaf paths, shapes, dtypes and finiteness; raise naming the first bad leaf."""
     flat = _flatten(theta)
     missing = sorted(set(EXPECTED_THETA_SHAPES) - set(flat))
     extra = sorted(set(flat) - set(EXPECTED_THETA_SHAPES))
@@ -114,6 +116,13 @@ def validate_theta(theta: Mapping[str, Any], where: str = "theta") -> None:
         if not np.issubdtype(np.asarray(flat[path]).dtype, np.floating):
             raise VeloCheckpointError(
                 f"{where}: leaf {path} has dtype {np.asarray(flat[path]).dtype}, expected float"
+            )
+        finite = np.isfinite(np.asarray(flat[path]))
+        if not finite.all():
+            bad = np.asarray(flat[path])[~finite]
+            raise VeloCheckpointError(
+                f"{where}: leaf {path} has {bad.size} non-finite value(s) (first: {bad[0]}), "
+                "expected finite float32 weights"
             )
 
 

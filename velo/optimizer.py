@@ -18,6 +18,19 @@ training loss of the step, ``fraction_trained`` defaults to
    and magnitude ``a``;
    ``step = lr_mult * d * exp(0.001 a) * 0.001 * sqrt(mean(p^2) + 1e-9)``.
 8. ``updates = -step`` (apply with ``optax.apply_updates``: ``p_new = p - step``).
+
+How it runs: parameters, gradients and accumulators live in the packed arrays
+of :mod:`velo.layout` (one tile array for tensors with >= 2 axes, one chunk
+array for the others), so that XLA compiles each pass once per class whatever
+the number and shapes of the tensors. Per class: the parameters and gradients
+are packed (one copy each); :func:`velo.statistics.parameter_sums` reads them
+(``mean p^2``, ``mean g``, row / column sums of ``g^2``); the accumulators are
+updated in place; :func:`velo.statistics.channel_sums` reads the new ones (the
+MLP's channel second moments, and the momentum / rms statistics that step 3 of
+the NEXT update uses, so the old accumulators are never read after the update);
+the MLP pass (:mod:`velo.per_param_mlp`) writes the step, which every tensor's
+update is cut from. Everything per tensor (LSTM, weight mixing, normalisers)
+works on ``(n_tensors, ...)`` arrays.
 """
 
 from __future__ import annotations
@@ -27,208 +40,317 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from velo import accumulators
+from velo import accumulators as acc
+from velo import per_param_mlp, statistics
 from velo.checkpoint import validate_theta
+from velo.fused_reduce import rows_at
+from velo.layout import CHUNK, TensorLayout, tensor_layout
 from velo.loss_features import LossBuffer, init_loss_buffer, loss_features, update_loss_buffer
 from velo.network import controller_step, mix_mlp_weights
-from velo.per_param_mlp import mlp_step
-from velo.tensor_features import fraction_embedding, tensor_lstm_input
+from velo.tensor_features import fraction_embedding, lstm_inputs
 
 GRAD_CLIP = 1000.0
-# Tensors with at most this many elements and equal shapes are stacked and
-# processed by one vmapped program: far fewer XLA kernels (compile time, launch
-# overhead), at the cost of copies that are small by construction.
-SMALL_TENSOR_ELEMENTS = 1 << 16
+NUM_DECAYS = 3
 
 
-def tensor_groups(shapes) -> list[list[int]]:
-    """Leaf indices grouped for batched processing: equal shapes among small tensors."""
-    groups: dict = {}
-    for i, shape in enumerate(shapes):
-        size = 1
-        for dim in shape:
-            size *= dim
-        key = ("small", tuple(shape)) if size <= SMALL_TENSOR_ELEMENTS else ("single", i)
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
+class MatrixState(NamedTuple):
+  """Accumulators of the tensors with >= 2 axes, in the tile layout, and the last step.
+
+  The step (``p_old - p_new`` of the last update) is kept in the state so that
+  it is computed once for the whole class (see :func:`write_step`). The buffer
+  is donated and rewritten in place each step; it replaces a temporary of the
+  same size.
+  """
+
+  momenta: jnp.ndarray  # (3, tiles, R, C), decays 0.9, 0.99, 0.999
+  rms: jnp.ndarray  # (tiles, R, C)
+  per_row: jnp.ndarray  # (row bands, 3, R): factored accumulator of each matrix row
+  per_col: jnp.ndarray  # (col bands, 3, C)
+  step: jnp.ndarray  # (tiles + 1, R, C); the last tile is spare (see write_step)
 
 
-def _map_groups(fn, groups, per_leaf_args, shared_args=()):
-    """``[fn(*shared_args, *leaf_args_i) for each leaf i]``, vmapped within each group.
+class VectorState(NamedTuple):
+  """Accumulators of the tensors with < 2 axes, in the chunk layout, and the last step
+  (see :class:`MatrixState`)."""
 
-    ``per_leaf_args``: list over leaves of tuples of pytrees (leading axis added
-    when stacked). Returns a list over leaves of ``fn``'s outputs.
-    """
-    results: list = [None] * len(per_leaf_args)
-    for group in groups:
-        if len(group) == 1:
-            (i,) = group
-            results[i] = fn(*shared_args, *per_leaf_args[i])
-            continue
-        stacked = jax.tree_util.tree_map(
-            lambda *xs: jnp.stack(xs), *[per_leaf_args[i] for i in group]
-        )
-        batched = jax.vmap(lambda *a: fn(*shared_args, *a))(*stacked)
-        for row, i in enumerate(group):
-            results[i] = jax.tree_util.tree_map(lambda x, row=row: x[row], batched)
-    return results
+  momenta: jnp.ndarray  # (3, chunks, CHUNK)
+  rms: jnp.ndarray
+  diag: jnp.ndarray  # (3, chunks, CHUNK): VeLO's v_diag
+  step: jnp.ndarray  # (chunks + 1, CHUNK); the last chunk is spare
 
 
 class VeloState(NamedTuple):
-    """VeLO optimizer state (a pytree of arrays; decay axes lead, see :mod:`velo.accumulators`)."""
+  """VeLO optimizer state (a pytree of arrays; ``layout`` is static).
 
-    momentum: Any  # per tensor (3,) + S
-    rms: Any  # per tensor (1,) + S
-    v_row: Any  # per tensor (3,) + S without d0, or an unused (3, 1) placeholder
-    v_col: Any  # per tensor (3,) + S without d1, or an unused (3, 1) placeholder
-    v_diag: Any  # per tensor (3,) + S for < 2 axes, or an unused (3, 1) placeholder
-    lstm_hidden: jnp.ndarray  # (n_tensors, 512), rows in tree-leaf order
-    lstm_cell: jnp.ndarray  # (n_tensors, 512)
-    loss_buffer: LossBuffer
-    iteration: jnp.ndarray  # () int32, updates done
-    num_steps: jnp.ndarray  # () int32, the horizon ("prompt")
+  The per-tensor views ``momentum`` ((3,) + S), ``rms`` ((1,) + S), ``v_row``,
+  ``v_col`` and ``v_diag`` ((3,) + the reference's shape, decay axis first; an
+  unused slot is a zero (3, 1) placeholder) unpack the packed arrays, for
+  inspection.
+  """
+
+  matrices: MatrixState | None
+  vectors: VectorState | None
+  stats: statistics.AccumulatorStats  # of the current momenta and rms, per tensor
+  lstm_hidden: jnp.ndarray  # (n_tensors, 512), rows in tree-leaf order
+  lstm_cell: jnp.ndarray  # (n_tensors, 512)
+  loss_buffer: LossBuffer
+  iteration: jnp.ndarray  # () int32, updates done
+  num_steps: jnp.ndarray  # () int32, the horizon ("prompt")
+  layout: TensorLayout
+
+  def _tree(self, leaves):
+    return self.layout.treedef.unflatten(leaves)
+
+  def _per_tensor(self, matrix_arrays, vector_arrays):
+    layout = self.layout
+    leaves: list = [None] * layout.num_tensors
+    for pl in layout.matrices:
+      leaves[pl.leaf] = (_placeholder() if matrix_arrays is None else jnp.stack(
+        [layout.unpack_matrix(pl, a[pl.first_tile:pl.first_tile + pl.num_tiles])
+         for a in matrix_arrays]))
+    for pl in layout.vectors:
+      leaves[pl.leaf] = (_placeholder() if vector_arrays is None else jnp.stack(
+        [layout.unpack_vector(pl, a) for a in vector_arrays]))
+    return self._tree(leaves)
+
+  @property
+  def momentum(self):
+    return self._per_tensor(_field(self.matrices, 'momenta'), _field(self.vectors, 'momenta'))
+
+  @property
+  def rms(self):
+    return self._per_tensor(_field(self.matrices, 'rms', single=True),
+                            _field(self.vectors, 'rms', single=True))
+
+  @property
+  def v_diag(self):
+    return self._per_tensor(None, _field(self.vectors, 'diag'))
+
+  @property
+  def v_row(self):
+    return self._factored(velo_row=True)
+
+  @property
+  def v_col(self):
+    return self._factored(velo_row=False)
+
+  def _factored(self, velo_row: bool):
+    layout = self.layout
+    leaves: list = [_placeholder() for _ in range(layout.num_tensors)]
+    for pl in layout.matrices:
+      if pl.cols_are_d0 == velo_row:  # VeLO's accumulator is the one kept per matrix row
+        leaves[pl.leaf] = jnp.stack([layout.unpack_row_vector(pl, self.matrices.per_row[:, k])
+                                     for k in range(NUM_DECAYS)])
+      else:
+        leaves[pl.leaf] = jnp.stack([layout.unpack_col_vector(pl, self.matrices.per_col[:, k])
+                                     for k in range(NUM_DECAYS)])
+    return self._tree(leaves)
+
+
+def _placeholder():
+  return jnp.zeros((NUM_DECAYS, 1), jnp.float32)
+
+
+def _field(state, name, single=False):
+  if state is None:
+    return None
+  value = getattr(state, name)
+  return (value,) if single else value
 
 
 class ControllerOutputs(NamedTuple):
-    """Per-step intermediates of the tensor-level network (for inspection and tests)."""
+  """Per-step intermediates of the tensor-level network (for inspection and tests)."""
 
-    loss_buffer: LossBuffer
-    loss_features: jnp.ndarray  # (9,)
-    fraction_trained: jnp.ndarray  # ()
-    lstm_input: jnp.ndarray  # (n, 30)
-    controls: jnp.ndarray  # (n, 256)
-    lr_mult: jnp.ndarray  # (n,)
-    lstm_hidden: jnp.ndarray  # (n, 512)
-    lstm_cell: jnp.ndarray  # (n, 512)
+  loss_buffer: LossBuffer
+  loss_features: jnp.ndarray  # (9,)
+  fraction_trained: jnp.ndarray  # ()
+  lstm_input: jnp.ndarray  # (n, 30)
+  controls: jnp.ndarray  # (n, 256)
+  lr_mult: jnp.ndarray  # (n,)
+  lstm_hidden: jnp.ndarray  # (n, 512)
+  lstm_cell: jnp.ndarray  # (n, 512)
 
 
 def _as_jnp_theta(theta: Mapping[str, Any]) -> dict:
-    validate_theta(theta)
-    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), dict(theta))
+  validate_theta(theta)
+  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), dict(theta))
 
 
 def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
-    """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for ``num_steps``."""
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    per_tensor = [accumulators.init_moments(jnp.asarray(p)) for p in leaves]
-    fields = [treedef.unflatten([t[i] for t in per_tensor]) for i in range(5)]
-    n = len(leaves)
-    init_lstm = theta["lstm_init_state"]
-    return VeloState(
-        *fields,
-        lstm_hidden=jnp.tile(jnp.asarray(init_lstm["hidden"], jnp.float32), (n, 1)),
-        lstm_cell=jnp.tile(jnp.asarray(init_lstm["cell"], jnp.float32), (n, 1)),
-        loss_buffer=init_loss_buffer(num_steps),
-        iteration=jnp.asarray(0, jnp.int32),
-        num_steps=jnp.asarray(num_steps, jnp.int32),
-    )
+  """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for ``num_steps``."""
+  layout = tensor_layout(params)
+  zeros = lambda *shape: jnp.zeros(shape, jnp.float32)
+  matrices = vectors = None
+  if layout.matrices:
+    tiles = (layout.num_tiles, layout.tile_rows, layout.tile_cols)
+    matrices = MatrixState(
+      momenta=zeros(NUM_DECAYS, *tiles), rms=zeros(*tiles),
+      per_row=zeros(layout.num_row_bands, NUM_DECAYS, layout.tile_rows),
+      per_col=zeros(layout.num_col_bands, NUM_DECAYS, layout.tile_cols),
+      step=zeros(layout.num_tiles + 1, *tiles[1:]))
+  if layout.vectors:
+    chunks = (layout.num_chunks, CHUNK)
+    vectors = VectorState(momenta=zeros(NUM_DECAYS, *chunks), rms=zeros(*chunks),
+                          diag=zeros(NUM_DECAYS, *chunks), step=zeros(layout.num_chunks + 1, CHUNK))
+  n = layout.num_tensors
+  init_lstm = theta['lstm_init_state']
+  return VeloState(
+    matrices=matrices,
+    vectors=vectors,
+    stats=statistics.zero_stats(n),
+    lstm_hidden=jnp.tile(jnp.asarray(init_lstm['hidden'], jnp.float32), (n, 1)),
+    lstm_cell=jnp.tile(jnp.asarray(init_lstm['cell'], jnp.float32), (n, 1)),
+    loss_buffer=init_loss_buffer(num_steps),
+    iteration=jnp.asarray(0, jnp.int32),
+    num_steps=jnp.asarray(num_steps, jnp.int32),
+    layout=layout,
+  )
 
 
-def controller_outputs(
-    theta: Mapping[str, Any], state: VeloState, params: Any, loss, fraction_trained=None
-) -> ControllerOutputs:
-    """Steps 2-4: loss features, LSTM inputs and one controller step."""
-    loss_buffer = update_loss_buffer(state.loss_buffer, loss)
-    loss_feats = loss_features(loss_buffer)
-    if fraction_trained is None:
-        fraction_trained = state.iteration / jnp.asarray(state.num_steps, jnp.float32)
-    fraction_trained = jnp.asarray(fraction_trained, jnp.float32)
-    embed = fraction_embedding(fraction_trained)
-    p_leaves = [jnp.asarray(p, jnp.float32) for p in jax.tree_util.tree_leaves(params)]
-    m_leaves = jax.tree_util.tree_leaves(state.momentum)
-    rms_leaves = jax.tree_util.tree_leaves(state.rms)
-    groups = tensor_groups([p.shape for p in p_leaves])
-    rows = _map_groups(
-        lambda p, m, r: tensor_lstm_input(p, m, r, embed, loss_feats),
-        groups,
-        list(zip(p_leaves, m_leaves, rms_leaves)),
-    )
-    lstm_input = jnp.stack(rows)
-    controls, lr_mult, hidden, cell = controller_step(
-        theta["rnn_params"], lstm_input, state.lstm_hidden, state.lstm_cell
-    )
-    return ControllerOutputs(
-        loss_buffer, loss_feats, fraction_trained, lstm_input, controls, lr_mult, hidden, cell
-    )
+def write_step(buffer, step):
+  """``step`` written into the state's step ``buffer`` (one spare tile or chunk longer).
+
+  Writing into part of a donated buffer is done in place by the pass that computes
+  the step; every tensor's unpacking then reads the result. Handed out directly,
+  the step would instead be fused by XLA into each tensor's unpacking: the
+  per-parameter MLP compiled once per tensor.
+  """
+  return jax.lax.dynamic_update_slice(buffer, step, (0,) * step.ndim)
 
 
-def velo_update(
-    theta: Mapping[str, Any], grads: Any, state: VeloState, params: Any, loss, fraction_trained=None
-):
-    """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
+def _pack(state: VeloState, params, grads=None):
+  """``(p_tiles, g_tiles, p_chunks, g_chunks)``: float32 params and clipped grads, packed."""
+  layout = state.layout
+  if tensor_layout(params) != layout:
+    raise ValueError('VeLO: the parameter tree differs from the one the state was '
+                     f'initialised with ({tensor_layout(params)} vs {layout})')
+  p_tiles, p_chunks = layout.pack([jnp.asarray(p, jnp.float32)
+                                   for p in jax.tree_util.tree_leaves(params)])
+  g_tiles = g_chunks = None
+  if grads is not None:
     treedef = jax.tree_util.tree_structure(params)
-    p_leaves = [jnp.asarray(p, jnp.float32) for p in jax.tree_util.tree_leaves(params)]
-    g_leaves = [
-        jnp.clip(jnp.asarray(g, jnp.float32), -GRAD_CLIP, GRAD_CLIP)
-        for g in treedef.flatten_up_to(grads)
-    ]
-    ctrl = controller_outputs(theta, state, params, loss, fraction_trained)
+    # Clipped per matrix leaf (fused into the tile packing), once for all vector chunks.
+    clip = lambda x: jnp.clip(x, -GRAD_CLIP, GRAD_CLIP)
+    g_tiles, g_chunks = layout.pack([clip(jnp.asarray(g, jnp.float32)) if np.ndim(g) >= 2
+                                     else jnp.asarray(g, jnp.float32)
+                                     for g in treedef.flatten_up_to(grads)])
+    g_chunks = None if g_chunks is None else clip(g_chunks)
+  return p_tiles, g_tiles, p_chunks, g_chunks
 
-    accumulator_fields = (state.momentum, state.rms, state.v_row, state.v_col, state.v_diag)
-    acc_leaves = [treedef.flatten_up_to(field) for field in accumulator_fields]
-    per_leaf_acc = [tuple(field[i] for field in acc_leaves) for i in range(len(g_leaves))]
-    groups = tensor_groups([p.shape for p in p_leaves])
-    new_acc = _map_groups(
-        accumulators.update_moments, groups, [(g, *acc) for g, acc in zip(g_leaves, per_leaf_acc)]
-    )
-    mlp_weights = mix_mlp_weights(theta["ff_mod_stack"]["~"], ctrl.controls)
-    per_leaf_weights = [
-        ({name: w[i] for name, w in mlp_weights.items()}, ctrl.lr_mult[i])
-        for i in range(len(p_leaves))
-    ]
-    steps = _map_groups(
-        mlp_step,
-        groups,
-        [(*wl, p, g, *acc) for wl, p, g, acc in zip(per_leaf_weights, p_leaves, g_leaves, new_acc)],
-    )
-    updates = [
-        (-step).astype(jnp.asarray(orig).dtype)
-        for step, orig in zip(steps, jax.tree_util.tree_leaves(params))
-    ]
 
-    new_fields = [treedef.unflatten([acc[k] for acc in new_acc]) for k in range(5)]
-    new_state = VeloState(
-        *new_fields,
-        lstm_hidden=ctrl.lstm_hidden,
-        lstm_cell=ctrl.lstm_cell,
-        loss_buffer=ctrl.loss_buffer,
-        iteration=state.iteration + 1,
-        num_steps=state.num_steps,
-    )
-    return treedef.unflatten(updates), new_state
+def _controller(theta, state: VeloState, sums: statistics.ParameterSums, loss,
+                fraction_trained) -> ControllerOutputs:
+  """Steps 2-4, from the current accumulators' statistics and ``mean(p^2)``."""
+  loss_buffer = update_loss_buffer(state.loss_buffer, loss)
+  loss_feats = loss_features(loss_buffer)
+  if fraction_trained is None:
+    fraction_trained = state.iteration / jnp.asarray(state.num_steps, jnp.float32)
+  fraction_trained = jnp.asarray(fraction_trained, jnp.float32)
+  lstm_input = lstm_inputs(state.layout, statistics.param_scale_inverse(sums.mean_p2),
+                           state.stats, fraction_embedding(fraction_trained), loss_feats)
+  controls, lr_mult, hidden, cell = controller_step(
+    theta['rnn_params'], lstm_input, state.lstm_hidden, state.lstm_cell)
+  return ControllerOutputs(loss_buffer, loss_feats, fraction_trained, lstm_input, controls,
+                           lr_mult, hidden, cell)
+
+
+def controller_outputs(theta: Mapping[str, Any], state: VeloState, params: Any, loss,
+                       fraction_trained=None) -> ControllerOutputs:
+  """Steps 2-4: loss features, LSTM inputs and one controller step."""
+  p_tiles, _, p_chunks, _ = _pack(state, params)
+  sums = statistics.parameter_sums(state.layout, p_tiles, None, p_chunks, None)
+  return _controller(theta, state, sums, loss, fraction_trained)
+
+
+def velo_update(theta: Mapping[str, Any], grads: Any, state: VeloState, params: Any, loss,
+                fraction_trained=None):
+  """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
+  layout = state.layout
+  p_tiles, g_tiles, p_chunks, g_chunks = _pack(state, params, grads)
+  sums = statistics.parameter_sums(layout, p_tiles, g_tiles, p_chunks, g_chunks)
+  ctrl = _controller(theta, state, sums, loss, fraction_trained)
+
+  # Step 5. The accumulators are updated in place and only the new ones are read below.
+  mats = vecs = factors = matrices = vectors = None
+  if state.matrices is not None:
+    m = state.matrices
+    factors = statistics.update_factored(layout, m.per_row, m.per_col, sums)
+    mats = statistics.MatrixArrays(p_tiles, g_tiles, acc.update_momenta(m.momenta, g_tiles),
+                                   acc.update_rms(m.rms, g_tiles), factors.per_row,
+                                   factors.per_col)
+  if state.vectors is not None:
+    v = state.vectors
+    vecs = statistics.VectorArrays(p_chunks, g_chunks, acc.update_momenta(v.momenta, g_chunks),
+                                   acc.update_rms(v.rms, g_chunks), acc.update_diag(v.diag, g_chunks))
+  shift = statistics.momentum_mean_shift(state.stats, sums)
+  moments = statistics.channel_sums(layout, sums, shift, mats, vecs, factors)
+
+  # Steps 6-8.
+  mixed = mix_mlp_weights(theta['ff_mod_stack']['~'], ctrl.controls)
+  w0n = per_param_mlp.normalised_weights(mixed, moments.second_moments)
+  table = per_param_mlp.coefficient_table(w0n, mixed, ctrl.lr_mult, sums.mean_p2)
+  step_tiles = step_chunks = None
+  if mats is not None:
+    rows, cols = per_param_mlp.matrix_band_inputs(layout, w0n, mixed['b0'], factors)
+    step = per_param_mlp.matrix_step(rows_at(table, layout.tile_tensor), rows, cols, mats.p,
+                                     mats.g, mats.momenta, mats.rms)
+    matrices = MatrixState(mats.momenta, mats.rms, factors.per_row, factors.per_col,
+                           write_step(state.matrices.step, step))
+    step_tiles = matrices.step
+  if vecs is not None:
+    w_diag = per_param_mlp.vector_diag_weights(w0n, mixed['b0'])
+    step = per_param_mlp.vector_step(rows_at(table, layout.chunk_tensor),
+                                     rows_at(w_diag, layout.chunk_tensor), vecs.p, vecs.g,
+                                     vecs.momenta, vecs.rms, vecs.diag)
+    vectors = VectorState(vecs.momenta, vecs.rms, vecs.diag, write_step(state.vectors.step, step))
+    step_chunks = vectors.step
+
+  steps = layout.unpack(step_tiles, step_chunks)
+  updates = [(-step).astype(jnp.asarray(p).dtype)
+             for step, p in zip(steps, jax.tree_util.tree_leaves(params))]
+  new_state = VeloState(
+    matrices=matrices,
+    vectors=vectors,
+    stats=moments.stats,
+    lstm_hidden=ctrl.lstm_hidden,
+    lstm_cell=ctrl.lstm_cell,
+    loss_buffer=ctrl.loss_buffer,
+    iteration=state.iteration + 1,
+    num_steps=state.num_steps,
+    layout=layout,
+  )
+  return layout.treedef.unflatten(updates), new_state
 
 
 def velo(theta: Mapping[str, Any], num_steps) -> optax.GradientTransformationExtraArgs:
-    """VeLO as an optax transformation.
+  """VeLO as an optax transformation.
 
-    Args:
-      theta: meta-parameters (see :func:`velo.load_theta`).
-      num_steps: the training horizon (the "prompt"); sets the loss time
-        scales and the default ``fraction_trained = iteration / num_steps``.
+  Args:
+    theta: meta-parameters (see :func:`velo.load_theta`).
+    num_steps: the training horizon (the "prompt"); sets the loss time
+      scales and the default ``fraction_trained = iteration / num_steps``.
 
-    ``update(grads, state, params, *, loss, fraction_trained=None)`` needs the
-    current ``params`` and the scalar training ``loss``; ``fraction_trained``
-    (a float scalar, may be traced) replaces ``iteration / num_steps`` in the
-    LSTM's training-progress features (e.g. the fraction of a time budget
-    used). The returned updates are ``-step`` (use ``optax.apply_updates``).
-    """
-    theta = _as_jnp_theta(theta)
+  ``update(grads, state, params, *, loss, fraction_trained=None)`` needs the
+  current ``params`` and the scalar training ``loss``; ``fraction_trained``
+  (a float scalar, may be traced) replaces ``iteration / num_steps`` in the
+  LSTM's training-progress features (e.g. the fraction of a time budget
+  used). The returned updates are ``-step`` (use ``optax.apply_updates``).
+  """
+  theta = _as_jnp_theta(theta)
 
-    def init_fn(params):
-        return init_state(theta, params, num_steps)
+  def init_fn(params):
+    return init_state(theta, params, num_steps)
 
-    def update_fn(updates, state, params=None, *, loss=None, fraction_trained=None, **extra_args):
-        del extra_args
-        if loss is None:
-            raise TypeError(
-                "VeLO needs the training loss: call update(grads, state, params, loss=loss)."
-            )
-        if params is None:
-            raise ValueError(
-                "VeLO needs the current params: update(grads, state, params, loss=...)."
-            )
-        return velo_update(theta, updates, state, params, loss, fraction_trained)
+  def update_fn(updates, state, params=None, *, loss=None, fraction_trained=None, **extra_args):
+    del extra_args
+    if loss is None:
+      raise TypeError(
+        'VeLO needs the training loss: call update(grads, state, params, loss=loss).')
+    if params is None:
+      raise ValueError('VeLO needs the current params: update(grads, state, params, loss=...).')
+    return velo_update(theta, updates, state, params, loss, fraction_trained)
 
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -14,55 +14,51 @@ block (sorted)     width  value
 ``var_rms``        3      ``f(mean((rms - mean(m_k))^2))``: centred on the MOMENTUM
                           mean (a quirk of the reference kept for the checkpoint)
 =================  =====  ==========================================================
+
+The means and variances come from :mod:`velo.statistics` (computed when the
+accumulators were last updated, over each tensor's real elements).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from velo.fused_reduce import fused_means
+from velo.layout import TensorLayout
+from velo.statistics import AccumulatorStats
 
 FRACTION_TIMESCALES = (0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)
 NUM_RANK_CLASSES = 5
 
 
 def fraction_embedding(fraction_trained) -> jnp.ndarray:
-    """``tanh(10 (x - t))`` for the 9 timescales t; shape (9,)."""
-    t = jnp.asarray(FRACTION_TIMESCALES, jnp.float32)
-    return jnp.tanh((jnp.asarray(fraction_trained, jnp.float32) - t) * 10)
+  """``tanh(10 (x - t))`` for the 9 timescales t; shape (9,)."""
+  t = jnp.asarray(FRACTION_TIMESCALES, jnp.float32)
+  return jnp.tanh((jnp.asarray(fraction_trained, jnp.float32) - t) * 10)
 
 
 def clip_log_abs(x, scale: float = 10.0):
-    return jnp.clip(jnp.log(1e-8 + jnp.abs(x * scale)), -5, 5) * 0.5
+  return jnp.clip(jnp.log(1e-8 + jnp.abs(x * scale)), -5, 5) * 0.5
 
 
-def tensor_lstm_input(p, m, rms, fraction_embed, loss_feats) -> jnp.ndarray:
-    """The 30 LSTM input features of one tensor ``p`` (shape ``S``).
+def lstm_inputs(layout: TensorLayout, scale, stats: AccumulatorStats, fraction_embed,
+                loss_feats) -> jnp.ndarray:
+  """``(n, 30)`` LSTM inputs, rows in tree-leaf order.
 
-    ``m``: ``(3,) + S`` momenta, ``rms``: ``(1,) + S``, both before this step's update.
-    """
-    num_decays = m.shape[0]
-    if p.ndim == 0:
-        p, m, rms = p.reshape(1), m.reshape(num_decays, 1), rms.reshape(-1, 1)
-    mean_p2, *means = fused_means([jnp.square(p)] + [m[k] for k in range(num_decays)] + [rms[0]])
-    scale = jax.lax.rsqrt(jnp.maximum(1e-9, mean_p2))
-    mean_m = jnp.stack(means[:num_decays]) * scale
-    mean_rms = jnp.stack(means[num_decays:]) * scale
-    centred = [m[k] * scale - mean_m[k] for k in range(num_decays)]
-    centred += [rms[0] * scale - mean_m[k] for k in range(num_decays)]
-    variances = jnp.stack(fused_means([jnp.square(c) for c in centred]))
-    var_m, var_rms = variances[:num_decays], variances[num_decays:]
-    rank = int(np.sum(np.asarray(p.shape) > 1))
-    rank_one_hot = jax.nn.one_hot(rank, NUM_RANK_CLASSES, dtype=jnp.float32)
-    return jnp.concatenate(
-        [
-            fraction_embed,
-            loss_feats,
-            clip_log_abs(mean_rms),
-            rank_one_hot,
-            clip_log_abs(var_m),
-            clip_log_abs(var_rms),
-        ]
-    )
+  ``scale``: ``s`` per tensor; ``stats``: the current accumulators' means and
+  variances (unscaled; scaling by ``s`` multiplies means by ``s`` and variances by ``s^2``).
+  """
+  n = layout.num_tensors
+  rank = jax.nn.one_hot(jnp.asarray(layout.tensor_rank), NUM_RANK_CLASSES, dtype=jnp.float32)
+  s2 = jnp.square(scale)[:, None]
+  return jnp.concatenate(
+    [
+      jnp.broadcast_to(fraction_embed, (n, fraction_embed.shape[0])),
+      jnp.broadcast_to(loss_feats, (n, loss_feats.shape[0])),
+      clip_log_abs(stats.mean_rms * scale)[:, None],
+      rank,
+      clip_log_abs(stats.var_m * s2),
+      clip_log_abs(stats.var_rms * s2),
+    ],
+    axis=1,
+  )

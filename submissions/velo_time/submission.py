@@ -3,16 +3,15 @@
 In place of ``iteration / num_steps``, VeLO sees
 ``accumulated_submission_time / max_allowed_runtime_sec`` under time control, or
 ``global_step / step_budget`` under step control (see ``submissions._velo``).
-``num_steps`` (which still sets the loss-feature time scales) is ``step_hint``.
+``num_steps`` (which still sets the loss-feature time scales) is ``step_hint``
+(with the horizon limit of :mod:`submissions._velo`).
 """
 
 from submissions import _common, _velo
 
 
 def make_optimizer(hp, workload):
-  import velo
-
-  return velo.velo(_velo.load_theta(), workload.step_hint)
+  return _velo.make_velo(workload.step_hint, hp.max_training_steps)
 
 
 def extra_args(workload, hp, global_step, train_state):
@@ -22,4 +21,5 @@ def extra_args(workload, hp, global_step, train_state):
 (get_batch_size, init_optimizer_state, update_params, prepare_for_eval,
  data_selection) = _common.Submission(
   'velo_time', make_optimizer, defaults={}, extra_args=extra_args,
-  optional_defaults={'step_budget': 0}).functions()
+  optional_defaults={'step_budget': 0,
+                     'max_training_steps': _velo.MAX_TRAINING_STEPS}).functions()
