@@ -141,8 +141,8 @@ def test_velo_submissions_run_through_the_local_runner(tmp_path, monkeypatch, na
   assert summary['global_step'] == 4 and not summary['diverged']
 
 
-WORKLOADS = ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg', 'criteo1tb_mini', 'fastmri_mini',
-             'imagenet_resnet_mini', 'ogbg_mini')
+WORKLOADS = ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg', 'mnist', 'criteo1tb_mini',
+             'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
 
 
 @pytest.mark.parametrize('condition', ['time', 'step'])
@@ -154,7 +154,8 @@ def test_velo_prompts_exist_and_velo_short_is_75_percent(workload, condition):
   short = load('velo_short')['total_steps']['feasible_points'][0]
   assert isinstance(full, int) and full > 0 and short == math.floor(0.75 * full)
   if condition == 'step':
-    steps = {'criteo1tb': 7000, 'fastmri': 36000, 'imagenet_resnet': 150000, 'ogbg': 80000}
+    steps = {'criteo1tb': 7000, 'fastmri': 36000, 'imagenet_resnet': 150000, 'ogbg': 80000,
+             'mnist': 7813}
     if workload.endswith('_mini'):
       from local_runner.workloads import get_workload
 
