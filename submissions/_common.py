@@ -104,7 +104,7 @@ def check_hyperparameters(values: Mapping[str, Any], owner: str) -> None:
     if interval is None or (value is None and name in RUNNER_HYPERPARAMETERS):
       continue
     if not _is_number(value):
-      raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be a number, got '
+      raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be a finite number, got '
                                 f'{value!r} ({type(value).__name__})')
     if value not in interval:
       raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be in {interval}, got '

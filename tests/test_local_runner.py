@@ -332,7 +332,7 @@ def test_resume_reruns_an_interrupted_trial(tmp_path, tiny_workload):
 
 def test_a_failed_start_leaves_no_folder_behind(tmp_path, tiny_workload):
   with pytest.raises(BenchError, match=r"probe_submission.py: init_optimizer_state failed.*"
-                                       r"'learning_rate' must be a number, got 'fast'"):
+                                       r"'learning_rate' must be a finite number, got 'fast'"):
     run_probe(tmp_path, tiny_workload, [{'learning_rate': 'fast'}], max_global_steps=2)
   assert not (tmp_path / 'exp').exists()
   # The corrected run starts without --overwrite.
