@@ -1,4 +1,5 @@
-"""``python -m local_runner``: the official ``submission_runner.py`` flags, on embedded workloads."""
+"""``python -m local_runner``: the official ``submission_runner.py`` flags, on embedded
+workloads (plus ``--max_allowed_runtime_sec``, ``--stop_on_targets``, ``--eval_every_steps``)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ flags.DEFINE_boolean('stop_on_targets', True,
 flags.DEFINE_integer('eval_every_steps', None,
                      'Evaluate after step 1, every N steps and at the end, instead of every '
                      'eval_period_time_sec of wall time (step control; not an official flag).')
-flags.DEFINE_boolean('save_checkpoints', False, 'Accepted for compatibility; no checkpoints are kept.')
+flags.DEFINE_boolean('save_checkpoints', False,
+                     'Accepted for compatibility; no checkpoints are kept.')
 flags.DEFINE_boolean('torch_compile', False, 'Accepted for compatibility; ignored.')
 flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
 

@@ -83,7 +83,8 @@ def _positive_int(value, flag: str) -> None:
 def check_config(config: RunConfig) -> None:
   """Refuse flags that cannot describe a run, naming the flag and what it needs."""
   if config.tuning_ruleset not in ('external', 'self'):
-    raise BenchError(f'--tuning_ruleset must be "external" or "self", got {config.tuning_ruleset!r}')
+    raise BenchError(f'--tuning_ruleset must be "external" or "self", got '
+                     f'{config.tuning_ruleset!r}')
   _positive_int(config.max_global_steps, 'max_global_steps')
   _positive_int(config.num_tuning_trials, 'num_tuning_trials')
   _positive_int(config.eval_every_steps, 'eval_every_steps')

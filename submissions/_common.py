@@ -143,7 +143,8 @@ def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submis
         parts.append(f'unknown {unknown}')
       raise HyperparameterError(
         f'{submission}: hyperparameters from the tuning search space: {"; ".join(parts)} '
-        f'(expected {sorted(defaults)}, optionally {sorted(optional) + list(RUNNER_HYPERPARAMETERS)})')
+        f'(expected {sorted(defaults)}, optionally '
+        f'{sorted(optional) + list(RUNNER_HYPERPARAMETERS)})')
   check_hyperparameters(values, submission)
   return collections.namedtuple('Hyperparameters', sorted(values))(**values)
 

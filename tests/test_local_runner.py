@@ -340,7 +340,7 @@ def test_a_failed_start_leaves_no_folder_behind(tmp_path, tiny_workload):
   assert summary['global_step'] == 2 and (root / 'trial_1' / 'trial_complete.json').is_file()
 
 
-# ---- bad input ------------------------------------------------------------------------------------
+# ---- bad input ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize('field, value, message', [
@@ -377,7 +377,8 @@ def test_submission_lacking_an_api_function_is_refused(tmp_path):
 def test_cli_refuses_bad_flags_without_traceback_or_folder(tmp_path):
   space = tmp_path / 'space.json'
   space.write_text('{"learning_rate": {"feasible_points": [0.1]},')
-  common = ['--workload=imagenet_resnet_mini', f'--submission_path={REPO}/submissions/adam/submission.py',
+  common = ['--workload=imagenet_resnet_mini',
+            f'--submission_path={REPO}/submissions/adam/submission.py',
             f'--experiment_dir={tmp_path}/exp']
   for extra, message in (([f'--tuning_search_space={space}'], f'{space}: not valid JSON'),
                          ([f'--tuning_search_space={space}', '--num_tuning_trials=0'],

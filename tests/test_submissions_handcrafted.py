@@ -29,7 +29,8 @@ def defaults_from_json(name):
 
 
 def numpy_lr(step, base, step_hint, min_lr=1e-4):
-  """docs/protocol.md: S = 0.75 step_hint; 5 % of S linear warmup from 0; cosine to min_lr; then min_lr."""
+  """docs/protocol.md: S = 0.75 step_hint; 5 % of S linear warmup from 0; cosine to min_lr;
+  then min_lr."""
   s = int(0.75 * step_hint)
   w = int(0.05 * s)
   if step < w:
@@ -114,7 +115,8 @@ def test_nadam_differs_from_optax_nadam():
 
   g = jnp.array([0.3, -1.0, 2.0])
   ours, _ = scale_by_nadam().update(g, scale_by_nadam().init(g))
-  theirs, _ = optax.scale_by_adam(nesterov=True).update(g, optax.scale_by_adam(nesterov=True).init(g))
+  optax_nadam = optax.scale_by_adam(nesterov=True)
+  theirs, _ = optax_nadam.update(g, optax_nadam.init(g))
   # Ours at t=1: m_hat = (0.9*0.1 g + 0.1 g)/0.1 = 1.9 g; v_hat = g^2.
   np.testing.assert_allclose(ours, 1.9 * jnp.sign(g), rtol=1e-5)
   assert not np.allclose(ours, theirs, rtol=1e-3)
@@ -220,7 +222,8 @@ def test_submission_reaches_imagenet_resnet_mini_validation_target(tmp_path, nam
   # Step control: 800 steps (step_hint) evaluated every 16, so that the outcome is the same on
   # any machine; the run stops at the first evaluation reaching both targets.
   [summary] = run(RunConfig(
-    workload='imagenet_resnet_mini', submission_path=str(REPO / f'submissions/{name}/submission.py'),
+    workload='imagenet_resnet_mini',
+    submission_path=str(REPO / f'submissions/{name}/submission.py'),
     tuning_search_space=str(REPO / f'tuning_search_spaces/{name}.json'),
     experiment_dir=str(tmp_path), rng_seed=1, max_global_steps=800, eval_every_steps=16,
     max_allowed_runtime_sec=10**9), progress=lambda m: None)
