@@ -388,3 +388,15 @@ def test_cli_refuses_bad_flags_without_traceback_or_folder(tmp_path):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and 'Traceback' not in result.stderr
   assert not (tmp_path / 'exp').exists()
+
+
+def test_step_keys_are_algoperfs_fold_in_and_split():
+  import jax
+  import numpy as np
+
+  from local_runner.trial_loop import _step_rngs
+
+  rng = jax.random.PRNGKey(11)
+  for step in (0, 1, 799):
+    expected = jax.random.split(jax.random.fold_in(rng, step), 4)
+    assert all(np.array_equal(a, b) for a, b in zip(_step_rngs(rng, step), expected))
