@@ -6,6 +6,8 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import jax
+import numpy as np
 import pandas as pd
 import probe_log
 import pytest
@@ -16,6 +18,7 @@ from bench_core.errors import BenchError
 from local_runner import evaluation_rule
 from local_runner.runner import RunConfig, run
 from local_runner.train_state import TrainState
+from local_runner.trial_loop import _step_rngs
 
 PROBE = str(FIXTURES / 'probe_submission.py')
 NO_TIME_LIMIT = 10**9
@@ -391,11 +394,6 @@ def test_cli_refuses_bad_flags_without_traceback_or_folder(tmp_path):
 
 
 def test_step_keys_are_algoperfs_fold_in_and_split():
-  import jax
-  import numpy as np
-
-  from local_runner.trial_loop import _step_rngs
-
   rng = jax.random.PRNGKey(11)
   for step in (0, 1, 799):
     expected = jax.random.split(jax.random.fold_in(rng, step), 4)
