@@ -41,7 +41,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import StatelessWorkload, masked_loss, predict_eval
+from local_runner.workloads.base import (
+  StatelessWorkload,
+  init_variables,
+  masked_loss,
+  predict_eval,
+)
 from local_runner.workloads.metrics import ssim_per_image
 
 IMAGE_SIZE = 32
@@ -193,7 +198,7 @@ class FastmriMiniWorkload(StatelessWorkload):
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate
-    variables = self._model.init(rng, jnp.zeros((1, IMAGE_SIZE, IMAGE_SIZE)), train=False)
+    variables = init_variables(self._model, rng, jnp.zeros((1, IMAGE_SIZE, IMAGE_SIZE)))
     params = dict(variables['params'])
     self._record_param_tree(params)
     return params, None
