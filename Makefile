@@ -41,8 +41,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Two pytest workers (pytest-xdist): the suite's reference machine has 2 cores.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -1,6 +1,6 @@
 """The arithmetic of the protocol, as pure functions on plain numbers.
 
-Budget transfer (protocol.md, "Hardware transfer of the wall-clock budget")::
+Budget transfer (docs/protocol.md, "Hardware transfer of the wall-clock budget")::
 
     time_per_step     = runtime_sec / steps                      (local and reference)
     factor            = local_time_per_step / reference_time_per_step

@@ -1,4 +1,5 @@
-"""``python -m local_runner``: the official ``submission_runner.py`` flags, on embedded workloads."""
+"""``python -m local_runner``: the official ``submission_runner.py`` flags, on embedded
+workloads (plus ``--max_allowed_runtime_sec``, ``--stop_on_targets``, ``--eval_every_steps``)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ flags.DEFINE_float('max_allowed_runtime_sec', None,
 flags.DEFINE_boolean('stop_on_targets', True,
                      'Stop once validation and test targets are reached (the official rule); '
                      '--nostop_on_targets runs the whole budget.')
-flags.DEFINE_boolean('save_checkpoints', False, 'Accepted for compatibility; no checkpoints are kept.')
+flags.DEFINE_integer('eval_every_steps', None,
+                     'Evaluate after step 1, every N steps and at the end, instead of every '
+                     'eval_period_time_sec of wall time (step control; not an official flag).')
+flags.DEFINE_boolean('save_checkpoints', False,
+                     'Accepted for compatibility; no checkpoints are kept.')
 flags.DEFINE_boolean('torch_compile', False, 'Accepted for compatibility; ignored.')
 flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
 
@@ -47,7 +52,8 @@ def run_from_flags(argv) -> int:
     num_tuning_trials=FLAGS.num_tuning_trials, max_global_steps=FLAGS.max_global_steps,
     rng_seed=FLAGS.rng_seed, overwrite=FLAGS.overwrite, resume_last_run=FLAGS.resume_last_run,
     hparam_start_index=FLAGS.hparam_start_index, hparam_end_index=FLAGS.hparam_end_index,
-    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec, stop_on_targets=FLAGS.stop_on_targets)
+    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec, stop_on_targets=FLAGS.stop_on_targets,
+    eval_every_steps=FLAGS.eval_every_steps)
   run(config, progress=lambda msg: print(msg, flush=True))
   return 0
 

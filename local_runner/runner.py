@@ -1,47 +1,48 @@
-"""The training loop of AlgoPerf's ``submission_runner.py``, for embedded workloads.
+"""AlgoPerf's ``submission_runner.py`` for the embedded workloads: flags, trials, log folders.
 
-Timing rules (as the official runner): ``accumulated_submission_time`` sums the
-wall time of each step (data selection + ``update_params``, here waited on until
-the new parameters are computed) and of ``prepare_for_eval``; evaluation and
-logging are excluded. An evaluation is due when ``eval_period_time_sec`` passed
-since the last one (so the first comes right after step 1) or training is
-complete; it runs only while submission time is below the budget
-(``max_allowed_runtime_sec``, x1.5 under the self-tuning ruleset). The loop
-stops when time runs out, both validation and test targets are reached (unless
-``stop_on_targets`` is off, as for the study's full-budget runs),
-``max_global_steps`` is hit, or the submission raises ``TrainingCompleteError``.
+:func:`run` checks the flags, loads the submission and the search space, prepares the run
+folder and runs one trial per hyperparameter point (``local_runner.trial_loop``), as the
+official runner does. The rules the official runner follows are kept: submission time
+(``local_runner.train_state``), the evaluation rule (``local_runner.evaluation_rule``), the
+budget ``max_allowed_runtime_sec`` (x1.5 under the self-tuning ruleset) and the stop
+conditions (time, ``max_global_steps``, both targets, ``TrainingCompleteError``).
 
-Additions: parameters that become non-finite (checked after every step) stop the
-trial as *diverged* (``diverged.json``; the next trial still runs), and a
-finished trial gets ``trial_complete.json`` so that interrupted trials can be
-told apart and rerun.
+Additions:
+
+* ``max_allowed_runtime_sec`` replaces the workload's budget (a transferred one);
+  ``stop_on_targets=False`` runs the whole budget, as the study's runs do;
+  ``eval_every_steps`` evaluates on a fixed step cadence instead of on wall time (step
+  control, so that two runs of a trial evaluate at the same steps on any machine).
+* Parameters that become non-finite (checked after every step) stop the trial as
+  *diverged* (``diverged.json``; the next trial still runs); every trial that ended gets
+  ``trial_complete.json``, so that ``resume_last_run`` keeps it and reruns an interrupted
+  one from scratch.
+* Bad flags are refused before anything is written, and a run whose first trial cannot
+  start (say, a hyperparameter the submission refuses) removes the folders it created, so
+  that the next attempt is not blocked by an empty ``trial_1/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import shutil
 import struct
-import time
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Dict, List, Optional
 
-import jax
-import jax.numpy as jnp
-
-from algoperf_compat import spec
 from bench_core import layout
 from bench_core.errors import BenchError
-from local_runner import logs
+from local_runner.evaluation_rule import rule_for
 from local_runner.search_space import hyperparameter_points, load_search_space
-from local_runner.submission_loader import batch_size_for, load_submission, wants_train_state
+from local_runner.submission_loader import load_submission
+from local_runner.trial_loop import DEFAULT_CLOCK, Clock, train_once
 from local_runner.workloads import get_workload
 
 FRAMEWORK = layout.FRAMEWORK
+#: The budget multiplier of the self-tuning ruleset.
+SELF_TUNING_BUDGET_FACTOR = 1.5
 
 
 class ExperimentExistsError(BenchError):
@@ -50,7 +51,7 @@ class ExperimentExistsError(BenchError):
 
 @dataclasses.dataclass
 class RunConfig:
-  """What one invocation of the runner does (the official runner's flags)."""
+  """What one invocation of the runner does (the official runner's flags, and ours)."""
 
   workload: str
   submission_path: str
@@ -67,156 +68,51 @@ class RunConfig:
   hparam_end_index: Optional[int] = None
   max_allowed_runtime_sec: Optional[float] = None  # override of the workload's budget
   stop_on_targets: bool = True  # False: run the whole budget even once both targets are reached
+  eval_every_steps: Optional[int] = None  # None: AlgoPerf's time rule
   log_every_steps: int = 100
 
   def as_flags(self) -> Dict[str, Any]:
     return dict(dataclasses.asdict(self), framework=FRAMEWORK)
 
 
-@jax.jit
-def _all_finite(tree) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
-            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
-  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+def _positive_int(value, flag: str) -> None:
+  if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+    raise BenchError(f'--{flag} must be a positive integer, got {value!r}')
 
 
-def _block(tree) -> None:
-  jax.tree_util.tree_map(lambda x: x.block_until_ready() if hasattr(x, 'block_until_ready') else x,
-                         tree)
+def check_config(config: RunConfig) -> None:
+  """Refuse flags that cannot describe a run, naming the flag and what it needs."""
+  if config.tuning_ruleset not in ('external', 'self'):
+    raise BenchError(f'--tuning_ruleset must be "external" or "self", got '
+                     f'{config.tuning_ruleset!r}')
+  _positive_int(config.max_global_steps, 'max_global_steps')
+  _positive_int(config.num_tuning_trials, 'num_tuning_trials')
+  _positive_int(config.eval_every_steps, 'eval_every_steps')
+  if config.max_allowed_runtime_sec is not None and not config.max_allowed_runtime_sec > 0:
+    raise BenchError(f'--max_allowed_runtime_sec must be positive, got '
+                     f'{config.max_allowed_runtime_sec!r}')
+  if config.tuning_ruleset == 'external' and config.tuning_search_space is None:
+    raise BenchError('--tuning_search_space is required under --tuning_ruleset=external')
+  if config.tuning_ruleset == 'self' and config.tuning_search_space is not None:
+    raise BenchError('--tuning_search_space cannot be given under --tuning_ruleset=self')
+
+
+def trial_indices(config: RunConfig, num_points: int) -> List[int]:
+  """The 0-based hyperparameter points to run: ``[hparam_start_index, hparam_end_index)``."""
+  for flag in ('hparam_start_index', 'hparam_end_index'):
+    value = getattr(config, flag)
+    if value is not None and not 0 <= value <= num_points:
+      raise BenchError(f'--{flag} must be in [0, {num_points}] (the number of trials), '
+                       f'got {value}')
+  indices = list(range(num_points))[config.hparam_start_index:config.hparam_end_index]
+  if not indices:
+    raise BenchError(f'--hparam_start_index={config.hparam_start_index} and --hparam_end_index='
+                     f'{config.hparam_end_index} select none of the {num_points} trial(s)')
+  return indices
 
 
 def experiment_path(config: RunConfig) -> Path:
   return layout.run_dir(config.experiment_dir, config.experiment_name, config.workload)
-
-
-def train_once(workload, submission, hyperparameters, rng_seed: int, config: RunConfig,
-               trial_dir: Path, progress=print) -> Dict[str, Any]:
-  """One trial; returns a summary. Writes the trial's logs under ``trial_dir``."""
-  logger = logs.TrialLogger(trial_dir)
-  workload.attach_metrics_logger(logger)
-  rng = jax.random.PRNGKey(rng_seed)
-  rng, _ = jax.random.split(rng, 2)
-  data_rng, opt_init_rng, model_init_rng, rng = jax.random.split(rng, 4)
-
-  try:
-    batch_size = batch_size_for(submission, workload.name, workload.name)
-  except ValueError as e:
-    raise BenchError(f'{config.submission_path}: get_batch_size({workload.name!r}) failed: {e}') from e
-  input_queue = workload._build_input_queue(data_rng, 'train', global_batch_size=batch_size)
-  params, model_state = workload.init_model_fn(model_init_rng)
-  try:
-    optimizer_state = submission.init_optimizer_state(
-      workload, params, model_state, hyperparameters, opt_init_rng)
-  except (ValueError, TypeError, FileNotFoundError) as e:
-    raise BenchError(f'{config.submission_path}: init_optimizer_state failed: {e}') from e
-
-  meta = {**logs.workload_properties(workload), **logs.hardware_info(), 'rng_seed': rng_seed,
-          'batch_size': batch_size}
-  logger.write_setup(hyperparameters, meta, config.as_flags())
-
-  budget = workload.max_allowed_runtime_sec
-  if config.tuning_ruleset == 'self':
-    budget = 1.5 * budget
-  pass_train_state = wants_train_state(submission.update_params)
-  prepare_for_eval = getattr(submission, 'prepare_for_eval', None)
-  train_state = {
-    'validation_goal_reached': False, 'test_goal_reached': False, 'is_time_remaining': True,
-    'last_eval_time': 0.0, 'training_complete': False, 'accumulated_submission_time': 0.0,
-    'accumulated_eval_time': 0.0, 'accumulated_logging_time': 0.0, 'last_step_end_time': None,
-  }
-  eval_results: List = []
-  global_step = 0
-  diverged_reason = None
-  start = time.perf_counter()
-  train_state['last_step_end_time'] = start
-
-  goals_reached = False
-  while (train_state['is_time_remaining'] and not train_state['training_complete']
-         and not (goals_reached and config.stop_on_targets)):
-    step_rng = jax.random.fold_in(rng, global_step)
-    select_rng, update_rng, prep_rng, eval_rng = jax.random.split(step_rng, 4)
-    batch = submission.data_selection(workload, input_queue, optimizer_state, params, model_state,
-                                      hyperparameters, global_step, select_rng)
-    try:
-      optimizer_state, params, model_state = submission.update_params(
-        workload=workload, current_param_container=params,
-        current_params_types=workload.model_params_types, model_state=model_state,
-        hyperparameters=hyperparameters, batch=batch, loss_type=workload.loss_type,
-        optimizer_state=optimizer_state, eval_results=eval_results, global_step=global_step,
-        rng=update_rng,
-        **({'train_state': MappingProxyType(train_state)} if pass_train_state else {}))
-      _block(params)
-    except spec.TrainingCompleteError:
-      train_state['training_complete'] = True
-    global_step += 1
-    if config.max_global_steps is not None and global_step >= config.max_global_steps:
-      train_state['training_complete'] = True
-    step_end = time.perf_counter()
-    train_state['accumulated_submission_time'] += step_end - train_state['last_step_end_time']
-
-    if not bool(_all_finite(params)):
-      diverged_reason = f'non-finite parameters after step {global_step}'
-      train_state['training_complete'] = True
-
-    if step_end - start - train_state['last_eval_time'] >= workload.eval_period_time_sec \
-        or train_state['training_complete']:
-      if prepare_for_eval is not None and diverged_reason is None:
-        t0 = time.perf_counter()
-        optimizer_state, params, model_state = prepare_for_eval(
-          workload=workload, current_param_container=params,
-          current_params_types=workload.model_params_types, model_state=model_state,
-          hyperparameters=hyperparameters, loss_type=workload.loss_type,
-          optimizer_state=optimizer_state, eval_results=eval_results, global_step=global_step,
-          rng=prep_rng)
-        _block(params)
-        train_state['accumulated_submission_time'] += time.perf_counter() - t0
-      train_state['is_time_remaining'] = train_state['accumulated_submission_time'] < budget
-      if train_state['is_time_remaining'] or diverged_reason is not None:
-        eval_start = time.perf_counter()
-        result = workload.eval_model(workload.eval_batch_size, params, model_state, eval_rng,
-                                     global_step=global_step)
-        if diverged_reason is None and not all(
-            math.isfinite(v) for k, v in result.items() if k.endswith('/loss')):
-          diverged_reason = f'non-finite loss at the evaluation after step {global_step}'
-          train_state['training_complete'] = True
-        if diverged_reason is None:
-          train_state['validation_goal_reached'] |= workload.has_reached_validation_target(result)
-          train_state['test_goal_reached'] |= workload.has_reached_test_target(result)
-          goals_reached = train_state['validation_goal_reached'] and train_state['test_goal_reached']
-        eval_end = time.perf_counter()
-        train_state['last_eval_time'] = eval_end - start
-        train_state['accumulated_eval_time'] += eval_end - eval_start
-        result.update({
-          'score': train_state['accumulated_submission_time'],
-          'accumulated_submission_time': train_state['accumulated_submission_time'],
-          'accumulated_eval_time': train_state['accumulated_eval_time'],
-          'accumulated_logging_time': train_state['accumulated_logging_time'],
-          'total_duration': eval_end - start,
-        })
-        eval_results.append((global_step, result))
-        log_start = time.perf_counter()
-        logger.append_scalar_metrics(result, global_step, is_eval=True)
-        metric = f'validation/{workload.target_metric_name}'
-        progress(f'  step {global_step:6d}  time {train_state["accumulated_submission_time"]:7.2f}s'
-                 f'  train/loss {result.get("train/loss", float("nan")):.4f}'
-                 f'  {metric} {result.get(metric, float("nan")):.4f}')
-        train_state['accumulated_logging_time'] += time.perf_counter() - log_start
-    train_state['last_step_end_time'] = time.perf_counter()
-
-  if diverged_reason is not None:
-    logger.mark_diverged(global_step, diverged_reason)
-    progress(f'  diverged: {diverged_reason}')
-  logger.append_scalar_metrics({'score': train_state['accumulated_submission_time']}, global_step)
-  summary = {
-    'global_step': global_step, 'score': train_state['accumulated_submission_time'],
-    'num_evals': len(eval_results), 'diverged': diverged_reason is not None,
-    'validation_goal_reached': train_state['validation_goal_reached'],
-    'test_goal_reached': train_state['test_goal_reached'],
-    'training_complete': train_state['training_complete'],
-    'is_time_remaining': train_state['is_time_remaining'],
-  }
-  logger.mark_complete(summary)
-  return summary
 
 
 def _trial_seed(config: RunConfig) -> int:
@@ -226,7 +122,8 @@ def _trial_seed(config: RunConfig) -> int:
   return struct.unpack('I', os.urandom(4))[0]
 
 
-def prepare_experiment_dir(config: RunConfig) -> Path:
+def prepare_experiment_dir(config: RunConfig) -> List[Path]:
+  """Make the run folder ready; return the folders this call created (outermost first)."""
   path = experiment_path(config)
   if path.exists():
     if config.overwrite:
@@ -235,47 +132,69 @@ def prepare_experiment_dir(config: RunConfig) -> Path:
       raise ExperimentExistsError(
         f'experiment directory {path} already exists: pass --overwrite to replace it or '
         f'--resume_last_run to keep its completed trials and rerun the others')
+  created = [p for p in reversed([path, *path.parents]) if not p.exists()]
   path.mkdir(parents=True, exist_ok=True)
-  return path
+  return created
 
 
-def run(config: RunConfig, progress=print) -> List[Dict[str, Any]]:
-  """All trials of one workload, as ``submission_runner.py`` runs them; returns their summaries."""
-  if config.tuning_ruleset not in ('external', 'self'):
-    raise BenchError(f'--tuning_ruleset must be "external" or "self", got {config.tuning_ruleset!r}')
+def remove_if_empty(folders: List[Path]) -> None:
+  """Remove those of ``folders`` (outermost first) that are empty, innermost first."""
+  for folder in reversed(folders):
+    try:
+      folder.rmdir()
+    except OSError:  # not empty, or already gone
+      return
+
+
+def run(config: RunConfig, progress=print, clock: Clock = DEFAULT_CLOCK) -> List[Dict[str, Any]]:
+  """All trials of one workload, as ``submission_runner.py`` runs them; returns their summaries.
+
+  ``clock`` is the time source of every trial (``local_runner.trial_loop``)."""
+  check_config(config)
   workload = get_workload(config.workload)
   if config.max_allowed_runtime_sec is not None:
-    if config.max_allowed_runtime_sec <= 0:
-      raise BenchError('--max_allowed_runtime_sec must be positive')
     workload.max_allowed_runtime_sec = config.max_allowed_runtime_sec
   submission = load_submission(config.submission_path)
   if config.tuning_ruleset == 'external':
-    if config.tuning_search_space is None:
-      raise BenchError('--tuning_search_space is required under --tuning_ruleset=external')
     space = load_search_space(config.tuning_search_space)
     points = hyperparameter_points(space, config.num_tuning_trials, seed=config.rng_seed or 0)
   else:
-    if config.tuning_search_space is not None:
-      raise BenchError('--tuning_search_space cannot be given under --tuning_ruleset=self')
     points = [None]
-  root = prepare_experiment_dir(config)
+  indices = trial_indices(config, len(points))
+  budget = workload.max_allowed_runtime_sec
+  if config.tuning_ruleset == 'self':
+    budget = SELF_TUNING_BUDGET_FACTOR * budget
+  eval_rule = rule_for(workload.eval_period_time_sec, config.eval_every_steps)
+  created = prepare_experiment_dir(config)
+  root = experiment_path(config)
   seed = _trial_seed(config)
   if not config.rng_seed:
     logging.warning('--rng_seed unset or 0: using the random seed %d', seed)
-  indices = list(range(len(points)))[config.hparam_start_index:config.hparam_end_index]
   summaries = []
-  for k in indices:
-    trial_dir = root / layout.trial_dir_name(k + 1)
-    if layout.is_complete(trial_dir):
-      progress(f'{config.workload} trial {k + 1}/{len(points)}: complete, skipped (--resume_last_run)')
-      continue
-    if trial_dir.exists():
-      shutil.rmtree(trial_dir)  # an interrupted trial is rerun from scratch
-    progress(f'{config.workload} trial {k + 1}/{len(points)} (seed {seed}) -> {trial_dir}')
-    summary = train_once(workload, submission, points[k], seed, config, trial_dir, progress)
-    progress(f'{config.workload} trial {k + 1}: {summary["global_step"]} steps, '
-             f'{summary["score"]:.1f}s submission time'
-             + (', DIVERGED' if summary['diverged'] else '')
-             + (', reached validation target' if summary['validation_goal_reached'] else ''))
-    summaries.append(summary)
+  try:
+    for k in indices:
+      trial_dir = root / layout.trial_dir_name(k + 1)
+      if layout.is_complete(trial_dir):
+        progress(f'{config.workload} trial {k + 1}/{len(points)}: complete, skipped '
+                 f'(--resume_last_run)')
+        continue
+      if trial_dir.exists():
+        shutil.rmtree(trial_dir)  # an interrupted trial is rerun from scratch
+      progress(f'{config.workload} trial {k + 1}/{len(points)} (seed {seed}, evaluations '
+               f'{eval_rule.describe()}) -> {trial_dir}')
+      summary = train_once(
+        workload, submission, points[k], seed, trial_dir=trial_dir, eval_rule=eval_rule,
+        budget=budget, max_global_steps=config.max_global_steps,
+        stop_on_targets=config.stop_on_targets, flags=config.as_flags(),
+        submission_path=config.submission_path, clock=clock, progress=progress,
+        hyperparameter_source=(f'{config.tuning_search_space} (point {k + 1})'
+                               if points[k] is not None else 'the submission (self-tuning)'))
+      progress(f'{config.workload} trial {k + 1}: {summary["global_step"]} steps, '
+               f'{summary["score"]:.1f}s submission time, {summary["num_evals"]} evaluations'
+               + (', DIVERGED' if summary['diverged'] else '')
+               + (', reached validation target' if summary['validation_goal_reached'] else ''))
+      summaries.append(summary)
+  except BaseException:
+    remove_if_empty(created)
+    raise
   return summaries

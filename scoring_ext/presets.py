@@ -1,4 +1,4 @@
-"""The study's reference targets (protocol.md, "Reference targets of the study").
+"""The study's reference targets (docs/protocol.md, "Reference targets of the study").
 
 Keyed by condition ('time', 'step'), split ('train', 'validation') and
 workload. Metrics: criteo1tb cross-entropy loss, fastmri SSIM,

@@ -1,5 +1,5 @@
-"""Prompt sensitivity of VeLO (protocol.md, Q1): median time to target of
-``velo`` (prompted with 100 % of the feasible steps) next to ``velo_short``
+"""Prompt sensitivity of VeLO (docs/protocol.md, "Prompt sensitivity (Q1)"): median time to
+target of ``velo`` (prompted with 100 % of the feasible steps) next to ``velo_short``
 (75 %), per workload and target split. ``inf`` is a miss.
 """
 

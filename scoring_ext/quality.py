@@ -1,4 +1,4 @@
-"""Quality at a fixed budget (protocol.md, "Quality at a fixed budget").
+"""Quality at a fixed budget (docs/protocol.md, "Quality at a fixed budget").
 
 For each algorithm and workload: the final train and validation loss and
 target metric, i.e. the values of the last evaluation at or before the end of

@@ -1,7 +1,7 @@
 """Targets per workload and split: derived from the runs, the study's preset,
 or AlgoPerf's own validation target.
 
-Derived (protocol.md, "Targets"), for each workload and split separately:
+Derived (docs/protocol.md, "Targets"), for each workload and split separately:
 
 1. per trial, the metric at ``fraction`` (0.75) of the budget;
 2. per study, the trial with the best final validation metric (external

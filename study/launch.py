@@ -8,6 +8,14 @@ Everything after ``--`` is the official ``submission_runner.py`` flags. The budg
 condition comes from ``study.budgets`` (time: the workload's entry of ``--budgets``, else its
 own; step: ``--max_global_steps`` from the step budgets and no time limit).
 
+Evaluations: under time control both runners follow AlgoPerf's time rule (after step 1, then
+every ``eval_period_time_sec`` of wall time). Under step control the local runner also gets
+``--eval_every_steps`` (``local_runner.evaluation_rule.default_eval_every_steps`` of the step
+budget: at most 2 % of it, unless the runner flags already give one), so its evaluations fall
+at the same steps on any machine. The official runner has no such flag and still evaluates on
+wall time under step control: its steps-to-target are quantised by the evaluation period and
+vary with the machine and its load.
+
 * Embedded workloads (``--runner local``, or ``auto``): ``python -m local_runner <flags>``
   with ``--max_allowed_runtime_sec`` / ``--max_global_steps`` in a subprocess; the local
   runner writes each trial's completion record itself.
@@ -15,8 +23,6 @@ own; step: ``--max_global_steps`` from the step budgets and no time limit).
   describes (budget override, submission path, clean rerun of an unfinished run,
   completion record once it returned successfully).
 
-Under step control the official runner still evaluates every ``eval_period_time_sec`` of
-wall time (the local runner evaluates on a fixed step cadence instead).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bench_core import catalogue
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from hardware_transfer import files
+from local_runner.evaluation_rule import default_eval_every_steps
 from study import budgets, official, runners
 
 
@@ -37,19 +44,30 @@ def local_command(runner_flags: List[str], condition_flags: List[str]) -> List[s
   return [sys.executable, '-m', 'local_runner', *runner_flags, *condition_flags]
 
 
-def condition_flags(args, workload: str, runner_flags: List[str]) -> List[str]:
-  """The runner flags that set the condition's budget."""
+def condition_flags(args, workload: str, runner_flags: List[str], runner: str) -> List[str]:
+  """The runner flags that set the condition's budget (and, on the local runner under step
+  control, the step cadence of the evaluations)."""
   if runners.has_flag(runner_flags, 'max_allowed_runtime_sec'):
     raise BenchError('the launcher sets max_allowed_runtime_sec from the budgets: remove '
                      '--max_allowed_runtime_sec from the runner flags')
+  cadence_given = runners.has_flag(runner_flags, 'eval_every_steps')
+  if cadence_given and runner != 'local':
+    raise BenchError('--eval_every_steps is a flag of the local runner only: the official runner '
+                     'evaluates every eval_period_time_sec of wall time; remove it')
   if args.condition == 'time':
+    if cadence_given:
+      raise BenchError('--condition time evaluates by AlgoPerf\'s time rule: remove '
+                       '--eval_every_steps from the runner flags (it is for step control)')
     budget = budgets.time_budget(workload, args.budgets)
     return [] if budget is None else [f'--max_allowed_runtime_sec={budget}']
   if runners.has_flag(runner_flags, 'max_global_steps'):
     raise BenchError('--condition step sets --max_global_steps from the step budgets: '
                      'remove it from the runner flags')
   steps = budgets.step_budget(workload, args.step_budgets)
-  return [f'--max_global_steps={steps}', f'--max_allowed_runtime_sec={budgets.NO_TIME_LIMIT_SEC}']
+  flags = [f'--max_global_steps={steps}', f'--max_allowed_runtime_sec={budgets.NO_TIME_LIMIT_SEC}']
+  if runner == 'local' and not cadence_given:
+    flags.append(f'--eval_every_steps={default_eval_every_steps(steps)}')
+  return flags
 
 
 def parse_args(argv: Optional[List[str]]):
@@ -79,7 +97,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   if not workload:
     raise BenchError('the runner flags after "--" lack --workload')
   runner = runners.choose_runner(args.runner, workload)
-  extra = condition_flags(args, workload, runner_flags)
+  extra = condition_flags(args, workload, runner_flags, runner)
   print(f'launch: {workload} on the {runner} runner, {args.condition} control'
         + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"), flush=True)
   if runner == 'local':

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import collections
 import json
+import math
+import numbers
 import os
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from algoperf_compat import spec
+from bench_core.errors import BenchError
 
 #: Global batch sizes: the AlgoPerf baselines' for official workloads, and the embedded ones'.
 BATCH_SIZES = {
@@ -57,8 +61,68 @@ def get_batch_size(workload_name: str) -> int:
     raise ValueError(f'no batch size for workload {workload_name!r}') from None
 
 
-class HyperparameterError(ValueError):
-  pass
+class HyperparameterError(BenchError):
+  """A hyperparameter that is missing, unknown, not a number or outside its range."""
+
+
+class Interval(NamedTuple):
+  """The real numbers from ``low`` to ``high``; each end included if its flag says so."""
+
+  low: float
+  high: float = math.inf
+  low_closed: bool = True
+  high_closed: bool = False
+
+  def __contains__(self, x) -> bool:
+    above = x >= self.low if self.low_closed else x > self.low
+    below = x <= self.high if self.high_closed else x < self.high
+    return above and below
+
+  def __str__(self) -> str:
+    return (f'{"[" if self.low_closed else "("}{self.low:g}, {self.high:g}'
+            f'{"]" if self.high_closed else ")"}')
+
+
+#: The valid values of every hyperparameter the shared code and the hand-crafted submissions
+#: read; a search space giving one of these names anything else is refused.
+HYPERPARAMETER_RANGES = {
+  'learning_rate': Interval(0.0),
+  'min_learning_rate': Interval(0.0),
+  'weight_decay': Interval(0.0),
+  'beta1': Interval(0.0, 1.0),
+  'beta2': Interval(0.0, 1.0),
+  'momentum': Interval(0.0, 1.0),
+  'warmup_fraction': Interval(0.0, 1.0, high_closed=True),
+  'schedule_fraction': Interval(0.0, 1.0, low_closed=False, high_closed=True),
+  'dropout_rate': Interval(0.0, 1.0),
+  'label_smoothing': Interval(0.0, 1.0),
+}
+
+
+def _is_number(value) -> bool:
+  return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+          and math.isfinite(value))
+
+
+def check_hyperparameters(values: Mapping[str, Any], owner: str) -> None:
+  """Every value whose name is in :data:`HYPERPARAMETER_RANGES` must be a finite number in
+  its range (``None`` stands for "the workload's default" for the runner hyperparameters);
+  ``min_learning_rate`` must not exceed ``learning_rate``. Errors name ``owner`` and the field."""
+  for name, value in values.items():
+    interval = HYPERPARAMETER_RANGES.get(name)
+    if interval is None or (value is None and name in RUNNER_HYPERPARAMETERS):
+      continue
+    if not _is_number(value):
+      raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be a finite number, got '
+                                f'{value!r} ({type(value).__name__})')
+    if value not in interval:
+      raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be in {interval}, got '
+                                f'{value!r}')
+  low, high = values.get('min_learning_rate'), values.get('learning_rate')
+  if low is not None and high is not None and low > high:
+    raise HyperparameterError(
+      f'{owner}: hyperparameter min_learning_rate ({low!r}) exceeds learning_rate ({high!r}); '
+      f'the schedule would rise towards min_learning_rate instead of decaying to it')
 
 
 def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submission: str,
@@ -68,7 +132,8 @@ def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submis
   ``None`` (self-tuning ruleset) gives ``defaults`` and ``optional``. Otherwise
   every key of ``defaults`` must be present, keys of ``optional`` take their
   default when absent, and no other key outside ``RUNNER_HYPERPARAMETERS`` is
-  allowed; errors name the missing/unknown keys.
+  allowed; errors name the missing/unknown keys. Values are then checked by
+  :func:`check_hyperparameters`.
   """
   optional = dict(optional or {})
   if hyperparameters is None:
@@ -87,7 +152,9 @@ def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submis
         parts.append(f'unknown {unknown}')
       raise HyperparameterError(
         f'{submission}: hyperparameters from the tuning search space: {"; ".join(parts)} '
-        f'(expected {sorted(defaults)}, optionally {sorted(optional) + list(RUNNER_HYPERPARAMETERS)})')
+        f'(expected {sorted(defaults)}, optionally '
+        f'{sorted(optional) + list(RUNNER_HYPERPARAMETERS)})')
+  check_hyperparameters(values, submission)
   return collections.namedtuple('Hyperparameters', sorted(values))(**values)
 
 
@@ -98,12 +165,21 @@ def warmup_cosine_schedule(step_hint: int, learning_rate: float, *, warmup_fract
   With ``S = int(schedule_fraction * step_hint)`` and ``W = int(warmup_fraction * S)``:
   linear from 0 to ``learning_rate`` over the first W steps, cosine from
   ``learning_rate`` down to ``min_learning_rate`` over the next ``S - W`` steps,
-  then constant at ``min_learning_rate``.
+  then constant at ``min_learning_rate``. Requires ``0 <= min_learning_rate <=
+  learning_rate``, ``warmup_fraction`` in [0, 1], ``schedule_fraction`` in (0, 1] and a
+  positive integer ``step_hint`` (:class:`HyperparameterError` otherwise).
   """
+  if isinstance(step_hint, bool) or not isinstance(step_hint, numbers.Integral) or step_hint <= 0:
+    raise HyperparameterError(f'warmup_cosine_schedule: step_hint must be a positive integer, '
+                              f'got {step_hint!r}')
+  check_hyperparameters({'learning_rate': learning_rate, 'min_learning_rate': min_learning_rate,
+                         'warmup_fraction': warmup_fraction,
+                         'schedule_fraction': schedule_fraction}, 'warmup_cosine_schedule')
   total = max(int(schedule_fraction * step_hint), 1)
   warmup = int(warmup_fraction * total)
+  alpha = min_learning_rate / learning_rate if learning_rate > 0 else 0.0
   cosine = optax.cosine_decay_schedule(learning_rate, decay_steps=max(total - warmup, 1),
-                                       alpha=min_learning_rate / learning_rate)
+                                       alpha=alpha)
   if warmup == 0:
     return cosine
   return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup), cosine], [warmup])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench_core import catalogue
+from study.budgets import NO_TIME_LIMIT_SEC
 
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
 REPO = Path(__file__).resolve().parents[1]
@@ -27,15 +28,23 @@ def tiny_workload(monkeypatch):
 
 def run_short_trial(tmp_path, workload, submission, steps):
   """A ``steps``-step trial of ``submissions/<submission>`` through the local runner:
-  (summary, rows of its eval_measurements.csv)."""
+  (summary, rows of its eval_measurements.csv).
+
+  The time budget is lifted (a VeLO submission compiles for longer than an embedded
+  workload's 20 s) and the evaluations follow a step cadence of ``steps``; the rows are
+  checked to come after step 1 and after the last step, the rule on every workload.
+  """
   from local_runner.runner import RunConfig, run
 
   config = RunConfig(workload=workload,
                      submission_path=str(REPO / f'submissions/{submission}/submission.py'),
                      tuning_search_space=str(REPO / f'tuning_search_spaces/{submission}.json'),
                      experiment_dir=str(tmp_path), experiment_name=submission, rng_seed=1,
-                     max_global_steps=steps)
+                     max_global_steps=steps, eval_every_steps=steps,
+                     max_allowed_runtime_sec=NO_TIME_LIMIT_SEC)
   summary, = run(config, progress=lambda message: None)
   trial = tmp_path / submission / f'{workload}_jax' / 'trial_1' / 'eval_measurements.csv'
   with open(trial) as f:
-    return summary, list(csv.DictReader(f))
+    rows = list(csv.DictReader(f))
+  assert [int(row['global_step']) for row in rows] == sorted({1, steps})
+  return summary, rows

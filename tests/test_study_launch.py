@@ -1,4 +1,5 @@
-"""The launcher: the condition's budget applied on the local runner, and the official runner's overrides."""
+"""The launcher: the condition's budget (and step cadence) for the local runner, and the
+official runner's overrides."""
 
 import importlib.util
 import json
@@ -76,25 +77,61 @@ def test_launcher_flag_errors(argv, message, capsys):
   assert message in capsys.readouterr().err
 
 
-def test_step_condition_passes_steps_and_no_time_limit(tmp_path, monkeypatch, capsys):
+def launched_command(monkeypatch, argv):
+  """The local-runner command ``study.launch`` would start for ``argv``."""
   commands = []
   monkeypatch.setattr(launch.subprocess, 'call', lambda cmd: commands.append(cmd) or 0)
-  steps = write(tmp_path / 's.json', {'imagenet_resnet_mini': 25})
-  assert cli.run_main(launch.main, ['--condition', 'step', '--step_budgets', steps, '--',
-                                    '--workload', 'imagenet_resnet_mini', '--rng_seed=1']) == 0
+  assert cli.run_main(launch.main, argv) == 0
   (cmd,) = commands
   assert cmd[1:3] == ['-m', 'local_runner']
-  assert cmd[3:] == ['--workload', 'imagenet_resnet_mini', '--rng_seed=1',
-                     '--max_global_steps=25', f'--max_allowed_runtime_sec={10**9}']
+  return cmd[3:]
+
+
+def test_step_condition_passes_steps_no_time_limit_and_a_step_cadence(tmp_path, monkeypatch,
+                                                                      capsys):
+  steps = write(tmp_path / 's.json', {'imagenet_resnet_mini': 25, 'ogbg_mini': 1200})
+  flags = launched_command(monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--',
+                                         '--workload', 'imagenet_resnet_mini', '--rng_seed=1'])
+  # 25 steps: one evaluation per step (2 % of 25 is under one step)
+  assert flags == ['--workload', 'imagenet_resnet_mini', '--rng_seed=1', '--max_global_steps=25',
+                   f'--max_allowed_runtime_sec={10**9}', '--eval_every_steps=1']
+  flags = launched_command(monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--',
+                                         '--workload=ogbg_mini'])
+  assert flags[-3:] == ['--max_global_steps=1200', f'--max_allowed_runtime_sec={10**9}',
+                        '--eval_every_steps=24']  # 2 % of 1,200
+  flags = launched_command(monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--',
+                                         '--workload=ogbg_mini', '--eval_every_steps=100'])
+  assert flags.count('--eval_every_steps=100') == 1 and not any(
+    f.startswith('--eval_every_steps=24') for f in flags)  # the user's cadence is kept
   rc = cli.run_main(launch.main, ['--condition', 'step', '--step_budgets', steps, '--',
                                   '--workload=imagenet_resnet_mini', '--max_global_steps=3'])
   assert rc != 0 and 'remove it from the runner flags' in capsys.readouterr().err
 
 
-# ---- a real run on the local runner ----------------------------------------------------------
+def test_time_condition_passes_the_transferred_budget_and_no_cadence(tmp_path, monkeypatch,
+                                                                    capsys):
+  budgets = write(tmp_path / 'b.json', {'imagenet_resnet_mini': {'max_allowed_runtime_sec': 8}})
+  flags = launched_command(monkeypatch, ['--budgets', budgets, '--',
+                                         '--workload=imagenet_resnet_mini'])
+  assert flags == ['--workload=imagenet_resnet_mini', '--max_allowed_runtime_sec=8']
+  assert launched_command(monkeypatch, ['--', '--workload=imagenet_resnet_mini']) == [
+    '--workload=imagenet_resnet_mini']  # the workload's own budget
+  rc = cli.run_main(launch.main, ['--', '--workload=ogbg_mini', '--eval_every_steps=10'])
+  assert rc != 0 and 'it is for step control' in capsys.readouterr().err
 
+
+def test_official_runner_gets_no_step_cadence(capsys):
+  rc = cli.run_main(launch.main, ['--condition', 'step', '--', '--workload=criteo1tb',
+                                  '--eval_every_steps=10'])
+  assert rc != 0 and 'the official runner evaluates every eval_period_time_sec' in (
+    capsys.readouterr().err)
+
+
+# ---- a real run on the local runner (slow: its outcome depends on real time) ----------------
+
+@pytest.mark.slow
 def test_local_run_stops_at_the_transferred_budget(tmp_path):
-  override = 8                        # the workload's own budget is 30 s
+  override = 8                        # the workload's own budget is 20 s
   budgets = write(tmp_path / 'b.json',
                   {'imagenet_resnet_mini': {'max_allowed_runtime_sec': override}})
   # adam with a learning rate so small that the targets (which would end the run early) stay
@@ -157,7 +194,8 @@ def test_stop_on_targets_off_hides_reached_targets():
       return True
 
   keeps_going = official.with_overrides(Workload, stop_on_targets=False)()
-  assert not keeps_going.has_reached_validation_target({}) and not keeps_going.has_reached_test_target({})
+  assert not keeps_going.has_reached_validation_target({})
+  assert not keeps_going.has_reached_test_target({})
   assert official.with_overrides(Workload)().has_reached_test_target({})
 
 

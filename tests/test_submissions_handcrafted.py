@@ -1,4 +1,5 @@
-"""The five hand-crafted submissions against an independent numpy statement of protocol.md."""
+"""The five hand-crafted submissions against an independent numpy statement of docs/protocol.md,
+their hyperparameter checks, and step-control runs to the target."""
 
 import importlib
 import json
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
 from local_runner.search_space import hyperparameter_points, load_search_space
 from submissions import _common
@@ -27,7 +29,8 @@ def defaults_from_json(name):
 
 
 def numpy_lr(step, base, step_hint, min_lr=1e-4):
-  """protocol.md: S = 0.75 step_hint; 5 % of S linear warmup from 0; cosine to min_lr; then min_lr."""
+  """docs/protocol.md: S = 0.75 step_hint; 5 % of S linear warmup from 0; cosine to min_lr;
+  then min_lr."""
   s = int(0.75 * step_hint)
   w = int(0.05 * s)
   if step < w:
@@ -39,7 +42,7 @@ def numpy_lr(step, base, step_hint, min_lr=1e-4):
 
 
 def numpy_trajectory(name, p, grads, step_hint):
-  """Parameters after each update, from the formulas in protocol.md (float64)."""
+  """Parameters after each update, from the formulas in docs/protocol.md (float64)."""
   p = p.astype(np.float64)
   m = np.zeros_like(p)
   v = np.zeros_like(p)
@@ -112,7 +115,8 @@ def test_nadam_differs_from_optax_nadam():
 
   g = jnp.array([0.3, -1.0, 2.0])
   ours, _ = scale_by_nadam().update(g, scale_by_nadam().init(g))
-  theirs, _ = optax.scale_by_adam(nesterov=True).update(g, optax.scale_by_adam(nesterov=True).init(g))
+  optax_nadam = optax.scale_by_adam(nesterov=True)
+  theirs, _ = optax_nadam.update(g, optax_nadam.init(g))
   # Ours at t=1: m_hat = (0.9*0.1 g + 0.1 g)/0.1 = 1.9 g; v_hat = g^2.
   np.testing.assert_allclose(ours, 1.9 * jnp.sign(g), rtol=1e-5)
   assert not np.allclose(ours, theirs, rtol=1e-3)
@@ -164,12 +168,66 @@ def test_update_compiles_once(tiny_workload):
   assert len(traces) == 1
 
 
+@pytest.mark.parametrize('field, value, message', [
+  ('min_learning_rate', 0.02, r'min_learning_rate \(0.02\) exceeds learning_rate \(0.01\)'),
+  ('beta1', 1.0, r"'beta1' must be in \[0, 1\), got 1.0"),
+  ('beta2', -0.1, r"'beta2' must be in \[0, 1\), got -0.1"),
+  ('learning_rate', -1e-3, r"'learning_rate' must be in \[0, inf\), got -0.001"),
+  ('weight_decay', -4e-3, r"'weight_decay' must be in \[0, inf\), got -0.004"),
+  ('learning_rate', '1e-2', r"'learning_rate' must be a finite number, got '1e-2' \(str\)"),
+  ('beta1', None, r"'beta1' must be a finite number, got None"),
+  ('weight_decay', True, r"'weight_decay' must be a finite number, got True \(bool\)"),
+  ('warmup_fraction', 1.5, r"'warmup_fraction' must be in \[0, 1\], got 1.5"),
+  ('schedule_fraction', 0.0, r"'schedule_fraction' must be in \(0, 1\], got 0.0"),
+  ('learning_rate', float('nan'), r"'learning_rate' must be a finite number, got nan"),
+])
+def test_nonsense_hyperparameters_are_refused_by_name(field, value, message):
+  hp = dict(submission('nadamw').DEFAULTS, **{field: value})
+  point = hyperparameter_points([hp], 1)[0]
+  with pytest.raises(BenchError, match=f'nadamw: hyperparameter {message}'):
+    submission('nadamw').init_optimizer_state(types.SimpleNamespace(step_hint=10), {}, {}, point,
+                                              None)
+
+
+@pytest.mark.parametrize('name, field', [('heavy_ball', 'momentum'), ('nesterov', 'momentum'),
+                                         ('adam', 'beta2'), ('nadam', 'beta1')])
+def test_momentum_of_one_is_refused_for_every_submission(name, field):
+  point = hyperparameter_points([dict(submission(name).DEFAULTS, **{field: 1.0})], 1)[0]
+  with pytest.raises(BenchError, match=f"{name}: hyperparameter '{field}' must be in"):
+    submission(name).init_optimizer_state(types.SimpleNamespace(step_hint=10), {}, {}, point, None)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+  (dict(min_learning_rate=1e-4, learning_rate=1e-7), 'min_learning_rate .0.0001. exceeds'),
+  (dict(learning_rate='0.01'), "'learning_rate' must be a finite number"),
+  (dict(step_hint=0), 'step_hint must be a positive integer, got 0'),
+  (dict(step_hint=10.5), 'step_hint must be a positive integer, got 10.5'),
+])
+def test_warmup_cosine_schedule_refuses_nonsense(kwargs, message):
+  args = dict(step_hint=100, learning_rate=0.01, warmup_fraction=0.05, schedule_fraction=0.75,
+              min_learning_rate=1e-4)
+  args.update(kwargs)
+  with pytest.raises(_common.HyperparameterError, match=message):
+    _common.warmup_cosine_schedule(args.pop('step_hint'), args.pop('learning_rate'), **args)
+
+
+def test_zero_learning_rate_gives_a_zero_schedule():
+  lr = _common.warmup_cosine_schedule(100, 0.0, warmup_fraction=0.05, schedule_fraction=0.75,
+                                      min_learning_rate=0.0)
+  assert [float(lr(t)) for t in (0, 3, 50, 200)] == [0.0, 0.0, 0.0, 0.0]
+
+
 @pytest.mark.parametrize('name', NAMES)
 def test_submission_reaches_imagenet_resnet_mini_validation_target(tmp_path, name):
+  # Step control: 800 steps (step_hint) evaluated every 16, so that the outcome is the same on
+  # any machine; the run stops at the first evaluation reaching both targets.
   [summary] = run(RunConfig(
-    workload='imagenet_resnet_mini', submission_path=str(REPO / f'submissions/{name}/submission.py'),
+    workload='imagenet_resnet_mini',
+    submission_path=str(REPO / f'submissions/{name}/submission.py'),
     tuning_search_space=str(REPO / f'tuning_search_spaces/{name}.json'),
-    experiment_dir=str(tmp_path), rng_seed=1), progress=lambda m: None)
+    experiment_dir=str(tmp_path), rng_seed=1, max_global_steps=800, eval_every_steps=16,
+    max_allowed_runtime_sec=10**9), progress=lambda m: None)
   assert summary['validation_goal_reached'] and not summary['diverged']
+  assert summary['stop_reason'] == 'targets reached' and summary['global_step'] < 800
   hparams = json.loads((tmp_path / 'imagenet_resnet_mini_jax/trial_1/hparams.json').read_text())
   assert hparams == submission(name).DEFAULTS

@@ -9,6 +9,7 @@ from local_runner.workloads.metrics import (
   average_precision,
   mean_average_precision,
   ssim,
+  ssim_per_image,
 )
 
 
@@ -48,6 +49,18 @@ def test_ssim_averages_every_valid_window_and_penalises_noise():
   windows = [ssim(noisy[i:i + 7, j:j + 7], target[i:i + 7, j:j + 7], data_range=target.max())
              for i in range(4) for j in range(4)]
   assert ssim(noisy, target) == pytest.approx(np.mean(windows), rel=1e-9)
+
+
+def test_ssim_per_image_gives_the_numbers_of_ssim_image_by_image():
+  rng = np.random.default_rng(5)
+  targets = rng.uniform(size=(6, 12, 10))
+  targets[2] = 0.0                                   # an all-zero target: L falls back to 1
+  predictions = targets + rng.normal(0, 0.1, targets.shape)
+  batched = ssim_per_image(predictions, targets)
+  assert batched.shape == (6,)
+  assert list(batched) == [ssim(p, t) for p, t in zip(predictions, targets)]  # exactly
+  with pytest.raises(ValueError, match='batches of 2-D images'):
+    ssim_per_image(predictions[0], targets[0])
 
 
 def test_ssim_rejects_images_smaller_than_the_window():

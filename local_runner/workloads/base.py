@@ -52,6 +52,18 @@ def param_types_of(params) -> dict:
   return jax.tree_util.tree_map_with_path(leaf_type, params)
 
 
+@functools.partial(jax.jit, static_argnums=0, static_argnames=('train', 'dropout_rate'))
+def init_variables(model, rng, example, train: bool = False, dropout_rate=None):
+  """``model.init(rng, example, train=train[, dropout_rate=...])`` compiled as one program.
+
+  Run eagerly, XLA compiles every initializer and layer on its own (some 70 programs for
+  ``fastmri_mini``, 5-25 s of a trial's set-up on 2 CPU cores); as one program it compiles in
+  half to a third of that, with the same variables to the bit.
+  """
+  kwargs = {} if dropout_rate is None else {'dropout_rate': dropout_rate}
+  return model.init(rng, example, train=train, **kwargs)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def predict_eval(model, params, inputs):
   """``model`` in eval mode on ``inputs`` (no model state); jitted once per model configuration."""

@@ -44,6 +44,7 @@ import numpy as np
 from algoperf_compat import spec
 from local_runner.workloads.base import (
   StatelessWorkload,
+  init_variables,
   masked_loss,
   predict_eval,
   smoothed_sigmoid_cross_entropy,
@@ -167,7 +168,7 @@ class Criteo1tbMiniWorkload(StatelessWorkload):
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate
-    params = self._model.init(rng, jnp.zeros((1, NUM_DENSE + NUM_CATEGORICAL)), train=False)['params']
+    params = init_variables(self._model, rng, jnp.zeros((1, NUM_DENSE + NUM_CATEGORICAL)))['params']
     params = dict(params)
     self._record_param_tree(params)
     return params, None

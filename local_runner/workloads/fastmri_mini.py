@@ -41,8 +41,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import StatelessWorkload, masked_loss, predict_eval
-from local_runner.workloads.metrics import ssim
+from local_runner.workloads.base import (
+  StatelessWorkload,
+  init_variables,
+  masked_loss,
+  predict_eval,
+)
+from local_runner.workloads.metrics import ssim_per_image
 
 IMAGE_SIZE = 32
 ACCELERATION = 4
@@ -193,7 +198,7 @@ class FastmriMiniWorkload(StatelessWorkload):
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate
-    variables = self._model.init(rng, jnp.zeros((1, IMAGE_SIZE, IMAGE_SIZE)), train=False)
+    variables = init_variables(self._model, rng, jnp.zeros((1, IMAGE_SIZE, IMAGE_SIZE)))
     params = dict(variables['params'])
     self._record_param_tree(params)
     return params, None
@@ -208,7 +213,7 @@ class FastmriMiniWorkload(StatelessWorkload):
     outputs = np.asarray(predict_eval(self._model, params, split['inputs']))
     weights = split['weights']
     per_example_l1 = np.mean(np.abs(outputs - split['targets']), axis=(1, 2))
-    per_example_ssim = np.array([ssim(o, t) for o, t in zip(outputs, split['targets'])])
+    per_example_ssim = ssim_per_image(outputs, split['targets'])
     n = weights.sum()
     return {'loss': float((per_example_l1 * weights).sum() / n),
             'ssim': float((per_example_ssim * weights).sum() / n)}

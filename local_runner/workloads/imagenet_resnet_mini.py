@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from algoperf_compat import spec
-from local_runner.workloads.base import EmbeddedWorkload, masked_loss
+from local_runner.workloads.base import EmbeddedWorkload, init_variables, masked_loss
 
 NUM_CLASSES = 10
 
@@ -100,7 +100,7 @@ class ImagenetResnetMiniWorkload(EmbeddedWorkload):
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate
-    variables = self._model.init(rng, jnp.zeros((1, 8, 8, 1), jnp.float32), train=False)
+    variables = init_variables(self._model, rng, jnp.zeros((1, 8, 8, 1), jnp.float32))
     params = dict(variables['params'])
     model_state = {'batch_stats': variables['batch_stats']}
     self._record_param_tree(params)

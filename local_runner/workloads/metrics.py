@@ -1,6 +1,7 @@
 """Evaluation metrics of the embedded workloads as small pure-numpy functions.
 
-- ``ssim``: structural similarity of two images (fastMRI's definition).
+- ``ssim``, ``ssim_per_image``: structural similarity of two images, or of each pair of a
+  batch (fastMRI's definition).
 - ``average_precision`` / ``mean_average_precision``: ranking quality of binary
   multi-label scores (OGB's ``ogbg-molpcba`` definition).
 """
@@ -15,10 +16,37 @@ SSIM_K2 = 0.03
 
 
 def _window_means(x: np.ndarray, window: int) -> np.ndarray:
-  """Mean of every ``window x window`` patch fully inside ``x`` (a 'valid' box filter)."""
-  c = np.pad(np.cumsum(np.cumsum(x, axis=0), axis=1), ((1, 0), (1, 0)))
-  sums = c[window:, window:] - c[:-window, window:] - c[window:, :-window] + c[:-window, :-window]
+  """Mean of every ``window x window`` patch fully inside each image of ``x`` (a 'valid' box
+  filter over the last two axes)."""
+  c = np.cumsum(np.cumsum(x, axis=-2), axis=-1)
+  c = np.pad(c, [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)])
+  sums = (c[..., window:, window:] - c[..., :-window, window:] - c[..., window:, :-window]
+          + c[..., :-window, :-window])
   return sums / window**2
+
+
+def _check_images(x: np.ndarray, y: np.ndarray, ndim: int, window: int) -> None:
+  if x.shape != y.shape or x.ndim != ndim:
+    raise ValueError(f'ssim: expected two {"batches of " if ndim == 3 else ""}2-D images of '
+                     f'equal shape, got {x.shape} and {y.shape}')
+  if min(x.shape[-2:]) < window:
+    raise ValueError(f'ssim: images {x.shape[-2:]} are smaller than the {window}x{window} window')
+
+
+def _ssim_per_image(x: np.ndarray, y: np.ndarray, data_range: np.ndarray,
+                    window: int) -> np.ndarray:
+  """The SSIM of each image pair along the leading axes (the formula of :func:`ssim`)."""
+  c1 = ((SSIM_K1 * data_range)**2)[..., None, None]
+  c2 = ((SSIM_K2 * data_range)**2)[..., None, None]
+  n = window**2
+  unbias = n / (n - 1)
+  mx, my = _window_means(x, window), _window_means(y, window)
+  vx = unbias * (_window_means(x * x, window) - mx * mx)
+  vy = unbias * (_window_means(y * y, window) - my * my)
+  cxy = unbias * (_window_means(x * y, window) - mx * my)
+  numerator = (2 * mx * my + c1) * (2 * cxy + c2)
+  denominator = (mx * mx + my * my + c1) * (vx + vy + c2)
+  return np.mean(numerator / denominator, axis=(-2, -1))
 
 
 def ssim(prediction: np.ndarray, target: np.ndarray, data_range: float | None = None,
@@ -38,24 +66,24 @@ def ssim(prediction: np.ndarray, target: np.ndarray, data_range: float | None = 
   """
   x = np.asarray(prediction, np.float64)
   y = np.asarray(target, np.float64)
-  if x.shape != y.shape or x.ndim != 2:
-    raise ValueError(f'ssim: expected two 2-D images of equal shape, got {x.shape} and {y.shape}')
-  if min(x.shape) < window:
-    raise ValueError(f'ssim: images {x.shape} are smaller than the {window}x{window} window')
+  _check_images(x, y, 2, window)
   if data_range is None:
     data_range = float(y.max())
   if data_range <= 0:
     data_range = 1.0
-  c1, c2 = (SSIM_K1 * data_range)**2, (SSIM_K2 * data_range)**2
-  n = window**2
-  unbias = n / (n - 1)
-  mx, my = _window_means(x, window), _window_means(y, window)
-  vx = unbias * (_window_means(x * x, window) - mx * mx)
-  vy = unbias * (_window_means(y * y, window) - my * my)
-  cxy = unbias * (_window_means(x * y, window) - mx * my)
-  numerator = (2 * mx * my + c1) * (2 * cxy + c2)
-  denominator = (mx * mx + my * my + c1) * (vx + vy + c2)
-  return float(np.mean(numerator / denominator))
+  return float(_ssim_per_image(x, y, np.float64(data_range), window))
+
+
+def ssim_per_image(predictions: np.ndarray, targets: np.ndarray,
+                   window: int = SSIM_WINDOW) -> np.ndarray:
+  """:func:`ssim` of each pair of a batch of images (shape ``(n, height, width)``), each with
+  its own target's maximum as ``L``; the same numbers as calling :func:`ssim` per image,
+  computed in one pass."""
+  x = np.asarray(predictions, np.float64)
+  y = np.asarray(targets, np.float64)
+  _check_images(x, y, 3, window)
+  data_range = y.max(axis=(-2, -1))
+  return _ssim_per_image(x, y, np.where(data_range > 0, data_range, 1.0), window)
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:

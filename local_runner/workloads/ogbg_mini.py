@@ -53,6 +53,7 @@ import optax
 from algoperf_compat import spec
 from local_runner.workloads.base import (
   StatelessWorkload,
+  init_variables,
   masked_loss,
   smoothed_sigmoid_cross_entropy,
 )
@@ -305,7 +306,7 @@ class OgbgMiniWorkload(StatelessWorkload):
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate
     example = padded_batch(self.splits['validation'], np.arange(1), 1)['inputs']
-    params = dict(self._model.init(rng, example, train=False, dropout_rate=0.0)['params'])
+    params = dict(init_variables(self._model, rng, example, dropout_rate=0.0)['params'])
     self._record_param_tree(params)
     return params, None
 

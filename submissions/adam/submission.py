@@ -1,4 +1,4 @@
-"""Adam, warmup + cosine over 75 % of ``step_hint`` (protocol.md defaults): ``optax.adam``."""
+"""Adam, warmup + cosine over 75 % of ``step_hint`` (docs/protocol.md defaults): ``optax.adam``."""
 
 import optax
 
