@@ -14,6 +14,7 @@ from typing import Dict, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from algoperf_compat import spec
 
@@ -82,8 +83,6 @@ def masked_loss(per_example, mask_batch=None) -> dict:
 
 def smoothed_sigmoid_cross_entropy(logits, labels, label_smoothing: float = 0.0):
   """Elementwise sigmoid cross-entropy with binary targets smoothed towards 1/2."""
-  import optax
-
   return optax.sigmoid_binary_cross_entropy(
     logits, labels * (1.0 - label_smoothing) + 0.5 * label_smoothing)
 

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from sklearn.datasets import load_digits
 
 from algoperf_compat import spec
 from local_runner.workloads.base import EmbeddedWorkload, init_variables, masked_loss
@@ -56,8 +57,6 @@ class MiniResNet(nn.Module):
 
 
 def _digits_splits(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
-  from sklearn.datasets import load_digits
-
   digits = load_digits()
   images = digits.images.astype(np.float32)[..., None]
   labels = digits.target.astype(np.int32)
