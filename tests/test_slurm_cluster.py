@@ -97,7 +97,7 @@ def runs_by_trial(logs: Path) -> dict:
     text = log.read_text()
     trial_dir = re.search(r'^task \d+ of array job \d+ .*: (\S+)$', text, re.M).group(1)
     entry = counts.setdefault(trial_dir, [0, 0])
-    entry[0] += len(re.findall(rf'^{WORKLOAD} trial 1/1 \(seed \d+\) -> ', text, re.M))
+    entry[0] += len(re.findall(rf'^{WORKLOAD} trial 1/1 \(seed \d+[^)\n]*\) -> ', text, re.M))
     entry[1] += len(re.findall(rf'^{WORKLOAD} trial 1: \d+ steps', text, re.M))
   return counts
 
