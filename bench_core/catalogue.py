@@ -36,21 +36,45 @@ OFFICIAL_TO_EMBEDDED = {
 
 #: Workload names of AlgoPerf's ``submission_runner.py`` (v0.6 line): base workloads, their
 #: variants, and the development / test-sized ones.
-OFFICIAL_WORKLOADS = frozenset({
-  'cifar', 'mnist',
-  'criteo1tb', 'criteo1tb_test', 'criteo1tb_layernorm', 'criteo1tb_embed_init',
-  'criteo1tb_resnet',
-  'fastmri', 'fastmri_model_size', 'fastmri_tanh', 'fastmri_layernorm',
-  'imagenet_resnet', 'imagenet_resnet_silu', 'imagenet_resnet_gelu',
-  'imagenet_resnet_large_bn_init',
-  'imagenet_vit', 'imagenet_vit_glu', 'imagenet_vit_post_ln', 'imagenet_vit_map',
-  'librispeech_conformer', 'librispeech_conformer_attention_temperature',
-  'librispeech_conformer_layernorm', 'librispeech_conformer_gelu',
-  'librispeech_deepspeech', 'librispeech_deepspeech_tanh', 'librispeech_deepspeech_no_resnet',
-  'librispeech_deepspeech_norm_and_spec_aug',
-  'ogbg', 'ogbg_gelu', 'ogbg_silu', 'ogbg_model_size',
-  'wmt', 'wmt_post_ln', 'wmt_attention_temp', 'wmt_glu_tanh',
-})
+OFFICIAL_WORKLOADS = frozenset(
+  {
+    'cifar',
+    'mnist',
+    'criteo1tb',
+    'criteo1tb_test',
+    'criteo1tb_layernorm',
+    'criteo1tb_embed_init',
+    'criteo1tb_resnet',
+    'fastmri',
+    'fastmri_model_size',
+    'fastmri_tanh',
+    'fastmri_layernorm',
+    'imagenet_resnet',
+    'imagenet_resnet_silu',
+    'imagenet_resnet_gelu',
+    'imagenet_resnet_large_bn_init',
+    'imagenet_vit',
+    'imagenet_vit_glu',
+    'imagenet_vit_post_ln',
+    'imagenet_vit_map',
+    'librispeech_conformer',
+    'librispeech_conformer_attention_temperature',
+    'librispeech_conformer_layernorm',
+    'librispeech_conformer_gelu',
+    'librispeech_deepspeech',
+    'librispeech_deepspeech_tanh',
+    'librispeech_deepspeech_no_resnet',
+    'librispeech_deepspeech_norm_and_spec_aug',
+    'ogbg',
+    'ogbg_gelu',
+    'ogbg_silu',
+    'ogbg_model_size',
+    'wmt',
+    'wmt_post_ln',
+    'wmt_attention_temp',
+    'wmt_glu_tanh',
+  }
+)
 
 MINIMIZE = 'min'
 MAXIMIZE = 'max'
@@ -110,7 +134,8 @@ def check_workload(workload: str, where: str = '--workload') -> str:
   raise BenchError(
     f'unknown workload {workload!r} ({where}): embedded workloads are '
     f'{", ".join(sorted(EMBEDDED_WORKLOADS))}; official AlgoPerf workloads of the study are '
-    f'{", ".join(OFFICIAL_TO_EMBEDDED)} (and the other names of AlgoPerf\'s submission_runner)')
+    f"{', '.join(OFFICIAL_TO_EMBEDDED)} (and the other names of AlgoPerf's submission_runner)"
+  )
 
 
 def embedded_stand_in(workload: str) -> str | None:
@@ -138,8 +163,10 @@ def metric_direction(metric: str) -> str:
     return _DIRECTION_BY_METRIC[name]
   except KeyError:
     known = ', '.join(sorted(_DIRECTION_BY_METRIC))
-    raise ValueError(f'unknown metric {metric!r}: cannot tell whether it is minimised or '
-                     f'maximised (known: {known})') from None
+    raise ValueError(
+      f'unknown metric {metric!r}: cannot tell whether it is minimised or '
+      f'maximised (known: {known})'
+    ) from None
 
 
 def is_minimized(metric: str) -> bool:

@@ -56,8 +56,10 @@ TEXT_LOG_SUFFIX = '.log'
 
 _WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>' + '|'.join(FRAMEWORKS) + r')$')
 _TRIAL_DIR = re.compile(r'^trial_(?P<k>\d+)$')
-_LOG_STAMP = re.compile(r'_(?P<M>\d{2})-(?P<D>\d{2})-(?P<Y>\d{4})-(?P<h>\d{2})-(?P<m>\d{2})-'
-                        r'(?P<s>\d{2})' + re.escape(TEXT_LOG_SUFFIX) + '$')
+_LOG_STAMP = re.compile(
+  r'_(?P<M>\d{2})-(?P<D>\d{2})-(?P<Y>\d{4})-(?P<h>\d{2})-(?P<m>\d{2})-'
+  r'(?P<s>\d{2})' + re.escape(TEXT_LOG_SUFFIX) + '$'
+)
 
 
 # ---- names and paths -------------------------------------------------------------------------
@@ -87,8 +89,9 @@ def trial_number(name: str) -> int | None:
   return int(match['k']) if match else None
 
 
-def run_dir(experiment_dir: str | Path, experiment_name: str | None, workload: str,
-            framework: str = FRAMEWORK) -> Path:
+def run_dir(
+  experiment_dir: str | Path, experiment_name: str | None, workload: str, framework: str = FRAMEWORK
+) -> Path:
   """``<experiment_dir>[/<experiment_name>]/<workload>_<framework>``: what one runner run owns."""
   root = Path(experiment_dir).expanduser()
   if experiment_name:
@@ -106,8 +109,9 @@ def study_runner_root(root: str | Path, condition: str, algorithm: str) -> Path:
   return Path(root) / condition / algorithm
 
 
-def study_run_dir(root: str | Path, condition: str, algorithm: str, study: int,
-                  workload: str) -> Path:
+def study_run_dir(
+  root: str | Path, condition: str, algorithm: str, study: int, workload: str
+) -> Path:
   """``<root>/<condition>/<algorithm>/study_<s>/<workload>_jax``."""
   return run_dir(study_runner_root(root, condition, algorithm), study_name(study), workload)
 
@@ -142,13 +146,22 @@ def find_scoring_trials(tree: str | Path) -> List[FoundTrial]:
         workload, framework = split_workload_dir(workload_dir)
         for trial in _subdirs(os.path.join(study_dir, workload_dir)):
           if trial_number(trial) is not None:
-            found.append(FoundTrial(algorithm, study, workload, framework, trial,
-                                    os.path.join(study_dir, workload_dir, trial)))
+            found.append(
+              FoundTrial(
+                algorithm,
+                study,
+                workload,
+                framework,
+                trial,
+                os.path.join(study_dir, workload_dir, trial),
+              )
+            )
   return found
 
 
-def find_trials_anywhere(root: str | Path, required_file: str = EVAL_MEASUREMENTS
-                         ) -> Dict[str, List[Path]]:
+def find_trials_anywhere(
+  root: str | Path, required_file: str = EVAL_MEASUREMENTS
+) -> Dict[str, List[Path]]:
   """workload -> its ``<workload>_<framework>/trial_<k>`` folders holding ``required_file``,
   at any depth under ``root``, in trial order."""
   found: Dict[str, List[tuple]] = {}

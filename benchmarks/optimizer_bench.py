@@ -26,13 +26,22 @@ NAMES = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
 
 def param_tree(scale: float = 1.0):
   """~10 M values (scale 1): conv kernels, dense layers, biases, a scalar."""
-  shapes = {'conv1': (3, 3, 256, 256), 'conv2': (3, 3, 256, 512), 'dense': (2048, 2048),
-            'dense2': (2048, 1536), 'embed': (4096, 256), 'bias': (2048,), 'scalar': ()}
+  shapes = {
+    'conv1': (3, 3, 256, 256),
+    'conv2': (3, 3, 256, 512),
+    'dense': (2048, 2048),
+    'dense2': (2048, 1536),
+    'embed': (4096, 256),
+    'bias': (2048,),
+    'scalar': (),
+  }
   keys = jax.random.split(jax.random.PRNGKey(0), len(shapes))
   tree = {}
   for k, (name, shape) in zip(keys, shapes.items()):
-    shape = tuple(max(1, int(d * scale)) if len(shape) > 1 and i >= len(shape) - 2 else d
-                  for i, d in enumerate(shape))
+    shape = tuple(
+      max(1, int(d * scale)) if len(shape) > 1 and i >= len(shape) - 2 else d
+      for i, d in enumerate(shape)
+    )
     tree[name] = jax.random.normal(k, shape, jnp.float32)
   return tree
 
@@ -69,15 +78,21 @@ def main(argv=None):
   grads = jax.tree_util.tree_map(lambda p: 0.01 * jnp.ones_like(p), params)
   n = sum(p.size for p in jax.tree_util.tree_leaves(params))
   workload = types.SimpleNamespace(step_hint=10_000)
-  print(f'== hand-crafted optimizers: update step on {n / 1e6:.1f} M float32 values '
-        f'(median of {repeats}, backend {jax.default_backend()}) ==')
+  print(
+    f'== hand-crafted optimizers: update step on {n / 1e6:.1f} M float32 values '
+    f'(median of {repeats}, backend {jax.default_backend()}) =='
+  )
   print(f'{"optimizer":<12} {"ms/step":>9} {"adam ms":>9} {"ratio":>7}')
   for name in NAMES:
     module = importlib.import_module(f'submissions.{name}.submission')
     hp = types.SimpleNamespace(**module.DEFAULTS)
     ours, adam = interleaved_median_seconds(
-      [stepper(module.make_optimizer(hp, workload), params, grads),
-       stepper(optax.adam(1e-3), params, grads)], repeats=repeats)
+      [
+        stepper(module.make_optimizer(hp, workload), params, grads),
+        stepper(optax.adam(1e-3), params, grads),
+      ],
+      repeats=repeats,
+    )
     print(f'{name:<12} {ours * 1e3:9.2f} {adam * 1e3:9.2f} {ours / adam:7.2f}')
 
 

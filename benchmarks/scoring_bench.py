@@ -50,8 +50,7 @@ def write_text_log(csv_path, log_path):
   results = []
   for row in frame.to_dict('records'):
     step = int(row['global_step'])
-    lines.append(f'{prefix}Time since start: {row["total_duration"]:.2f}s, \tStep: {step}, '
-                 f'\t{row}')
+    lines.append(f'{prefix}Time since start: {row["total_duration"]:.2f}s, \tStep: {step}, \t{row}')
     results.append((step, row))
   lines.append(prefix.replace('408', '585') + 'Metrics: ' + repr({'eval_results': results}))
   with open(log_path, 'w') as f:
@@ -68,8 +67,9 @@ def main() -> None:
   with tempfile.TemporaryDirectory() as tmp:
     tree = os.path.join(tmp, 'experiment')
     start = time.perf_counter()
-    algorithms, workloads = generate_tree(tree, n_algorithms=args.algorithms,
-                                          n_studies=args.studies, n_evals=args.evals)
+    algorithms, workloads = generate_tree(
+      tree, n_algorithms=args.algorithms, n_studies=args.studies, n_evals=args.evals
+    )
     generated = time.perf_counter()
     experiment = logs.load_experiment(tree)
     loaded = time.perf_counter()
@@ -79,33 +79,53 @@ def main() -> None:
     rendered = time.perf_counter()
 
     csvs = sorted(glob.glob(os.path.join(tree, '*', '*', '*', 'trial_1', 'eval_measurements.csv')))
-    checked, plain = interleaved_medians([
+    checked, plain = interleaved_medians(
+      [
         lambda: [eval_csv.read_eval_csv(p) for p in csvs],
-        lambda: [pd.read_csv(p, usecols=eval_csv.wanted_column) for p in csvs]], args.repeats)
+        lambda: [pd.read_csv(p, usecols=eval_csv.wanted_column) for p in csvs],
+      ],
+      args.repeats,
+    )
     some = csvs[:20]
     log_paths = [os.path.join(tmp, f'run{i}.log') for i in range(len(some))]
     for csv_path, log_path in zip(some, log_paths):
       write_text_log(csv_path, log_path)
-    from_logs, from_csvs = interleaved_medians([
+    from_logs, from_csvs = interleaved_medians(
+      [
         lambda: [textlogs.evaluations_frame(textlogs.read_logs([p])[0][1]) for p in log_paths],
-        lambda: [eval_csv.read_eval_csv(p) for p in some]], args.repeats)
+        lambda: [eval_csv.read_eval_csv(p) for p in some],
+      ],
+      args.repeats,
+    )
     metrics_lines = [open(p).read().rstrip().rsplit('Metrics: ', 1)[1] for p in log_paths]
-    rewritten, with_ast = interleaved_medians([
+    rewritten, with_ast = interleaved_medians(
+      [
         lambda: [textlogs.parse_literal(t) for t in metrics_lines],
-        lambda: [ast.literal_eval(t) for t in metrics_lines]], args.repeats)
-  print(f'tree: {len(algorithms)} algorithms x {len(workloads)} workloads x {args.studies} '
-        f'studies x 1 trial x {args.evals} evaluations ({len(experiment.evals):,} rows)')
+        lambda: [ast.literal_eval(t) for t in metrics_lines],
+      ],
+      args.repeats,
+    )
+  print(
+    f'tree: {len(algorithms)} algorithms x {len(workloads)} workloads x {args.studies} '
+    f'studies x 1 trial x {args.evals} evaluations ({len(experiment.evals):,} rows)'
+  )
   print(f'generate {generated - start:.2f} s')
   print(f'load     {loaded - generated:.2f} s')
   print(f'score    {scored - loaded:.2f} s  (load + targets + time to target + scores + quality)')
   print(f'render   {rendered - scored:.2f} s  (tables + plots in memory)')
   print(f'\nside by side, median of {args.repeats} alternating repeats:')
-  print(f'  {len(csvs)} CSVs: damage-checked read {checked:.3f} s vs pandas.read_csv alone '
-        f'{plain:.3f} s: ratio {checked / plain:.2f}')
-  print(f'  {len(some)} trials: from text logs {from_logs:.3f} s vs from CSVs {from_csvs:.3f} s: '
-        f'ratio {from_logs / from_csvs:.2f}')
-  print(f'  {len(some)} Metrics lines: parse_literal {rewritten:.3f} s vs ast.literal_eval '
-        f'{with_ast:.3f} s: ratio {rewritten / with_ast:.2f}')
+  print(
+    f'  {len(csvs)} CSVs: damage-checked read {checked:.3f} s vs pandas.read_csv alone '
+    f'{plain:.3f} s: ratio {checked / plain:.2f}'
+  )
+  print(
+    f'  {len(some)} trials: from text logs {from_logs:.3f} s vs from CSVs {from_csvs:.3f} s: '
+    f'ratio {from_logs / from_csvs:.2f}'
+  )
+  print(
+    f'  {len(some)} Metrics lines: parse_literal {rewritten:.3f} s vs ast.literal_eval '
+    f'{with_ast:.3f} s: ratio {rewritten / with_ast:.2f}'
+  )
 
 
 if __name__ == '__main__':

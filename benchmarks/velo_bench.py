@@ -185,8 +185,9 @@ def trees(quick: bool) -> dict[str, dict[str, tuple]]:
 
 def make_tree(shapes: dict[str, tuple], seed: int = 0):
   rng = np.random.default_rng(seed)
-  return {k: jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 0.05)
-          for k, s in shapes.items()}
+  return {
+    k: jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 0.05) for k, s in shapes.items()
+  }
 
 
 class Stepper:
@@ -203,8 +204,9 @@ class Stepper:
     self.state = jax.tree_util.tree_map(jnp.copy, tx.init(self.params))
     self.grads = grads
     start, start_cpu = time.perf_counter(), _cpu_seconds()
-    self.compiled = jax.jit(step, donate_argnums=(0, 1)).lower(
-      self.params, self.state, grads).compile()
+    self.compiled = (
+      jax.jit(step, donate_argnums=(0, 1)).lower(self.params, self.state, grads).compile()
+    )
     self.compile_seconds = time.perf_counter() - start
     self.compile_cpu_seconds = _cpu_seconds() - start_cpu
     self.temp_bytes = _temp_bytes(self.compiled)
@@ -237,31 +239,63 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
   t_velo, t_adam = interleaved_median_seconds([vel, adam], repeats=repeats)
   multiple = lambda b: float('nan') if b is None else b / param_bytes
   return {
-    'params': param_bytes // 4, 'tensors': len(shapes), 'adam_ms': t_adam * 1e3,
-    'velo_ms': t_velo * 1e3, 'ratio': t_velo / t_adam, 'adam_compile_s': adam.compile_seconds,
-    'velo_compile_s': vel.compile_seconds, 'adam_compile_cpu_s': adam.compile_cpu_seconds,
-    'velo_compile_cpu_s': vel.compile_cpu_seconds, 'adam_temp': multiple(adam.temp_bytes),
-    'velo_temp': multiple(vel.temp_bytes), 'velo_state': vel.state_bytes / param_bytes,
+    'params': param_bytes // 4,
+    'tensors': len(shapes),
+    'adam_ms': t_adam * 1e3,
+    'velo_ms': t_velo * 1e3,
+    'ratio': t_velo / t_adam,
+    'adam_compile_s': adam.compile_seconds,
+    'velo_compile_s': vel.compile_seconds,
+    'adam_compile_cpu_s': adam.compile_cpu_seconds,
+    'velo_compile_cpu_s': vel.compile_cpu_seconds,
+    'adam_temp': multiple(adam.temp_bytes),
+    'velo_temp': multiple(vel.temp_bytes),
+    'velo_state': vel.state_bytes / param_bytes,
   }
 
 
-COLUMNS = (('tree', '{}'), ('params', '{:,}'), ('tensors', '{}'), ('adam ms', '{:.2f}'),
-           ('velo ms', '{:.2f}'), ('velo/adam', '{:.1f}x'), ('adam compile s', '{:.1f}'),
-           ('velo compile s', '{:.1f}'), ('adam compile cpu s', '{:.1f}'),
-           ('velo compile cpu s', '{:.1f}'), ('adam temp/P', '{:.2f}'), ('velo temp/P', '{:.2f}'),
-           ('velo state/P', '{:.2f}'))
-KEYS = ('params', 'tensors', 'adam_ms', 'velo_ms', 'ratio', 'adam_compile_s', 'velo_compile_s',
-        'adam_compile_cpu_s', 'velo_compile_cpu_s', 'adam_temp', 'velo_temp', 'velo_state')
+COLUMNS = (
+  ('tree', '{}'),
+  ('params', '{:,}'),
+  ('tensors', '{}'),
+  ('adam ms', '{:.2f}'),
+  ('velo ms', '{:.2f}'),
+  ('velo/adam', '{:.1f}x'),
+  ('adam compile s', '{:.1f}'),
+  ('velo compile s', '{:.1f}'),
+  ('adam compile cpu s', '{:.1f}'),
+  ('velo compile cpu s', '{:.1f}'),
+  ('adam temp/P', '{:.2f}'),
+  ('velo temp/P', '{:.2f}'),
+  ('velo state/P', '{:.2f}'),
+)
+KEYS = (
+  'params',
+  'tensors',
+  'adam_ms',
+  'velo_ms',
+  'ratio',
+  'adam_compile_s',
+  'velo_compile_s',
+  'adam_compile_cpu_s',
+  'velo_compile_cpu_s',
+  'adam_temp',
+  'velo_temp',
+  'velo_state',
+)
 
 
 def row_cells(name, result):
-  return [COLUMNS[0][1].format(name)] + [fmt.format(result[k])
-                                         for (_, fmt), k in zip(COLUMNS[1:], KEYS)]
+  return [COLUMNS[0][1].format(name)] + [
+    fmt.format(result[k]) for (_, fmt), k in zip(COLUMNS[1:], KEYS)
+  ]
 
 
 def markdown_table(results: dict) -> str:
-  lines = ['| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
-           '|' + '|'.join('---' for _ in COLUMNS) + '|']
+  lines = [
+    '| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
+    '|' + '|'.join('---' for _ in COLUMNS) + '|',
+  ]
   lines += ['| ' + ' | '.join(row_cells(name, r)) + ' |' for name, r in results.items()]
   return '\n'.join(lines)
 
@@ -270,33 +304,40 @@ def summary(results: dict) -> str:
   """The README's sentences: ranges over the trees, read from the table."""
   big = {k: r for k, r in results.items() if r['params'] >= 1_000_000}
   small = {k: r for k, r in results.items() if r['params'] < 1_000_000}
-  span = lambda rs, key, fmt: (f'{fmt.format(min(r[key] for r in rs.values()))}-'
-                               f'{fmt.format(max(r[key] for r in rs.values()))}')
+  span = lambda rs, key, fmt: (
+    f'{fmt.format(min(r[key] for r in rs.values()))}-{fmt.format(max(r[key] for r in rs.values()))}'
+  )
   parts = []
   if big:
-    parts.append(f'On the AlgoPerf-shaped trees a VeLO step costs {span(big, "ratio", "{:.1f}")}x '
-                 f'the donated `optax.adam` step, compiles in '
-                 f'{span(big, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
-                 f'{span(big, "adam_compile_cpu_s", "{:.1f}")}), and needs XLA temporary memory '
-                 f'of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes (state: '
-                 f'{span(big, "velo_state", "{:.1f}")}x).')
+    parts.append(
+      f'On the AlgoPerf-shaped trees a VeLO step costs {span(big, "ratio", "{:.1f}")}x '
+      f'the donated `optax.adam` step, compiles in '
+      f'{span(big, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
+      f'{span(big, "adam_compile_cpu_s", "{:.1f}")}), and needs XLA temporary memory '
+      f'of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes (state: '
+      f'{span(big, "velo_state", "{:.1f}")}x).'
+    )
   if small:
-    parts.append(f'On the embedded workloads\' models it compiles in '
-                 f'{span(small, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
-                 f'{span(small, "adam_compile_cpu_s", "{:.1f}")}) and steps in '
-                 f'{span(small, "velo_ms", "{:.1f}")} ms.')
+    parts.append(
+      f"On the embedded workloads' models it compiles in "
+      f'{span(small, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
+      f'{span(small, "adam_compile_cpu_s", "{:.1f}")}) and steps in '
+      f'{span(small, "velo_ms", "{:.1f}")} ms.'
+    )
   return ' '.join(parts)
 
 
 def header(theta_note: str) -> str:
   cpu = os.cpu_count()
   load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
-  return (f'Measured by `make bench-readme` on {datetime.date.today().isoformat()}: '
-          f'{platform.machine()} with {cpu} CPU cores (load average {load} at the start), '
-          f'backend {jax.default_backend()}, jax {jax.__version__}; {theta_note}. Steps timed in '
-          'alternation in one process (medians); compile times as wall and CPU seconds (the '
-          'latter barely depend on other load); temp and state as multiples of the parameter '
-          'bytes P. Do not edit by hand.')
+  return (
+    f'Measured by `make bench-readme` on {datetime.date.today().isoformat()}: '
+    f'{platform.machine()} with {cpu} CPU cores (load average {load} at the start), '
+    f'backend {jax.default_backend()}, jax {jax.__version__}; {theta_note}. Steps timed in '
+    'alternation in one process (medians); compile times as wall and CPU seconds (the '
+    'latter barely depend on other load); temp and state as multiples of the parameter '
+    'bytes P. Do not edit by hand.'
+  )
 
 
 def update_readme(readme: Path, text_block: str) -> None:
@@ -305,14 +346,17 @@ def update_readme(readme: Path, text_block: str) -> None:
     raise BenchError(f'{readme} has no {README_START} ... {README_END} block to replace')
   before, rest = text.split(README_START, 1)
   after = rest.split(README_END, 1)[1]
-  trial_layout.atomic_write_text(readme, f'{before}{README_START}\n{text_block}\n{README_END}{after}')
+  trial_layout.atomic_write_text(
+    readme, f'{before}{README_START}\n{text_block}\n{README_END}{after}'
+  )
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--quick', action='store_true', help='small trees, about a minute')
-  parser.add_argument('--theta', default=None,
-                      help='theta file to time (default: the random meta-initialisation)')
+  parser.add_argument(
+    '--theta', default=None, help='theta file to time (default: the random meta-initialisation)'
+  )
   parser.add_argument('--repeats', type=int, default=None)
   parser.add_argument('--readme', default=None, help="rewrite this README's velo-bench block")
   args = parser.parse_args(argv)
@@ -323,8 +367,10 @@ def main(argv=None) -> int:
       raise BenchError(f'--theta: {e}') from e
   else:
     theta = velo.load_theta(META_INIT_THETA)
-    theta_note = ('theta: the reference\'s random meta-initialisation with the released shapes '
-                  '(no VeLO checkpoint needed; the cost does not depend on the values)')
+    theta_note = (
+      "theta: the reference's random meta-initialisation with the released shapes "
+      '(no VeLO checkpoint needed; the cost does not depend on the values)'
+    )
   repeats = args.repeats or (5 if args.quick else 10)
   print(header(theta_note), flush=True)
   print(' | '.join(c for c, _ in COLUMNS), flush=True)

@@ -41,6 +41,7 @@ def write_json(path: str | Path, data: Any) -> None:
 
 # ---- field checks ------------------------------------------------------------------
 
+
 def positive_int(value: Any, path: str | Path, field: str) -> int:
   """``value`` as an int > 0 (an integral float such as 100.0 is accepted)."""
   if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -54,18 +55,22 @@ def positive_int(value: Any, path: str | Path, field: str) -> int:
 
 def positive_number(value: Any, path: str | Path, field: str) -> float | int:
   """``value`` as a finite number > 0."""
-  if isinstance(value, bool) or not isinstance(value, (int, float)) \
-      or not math.isfinite(value) or value <= 0:
-    raise BenchError(f'{path}: field {field!r} must be a positive number of seconds, '
-                        f'got {value!r}')
+  if (
+    isinstance(value, bool)
+    or not isinstance(value, (int, float))
+    or not math.isfinite(value)
+    or value <= 0
+  ):
+    raise BenchError(f'{path}: field {field!r} must be a positive number of seconds, got {value!r}')
   return value
 
 
 def _entry(data: Dict[str, Any], workload: str, path, required: List[str]) -> Dict[str, Any]:
   entry = data[workload]
   if not isinstance(entry, dict):
-    raise BenchError(f'{path}: field {workload!r} must be an object with '
-                        f'{", ".join(required)}, got {entry!r}')
+    raise BenchError(
+      f'{path}: field {workload!r} must be an object with {", ".join(required)}, got {entry!r}'
+    )
   missing = [k for k in required if k not in entry]
   if missing:
     raise BenchError(f'{path}: field {workload!r} lacks {", ".join(repr(k) for k in missing)}')
@@ -86,6 +91,7 @@ def _nonempty(data: Dict[str, Any], path, what: str) -> Dict[str, Any]:
 
 # ---- the files -----------------------------------------------------------------------
 
+
 def load_reference(path: str | Path | None = None) -> Dict[str, Dict[str, Any]]:
   """workload -> ``{"algorithm": str, "measurement": Measurement}`` (built-in table if no path)."""
   path = BUILTIN_REFERENCE if path is None else Path(path)
@@ -95,8 +101,10 @@ def load_reference(path: str | Path | None = None) -> Dict[str, Dict[str, Any]]:
     entry = _entry(data, workload, path, ['algorithm', 'steps', 'runtime_sec'])
     if not isinstance(entry['algorithm'], str) or not entry['algorithm']:
       raise BenchError(f'{path}: field {workload + ".algorithm"!r} must be a non-empty string')
-    out[workload] = {'algorithm': entry['algorithm'],
-                     'measurement': _measurement(entry, path, workload)}
+    out[workload] = {
+      'algorithm': entry['algorithm'],
+      'measurement': _measurement(entry, path, workload),
+    }
   return out
 
 
@@ -106,24 +114,33 @@ def load_measured(path: str | Path) -> Dict[str, Dict[str, Any]]:
   out = {}
   for workload in data:
     entry = _entry(data, workload, path, ['steps', 'runtime_sec', 'num_gpus'])
-    out[workload] = {'measurement': _measurement(entry, path, workload),
-                     'num_gpus': positive_int(entry['num_gpus'], path, f'{workload}.num_gpus')}
+    out[workload] = {
+      'measurement': _measurement(entry, path, workload),
+      'num_gpus': positive_int(entry['num_gpus'], path, f'{workload}.num_gpus'),
+    }
   return out
 
 
 def load_budgets(path: str | Path) -> Dict[str, int]:
   """workload -> ``max_allowed_runtime_sec`` from a budgets file written by ``transfer``."""
   data = _nonempty(read_json_object(path), path, 'budgets')
-  return {w: positive_int(_entry(data, w, path, ['max_allowed_runtime_sec'])
-                          ['max_allowed_runtime_sec'], path, f'{w}.max_allowed_runtime_sec')
-          for w in data}
+  return {
+    w: positive_int(
+      _entry(data, w, path, ['max_allowed_runtime_sec'])['max_allowed_runtime_sec'],
+      path,
+      f'{w}.max_allowed_runtime_sec',
+    )
+    for w in data
+  }
 
 
 def budget_for(budgets: Dict[str, Any], workload: str, path: str | Path, what: str = 'budget'):
   """``budgets[workload]``, or an error naming the file and the workloads it has."""
   if workload not in budgets:
-    raise BenchError(f'{path}: no {what} for workload {workload!r} '
-                        f'(the file has: {", ".join(sorted(budgets)) or "none"})')
+    raise BenchError(
+      f'{path}: no {what} for workload {workload!r} '
+      f'(the file has: {", ".join(sorted(budgets)) or "none"})'
+    )
   return budgets[workload]
 
 
@@ -135,14 +152,17 @@ def load_probes(path: str | Path) -> Dict[str, List[Measurement]]:
     if isinstance(probes, dict):
       probes = [probes]
     if not isinstance(probes, list) or not probes:
-      raise BenchError(f'{path}: field {workload!r} must be a non-empty list of '
-                          f'{{"steps", "runtime_sec"}} objects, got {probes!r}')
+      raise BenchError(
+        f'{path}: field {workload!r} must be a non-empty list of '
+        f'{{"steps", "runtime_sec"}} objects, got {probes!r}'
+      )
     measurements = []
     for i, probe in enumerate(probes):
       field = f'{workload}[{i}]'
       if not isinstance(probe, dict) or not {'steps', 'runtime_sec'} <= set(probe):
-        raise BenchError(f'{path}: field {field!r} must be an object with "steps" and '
-                            f'"runtime_sec", got {probe!r}')
+        raise BenchError(
+          f'{path}: field {field!r} must be an object with "steps" and "runtime_sec", got {probe!r}'
+        )
       measurements.append(_measurement(probe, path, field))
     out[workload] = measurements
   return out

@@ -33,8 +33,9 @@ def find_trials(root: str | Path) -> Dict[str, List[Path]]:
     raise BenchError(f'{root}: log directory not found')
   found = layout.find_trials_anywhere(root)
   if not found:
-    raise BenchError(f'{root}: no <workload>_<framework>/trial_<k>/eval_measurements.csv '
-                     f'under this directory')
+    raise BenchError(
+      f'{root}: no <workload>_<framework>/trial_<k>/eval_measurements.csv under this directory'
+    )
   return found
 
 
@@ -61,14 +62,19 @@ def measurement_from_trial(trial_dir: str | Path, skip_steps: int = 0) -> Measur
       raise BenchError(
         f'{csv}: with --skip_steps={skip_steps} at least two evaluations at different steps '
         f'at or after step {skip_steps} are needed; the evaluations are at steps '
-        f'{[int(s) for s in rows["global_step"]]}: run the probe longer or skip fewer steps')
-    start_step, start_time = int(after.iloc[0]['global_step']), float(
-      after.iloc[0]['accumulated_submission_time'])
+        f'{[int(s) for s in rows["global_step"]]}: run the probe longer or skip fewer steps'
+      )
+    start_step, start_time = (
+      int(after.iloc[0]['global_step']),
+      float(after.iloc[0]['accumulated_submission_time']),
+    )
   steps = int(last['global_step']) - start_step
   runtime = float(last['accumulated_submission_time']) - start_time
   if steps <= 0 or not runtime > 0:
-    raise BenchError(f'{csv}: field global_step / accumulated_submission_time give '
-                        f'{steps} steps in {runtime} s; both must be positive')
+    raise BenchError(
+      f'{csv}: field global_step / accumulated_submission_time give '
+      f'{steps} steps in {runtime} s; both must be positive'
+    )
   return Measurement(steps=steps, runtime_sec=runtime)
 
 
@@ -87,12 +93,14 @@ def num_gpus_of_trial(trial_dir: str | Path) -> Optional[int]:
 
 def pooled(measurements: List[Measurement]) -> Measurement:
   """Several trials as one measurement: total steps, total runtime."""
-  return Measurement(steps=sum(m.steps for m in measurements),
-                     runtime_sec=sum(m.runtime_sec for m in measurements))
+  return Measurement(
+    steps=sum(m.steps for m in measurements), runtime_sec=sum(m.runtime_sec for m in measurements)
+  )
 
 
-def measured_from_logs(root: str | Path, skip_steps: int = 0,
-                       num_gpus: Optional[int] = None) -> Dict[str, Dict[str, object]]:
+def measured_from_logs(
+  root: str | Path, skip_steps: int = 0, num_gpus: Optional[int] = None
+) -> Dict[str, Dict[str, object]]:
   """workload -> ``{"steps", "runtime_sec", "num_gpus"}`` (the measured-file format), trials pooled.
 
   ``num_gpus`` overrides what the meta data records (default 1 when it records nothing).

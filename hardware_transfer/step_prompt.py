@@ -40,7 +40,7 @@ class PromptDerivation:
   """Every number behind one workload's prompt (printed as a table)."""
 
   workload: str
-  budget: int                      # seconds (time control) or steps (step control)
+  budget: int  # seconds (time control) or steps (step control)
   probes: List[Measurement]
   estimates: List[int]
   mean_estimate: Optional[int]
@@ -49,22 +49,32 @@ class PromptDerivation:
   short_prompt: int
 
 
-def time_control_prompt(workload: str, budget_sec: int, probes: List[Measurement],
-                        actual_steps: Optional[int] = None) -> PromptDerivation:
+def time_control_prompt(
+  workload: str, budget_sec: int, probes: List[Measurement], actual_steps: Optional[int] = None
+) -> PromptDerivation:
   """Estimates from the probes, their floored mean, replaced by ``actual_steps`` when given."""
   estimates = [arithmetic.estimated_total_steps(budget_sec, p) for p in probes]
   mean = arithmetic.mean_prompt(estimates) if estimates else None
   prompt = actual_steps if actual_steps is not None else mean
   if prompt is None:
     raise BenchError(f'workload {workload!r}: no probes and no actual steps to prompt VeLO with')
-  return PromptDerivation(workload, budget_sec, list(probes), estimates, mean, actual_steps,
-                          prompt, arithmetic.short_prompt(prompt))
+  return PromptDerivation(
+    workload,
+    budget_sec,
+    list(probes),
+    estimates,
+    mean,
+    actual_steps,
+    prompt,
+    arithmetic.short_prompt(prompt),
+  )
 
 
 def step_control_prompt(workload: str, step_budget: int) -> PromptDerivation:
   """The step budget itself."""
-  return PromptDerivation(workload, step_budget, [], [], None, None, step_budget,
-                          arithmetic.short_prompt(step_budget))
+  return PromptDerivation(
+    workload, step_budget, [], [], None, None, step_budget, arithmetic.short_prompt(step_budget)
+  )
 
 
 def search_space(total_steps: int) -> Dict[str, Dict[str, List[int]]]:
@@ -84,32 +94,52 @@ def write_search_spaces(d: PromptDerivation, out_dir: str | Path) -> List[Path]:
 
 def format_table(derivations: List[PromptDerivation], condition: str) -> str:
   budget_unit = 'budget s' if condition == 'time' else 'budget steps'
-  lines = [f'{"workload":<22}{budget_unit:>13}{"probe":>7}{"steps":>8}{"runtime s":>12}'
-           f'{"s/step":>12}{"estimate":>10}']
+  lines = [
+    f'{"workload":<22}{budget_unit:>13}{"probe":>7}{"steps":>8}{"runtime s":>12}'
+    f'{"s/step":>12}{"estimate":>10}'
+  ]
   for d in derivations:
     for i, (p, e) in enumerate(zip(d.probes, d.estimates)):
-      lines.append(f'{d.workload:<22}{d.budget:>13}{i + 1:>7}{p.steps:>8}{p.runtime_sec:>12.3f}'
-                   f'{arithmetic.time_per_step(p):>12.6f}{e:>10}')
-    summary = [f'mean {d.mean_estimate}' if d.mean_estimate is not None else None,
-               f'actual {d.actual_steps}' if d.actual_steps is not None else None,
-               f'prompt (velo) {d.prompt}', f'velo_short {d.short_prompt}']
+      lines.append(
+        f'{d.workload:<22}{d.budget:>13}{i + 1:>7}{p.steps:>8}{p.runtime_sec:>12.3f}'
+        f'{arithmetic.time_per_step(p):>12.6f}{e:>10}'
+      )
+    summary = [
+      f'mean {d.mean_estimate}' if d.mean_estimate is not None else None,
+      f'actual {d.actual_steps}' if d.actual_steps is not None else None,
+      f'prompt (velo) {d.prompt}',
+      f'velo_short {d.short_prompt}',
+    ]
     lines.append(f'{d.workload:<22}{d.budget:>13}  -> ' + ', '.join(s for s in summary if s))
   return '\n'.join(lines)
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-  p = argparse.ArgumentParser(prog='python -m hardware_transfer.step_prompt', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog='python -m hardware_transfer.step_prompt',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument('--condition', choices=('time', 'step'), default='time')
   p.add_argument('--budgets', help='budgets JSON written by hardware_transfer.transfer (time)')
   p.add_argument('--probes', help='JSON: workload -> [{"steps", "runtime_sec"}, ...] (time)')
-  p.add_argument('--probe_logs', nargs='+', help='AlgoPerf log directories of VeLO probe runs; '
-                 'each trial is one probe (time)')
+  p.add_argument(
+    '--probe_logs',
+    nargs='+',
+    help='AlgoPerf log directories of VeLO probe runs; each trial is one probe (time)',
+  )
   p.add_argument('--skip_steps', type=int, default=0, help='with --probe_logs, as in transfer')
-  p.add_argument('--actual_steps', help='JSON: workload -> steps a full first trial completed; '
-                 'replaces the estimate as the prompt (time)')
-  p.add_argument('--step_budgets', default=None, help='JSON: workload -> step budget (step; '
-                 f'default: the built-in {files.BUILTIN_STEP_BUDGETS.name})')
+  p.add_argument(
+    '--actual_steps',
+    help='JSON: workload -> steps a full first trial completed; '
+    'replaces the estimate as the prompt (time)',
+  )
+  p.add_argument(
+    '--step_budgets',
+    default=None,
+    help='JSON: workload -> step budget (step; '
+    f'default: the built-in {files.BUILTIN_STEP_BUDGETS.name})',
+  )
   p.add_argument('--out_dir', required=True, help='folder that receives velo/ and velo_short/')
   return p.parse_args(argv)
 
@@ -135,10 +165,12 @@ def _time_derivations(args) -> List[PromptDerivation]:
   derivations = []
   for workload in sorted(set(probes) | set(actual)):
     source = probe_source if workload in probes else args.actual_steps
-    budget = files.budget_for(budgets, workload, args.budgets,
-                              what=f'max_allowed_runtime_sec (needed by {source})')
-    derivations.append(time_control_prompt(workload, budget, probes.get(workload, []),
-                                           actual.get(workload)))
+    budget = files.budget_for(
+      budgets, workload, args.budgets, what=f'max_allowed_runtime_sec (needed by {source})'
+    )
+    derivations.append(
+      time_control_prompt(workload, budget, probes.get(workload, []), actual.get(workload))
+    )
   return derivations
 
 
@@ -148,8 +180,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     derivations = _time_derivations(args)
   else:
     if args.budgets or args.probes or args.probe_logs or args.actual_steps:
-      raise BenchError('--condition step takes only --step_budgets: the prompt is the step '
-                          'budget (drop --budgets/--probes/--probe_logs/--actual_steps)')
+      raise BenchError(
+        '--condition step takes only --step_budgets: the prompt is the step '
+        'budget (drop --budgets/--probes/--probe_logs/--actual_steps)'
+      )
     step_budgets = files.load_step_counts(args.step_budgets, 'step budgets')
     derivations = [step_control_prompt(w, s) for w, s in sorted(step_budgets.items())]
   print(format_table(derivations, args.condition))

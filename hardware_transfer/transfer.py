@@ -22,15 +22,20 @@ from bench_core.errors import BenchError
 from hardware_transfer import arithmetic, files, log_measurements
 
 
-def transfer_budgets(measured: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]],
-                     measured_source: str, reference_source: str) -> Dict[str, Dict[str, Any]]:
+def transfer_budgets(
+  measured: Dict[str, Dict[str, Any]],
+  reference: Dict[str, Dict[str, Any]],
+  measured_source: str,
+  reference_source: str,
+) -> Dict[str, Dict[str, Any]]:
   """workload -> the budgets-file entry, for every measured workload (all must be in reference)."""
   out = {}
   for workload, entry in measured.items():
     if workload not in reference:
       raise BenchError(
         f'{measured_source}: unknown workload {workload!r}: the reference {reference_source} has '
-        f'{", ".join(sorted(reference))} (give --reference with an entry for it)')
+        f'{", ".join(sorted(reference))} (give --reference with an entry for it)'
+      )
     local, ref = entry['measurement'], reference[workload]['measurement']
     out[workload] = {
       'max_allowed_runtime_sec': arithmetic.transferred_max_runtime(local, ref),
@@ -43,32 +48,49 @@ def transfer_budgets(measured: Dict[str, Dict[str, Any]], reference: Dict[str, D
 
 
 def format_table(budgets: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]]) -> str:
-  header = (f'{"workload":<22}{"ref steps":>10}{"ref s":>10}{"ref s/step":>13}'
-            f'{"local s/step":>14}{"factor":>10}{"gpus":>6}{"budget s":>10}')
+  header = (
+    f'{"workload":<22}{"ref steps":>10}{"ref s":>10}{"ref s/step":>13}'
+    f'{"local s/step":>14}{"factor":>10}{"gpus":>6}{"budget s":>10}'
+  )
   lines = [header]
   for w, b in sorted(budgets.items()):
     ref = reference[w]['measurement']
-    lines.append(f'{w:<22}{ref.steps:>10}{ref.runtime_sec:>10}{b["reference_time_per_step"]:>13.6f}'
-                 f'{b["local_time_per_step"]:>14.6f}{b["factor"]:>10.4f}{b["num_gpus"]:>6}'
-                 f'{b["max_allowed_runtime_sec"]:>10}')
+    lines.append(
+      f'{w:<22}{ref.steps:>10}{ref.runtime_sec:>10}{b["reference_time_per_step"]:>13.6f}'
+      f'{b["local_time_per_step"]:>14.6f}{b["factor"]:>10.4f}{b["num_gpus"]:>6}'
+      f'{b["max_allowed_runtime_sec"]:>10}'
+    )
   return '\n'.join(lines)
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-  p = argparse.ArgumentParser(prog='python -m hardware_transfer.transfer', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog='python -m hardware_transfer.transfer',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   src = p.add_mutually_exclusive_group(required=True)
   src.add_argument('--measured', help='JSON: workload -> {"steps", "runtime_sec", "num_gpus"}')
   src.add_argument('--measured_logs', help='AlgoPerf log directory of a probe run')
-  p.add_argument('--skip_steps', type=int, default=0,
-                 help='with --measured_logs: measure between the first evaluation at or after '
-                      'this step and the last one (default 0: from the start)')
-  p.add_argument('--num_gpus', type=int, default=None,
-                 help='with --measured_logs: accelerators used '
-                      '(default: from the meta data, else 1)')
-  p.add_argument('--reference', default=None,
-                 help='JSON: workload -> {"algorithm", "steps", "runtime_sec"} '
-                      f'(default: the built-in {files.BUILTIN_REFERENCE.name})')
+  p.add_argument(
+    '--skip_steps',
+    type=int,
+    default=0,
+    help='with --measured_logs: measure between the first evaluation at or after '
+    'this step and the last one (default 0: from the start)',
+  )
+  p.add_argument(
+    '--num_gpus',
+    type=int,
+    default=None,
+    help='with --measured_logs: accelerators used (default: from the meta data, else 1)',
+  )
+  p.add_argument(
+    '--reference',
+    default=None,
+    help='JSON: workload -> {"algorithm", "steps", "runtime_sec"} '
+    f'(default: the built-in {files.BUILTIN_REFERENCE.name})',
+  )
   p.add_argument('--out', required=True, help='budgets JSON to write (other workloads kept)')
   return p.parse_args(argv)
 
@@ -87,8 +109,13 @@ def main(argv: Optional[List[str]] = None) -> int:
   else:
     measured_source = args.measured_logs
     raw = log_measurements.measured_from_logs(args.measured_logs, args.skip_steps, args.num_gpus)
-    measured = {w: {'measurement': arithmetic.Measurement(e['steps'], e['runtime_sec']),
-                    'num_gpus': e['num_gpus']} for w, e in raw.items()}
+    measured = {
+      w: {
+        'measurement': arithmetic.Measurement(e['steps'], e['runtime_sec']),
+        'num_gpus': e['num_gpus'],
+      }
+      for w, e in raw.items()
+    }
   budgets = transfer_budgets(measured, reference, measured_source, reference_source)
   print(format_table(budgets, reference))
   files.merge_into_json(args.out, budgets)

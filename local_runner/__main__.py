@@ -21,20 +21,31 @@ flags.DEFINE_string('data_dir', None, 'Ignored: embedded workloads carry their d
 flags.DEFINE_integer('max_global_steps', None, 'Stop after this many steps.')
 flags.DEFINE_integer('rng_seed', None, 'Seed (0 or unset: a random seed, as the official runner).')
 flags.DEFINE_boolean('overwrite', False, 'Replace an existing experiment directory.')
-flags.DEFINE_boolean('resume_last_run', False,
-                     'Keep completed trials of an existing directory, rerun the others.')
+flags.DEFINE_boolean(
+  'resume_last_run', False, 'Keep completed trials of an existing directory, rerun the others.'
+)
 flags.DEFINE_integer('hparam_start_index', None, 'First hyperparameter point to run.')
 flags.DEFINE_integer('hparam_end_index', None, 'One past the last hyperparameter point to run.')
-flags.DEFINE_float('max_allowed_runtime_sec', None,
-                   "Override of the workload's time budget (e.g. a hardware-transferred one).")
-flags.DEFINE_boolean('stop_on_targets', True,
-                     'Stop once validation and test targets are reached (the official rule); '
-                     '--nostop_on_targets runs the whole budget.')
-flags.DEFINE_integer('eval_every_steps', None,
-                     'Evaluate after step 1, every N steps and at the end, instead of every '
-                     'eval_period_time_sec of wall time (step control; not an official flag).')
-flags.DEFINE_boolean('save_checkpoints', False,
-                     'Accepted for compatibility; no checkpoints are kept.')
+flags.DEFINE_float(
+  'max_allowed_runtime_sec',
+  None,
+  "Override of the workload's time budget (e.g. a hardware-transferred one).",
+)
+flags.DEFINE_boolean(
+  'stop_on_targets',
+  True,
+  'Stop once validation and test targets are reached (the official rule); '
+  '--nostop_on_targets runs the whole budget.',
+)
+flags.DEFINE_integer(
+  'eval_every_steps',
+  None,
+  'Evaluate after step 1, every N steps and at the end, instead of every '
+  'eval_period_time_sec of wall time (step control; not an official flag).',
+)
+flags.DEFINE_boolean(
+  'save_checkpoints', False, 'Accepted for compatibility; no checkpoints are kept.'
+)
 flags.DEFINE_boolean('torch_compile', False, 'Accepted for compatibility; ignored.')
 flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
 
@@ -46,14 +57,23 @@ def run_from_flags(argv) -> int:
   if FLAGS.framework != 'jax':
     raise BenchError(f'the local runner supports --framework=jax only, got {FLAGS.framework!r}')
   config = RunConfig(
-    workload=FLAGS.workload, submission_path=FLAGS.submission_path,
-    experiment_dir=FLAGS.experiment_dir, experiment_name=FLAGS.experiment_name,
-    tuning_ruleset=FLAGS.tuning_ruleset, tuning_search_space=FLAGS.tuning_search_space,
-    num_tuning_trials=FLAGS.num_tuning_trials, max_global_steps=FLAGS.max_global_steps,
-    rng_seed=FLAGS.rng_seed, overwrite=FLAGS.overwrite, resume_last_run=FLAGS.resume_last_run,
-    hparam_start_index=FLAGS.hparam_start_index, hparam_end_index=FLAGS.hparam_end_index,
-    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec, stop_on_targets=FLAGS.stop_on_targets,
-    eval_every_steps=FLAGS.eval_every_steps)
+    workload=FLAGS.workload,
+    submission_path=FLAGS.submission_path,
+    experiment_dir=FLAGS.experiment_dir,
+    experiment_name=FLAGS.experiment_name,
+    tuning_ruleset=FLAGS.tuning_ruleset,
+    tuning_search_space=FLAGS.tuning_search_space,
+    num_tuning_trials=FLAGS.num_tuning_trials,
+    max_global_steps=FLAGS.max_global_steps,
+    rng_seed=FLAGS.rng_seed,
+    overwrite=FLAGS.overwrite,
+    resume_last_run=FLAGS.resume_last_run,
+    hparam_start_index=FLAGS.hparam_start_index,
+    hparam_end_index=FLAGS.hparam_end_index,
+    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec,
+    stop_on_targets=FLAGS.stop_on_targets,
+    eval_every_steps=FLAGS.eval_every_steps,
+  )
   run(config, progress=lambda msg: print(msg, flush=True))
   return 0
 

@@ -39,8 +39,9 @@ class TimeRule(NamedTuple):
 
   period_sec: float
 
-  def is_due(self, global_step: int, step_end_time: float,
-             last_eval_end_time: Optional[float]) -> bool:
+  def is_due(
+    self, global_step: int, step_end_time: float, last_eval_end_time: Optional[float]
+  ) -> bool:
     del global_step
     return last_eval_end_time is None or step_end_time - last_eval_end_time >= self.period_sec
 
@@ -53,8 +54,9 @@ class StepCadence(NamedTuple):
 
   every_steps: int
 
-  def is_due(self, global_step: int, step_end_time: float,
-             last_eval_end_time: Optional[float]) -> bool:
+  def is_due(
+    self, global_step: int, step_end_time: float, last_eval_end_time: Optional[float]
+  ) -> bool:
     del step_end_time, last_eval_end_time
     return global_step == 1 or global_step % self.every_steps == 0
 

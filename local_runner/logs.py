@@ -66,8 +66,13 @@ class TrialLogger:
     layout.write_json(self.trial_dir / layout.META_DATA, meta_data)
     layout.write_json(self.trial_dir / layout.FLAGS, flags)
 
-  def append_scalar_metrics(self, metrics: Dict[str, Any], global_step: int,
-                            preemption_count: int | None = 0, is_eval: bool = False) -> None:
+  def append_scalar_metrics(
+    self,
+    metrics: Dict[str, Any],
+    global_step: int,
+    preemption_count: int | None = 0,
+    is_eval: bool = False,
+  ) -> None:
     row = dict(metrics, global_step=int(global_step))
     if preemption_count is not None:
       row['preemption_count'] = preemption_count
@@ -75,8 +80,9 @@ class TrialLogger:
     layout.atomic_write_text(self.trial_dir / layout.MEASUREMENTS, _rows_to_csv(self._rows))
     if is_eval:
       self._eval_rows.append(row)
-      layout.atomic_write_text(self.trial_dir / layout.EVAL_MEASUREMENTS,
-                               _rows_to_csv(self._eval_rows))
+      layout.atomic_write_text(
+        self.trial_dir / layout.EVAL_MEASUREMENTS, _rows_to_csv(self._eval_rows)
+      )
 
   def mark_diverged(self, global_step: int, reason: str) -> None:
     layout.mark_diverged(self.trial_dir, global_step, reason)

@@ -83,14 +83,16 @@ def _positive_int(value, flag: str) -> None:
 def check_config(config: RunConfig) -> None:
   """Refuse flags that cannot describe a run, naming the flag and what it needs."""
   if config.tuning_ruleset not in ('external', 'self'):
-    raise BenchError(f'--tuning_ruleset must be "external" or "self", got '
-                     f'{config.tuning_ruleset!r}')
+    raise BenchError(
+      f'--tuning_ruleset must be "external" or "self", got {config.tuning_ruleset!r}'
+    )
   _positive_int(config.max_global_steps, 'max_global_steps')
   _positive_int(config.num_tuning_trials, 'num_tuning_trials')
   _positive_int(config.eval_every_steps, 'eval_every_steps')
   if config.max_allowed_runtime_sec is not None and not config.max_allowed_runtime_sec > 0:
-    raise BenchError(f'--max_allowed_runtime_sec must be positive, got '
-                     f'{config.max_allowed_runtime_sec!r}')
+    raise BenchError(
+      f'--max_allowed_runtime_sec must be positive, got {config.max_allowed_runtime_sec!r}'
+    )
   if config.tuning_ruleset == 'external' and config.tuning_search_space is None:
     raise BenchError('--tuning_search_space is required under --tuning_ruleset=external')
   if config.tuning_ruleset == 'self' and config.tuning_search_space is not None:
@@ -102,12 +104,13 @@ def trial_indices(config: RunConfig, num_points: int) -> List[int]:
   for flag in ('hparam_start_index', 'hparam_end_index'):
     value = getattr(config, flag)
     if value is not None and not 0 <= value <= num_points:
-      raise BenchError(f'--{flag} must be in [0, {num_points}] (the number of trials), '
-                       f'got {value}')
-  indices = list(range(num_points))[config.hparam_start_index:config.hparam_end_index]
+      raise BenchError(f'--{flag} must be in [0, {num_points}] (the number of trials), got {value}')
+  indices = list(range(num_points))[config.hparam_start_index : config.hparam_end_index]
   if not indices:
-    raise BenchError(f'--hparam_start_index={config.hparam_start_index} and --hparam_end_index='
-                     f'{config.hparam_end_index} select none of the {num_points} trial(s)')
+    raise BenchError(
+      f'--hparam_start_index={config.hparam_start_index} and --hparam_end_index='
+      f'{config.hparam_end_index} select none of the {num_points} trial(s)'
+    )
   return indices
 
 
@@ -131,7 +134,8 @@ def prepare_experiment_dir(config: RunConfig) -> List[Path]:
     elif not config.resume_last_run:
       raise ExperimentExistsError(
         f'experiment directory {path} already exists: pass --overwrite to replace it or '
-        f'--resume_last_run to keep its completed trials and rerun the others')
+        f'--resume_last_run to keep its completed trials and rerun the others'
+      )
   created = [p for p in reversed([path, *path.parents]) if not p.exists()]
   path.mkdir(parents=True, exist_ok=True)
   return created
@@ -175,24 +179,42 @@ def run(config: RunConfig, progress=print, clock: Clock = DEFAULT_CLOCK) -> List
     for k in indices:
       trial_dir = root / layout.trial_dir_name(k + 1)
       if layout.is_complete(trial_dir):
-        progress(f'{config.workload} trial {k + 1}/{len(points)}: complete, skipped '
-                 f'(--resume_last_run)')
+        progress(
+          f'{config.workload} trial {k + 1}/{len(points)}: complete, skipped (--resume_last_run)'
+        )
         continue
       if trial_dir.exists():
         shutil.rmtree(trial_dir)  # an interrupted trial is rerun from scratch
-      progress(f'{config.workload} trial {k + 1}/{len(points)} (seed {seed}, evaluations '
-               f'{eval_rule.describe()}) -> {trial_dir}')
+      progress(
+        f'{config.workload} trial {k + 1}/{len(points)} (seed {seed}, evaluations '
+        f'{eval_rule.describe()}) -> {trial_dir}'
+      )
       summary = train_once(
-        workload, submission, points[k], seed, trial_dir=trial_dir, eval_rule=eval_rule,
-        budget=budget, max_global_steps=config.max_global_steps,
-        stop_on_targets=config.stop_on_targets, flags=config.as_flags(),
-        submission_path=config.submission_path, clock=clock, progress=progress,
-        hyperparameter_source=(f'{config.tuning_search_space} (point {k + 1})'
-                               if points[k] is not None else 'the submission (self-tuning)'))
-      progress(f'{config.workload} trial {k + 1}: {summary["global_step"]} steps, '
-               f'{summary["score"]:.1f}s submission time, {summary["num_evals"]} evaluations'
-               + (', DIVERGED' if summary['diverged'] else '')
-               + (', reached validation target' if summary['validation_goal_reached'] else ''))
+        workload,
+        submission,
+        points[k],
+        seed,
+        trial_dir=trial_dir,
+        eval_rule=eval_rule,
+        budget=budget,
+        max_global_steps=config.max_global_steps,
+        stop_on_targets=config.stop_on_targets,
+        flags=config.as_flags(),
+        submission_path=config.submission_path,
+        clock=clock,
+        progress=progress,
+        hyperparameter_source=(
+          f'{config.tuning_search_space} (point {k + 1})'
+          if points[k] is not None
+          else 'the submission (self-tuning)'
+        ),
+      )
+      progress(
+        f'{config.workload} trial {k + 1}: {summary["global_step"]} steps, '
+        f'{summary["score"]:.1f}s submission time, {summary["num_evals"]} evaluations'
+        + (', DIVERGED' if summary['diverged'] else '')
+        + (', reached validation target' if summary['validation_goal_reached'] else '')
+      )
       summaries.append(summary)
   except BaseException:
     remove_if_empty(created)

@@ -28,23 +28,27 @@ class SearchSpaceError(BenchError):
 
 def _check_spec(path: str, name: str, spec: Any) -> None:
   if not isinstance(spec, dict):
-    raise SearchSpaceError(f'{path}: field {name!r} must be an object with "feasible_points" or '
-                           f'"min"/"max", got {spec!r}')
+    raise SearchSpaceError(
+      f'{path}: field {name!r} must be an object with "feasible_points" or '
+      f'"min"/"max", got {spec!r}'
+    )
   if 'feasible_points' in spec:
     points = spec['feasible_points']
     if not isinstance(points, list) or not points:
       raise SearchSpaceError(f'{path}: field {name!r}.feasible_points must be a non-empty list')
     return
   if not {'min', 'max'} <= set(spec):
-    raise SearchSpaceError(f'{path}: field {name!r} needs "feasible_points" or both "min" and '
-                           f'"max"')
+    raise SearchSpaceError(
+      f'{path}: field {name!r} needs "feasible_points" or both "min" and "max"'
+    )
   lo, hi = spec['min'], spec['max']
   if not all(isinstance(v, (int, float)) for v in (lo, hi)) or lo > hi:
     raise SearchSpaceError(f'{path}: field {name!r} needs numeric min <= max, got {lo!r}, {hi!r}')
   scaling = spec.get('scaling', 'linear')
   if scaling not in ('linear', 'log'):
-    raise SearchSpaceError(f'{path}: field {name!r}.scaling must be "linear" or "log", got '
-                           f'{scaling!r}')
+    raise SearchSpaceError(
+      f'{path}: field {name!r}.scaling must be "linear" or "log", got {scaling!r}'
+    )
   if scaling == 'log' and lo <= 0:
     raise SearchSpaceError(f'{path}: field {name!r} has log scaling and needs min > 0')
 
@@ -66,10 +70,12 @@ def load_search_space(path: str | Path) -> Any:
       space = json.load(f)
   except FileNotFoundError:
     raise SearchSpaceError(
-      f'tuning search space {path} does not exist (--tuning_search_space)') from None
+      f'tuning search space {path} does not exist (--tuning_search_space)'
+    ) from None
   except json.JSONDecodeError as e:
     raise SearchSpaceError(
-      f'{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})') from None
+      f'{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})'
+    ) from None
   if isinstance(space, list):
     if not space or not all(isinstance(p, dict) for p in space):
       raise SearchSpaceError(f'{path}: a list search space must be a non-empty list of objects')

@@ -31,11 +31,13 @@ def load_submission(path: str | Path) -> ModuleType:
   except Exception as e:
     sys.modules.pop(module_name, None)
     raise SubmissionError(
-      f'submission file {path} failed to import: {type(e).__name__}: {e}') from e
+      f'submission file {path} failed to import: {type(e).__name__}: {e}'
+    ) from e
   missing = [f for f in REQUIRED_FUNCTIONS if not callable(getattr(module, f, None))]
   if missing:
     raise SubmissionError(
-      f'submission file {path} lacks the AlgoPerf function(s): {", ".join(missing)}')
+      f'submission file {path} lacks the AlgoPerf function(s): {", ".join(missing)}'
+    )
   return module
 
 

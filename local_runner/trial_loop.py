@@ -43,8 +43,11 @@ DEFAULT_CLOCK: Clock = time.perf_counter
 
 @jax.jit
 def _all_finite(tree) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
-            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+  leaves = [
+    jnp.all(jnp.isfinite(x))
+    for x in jax.tree_util.tree_leaves(tree)
+    if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)
+  ]
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
@@ -56,31 +59,49 @@ def _step_rngs(rng, global_step):
 
 
 def _block(tree) -> None:
-  jax.tree_util.tree_map(lambda x: x.block_until_ready() if hasattr(x, 'block_until_ready') else x,
-                         tree)
+  jax.tree_util.tree_map(
+    lambda x: x.block_until_ready() if hasattr(x, 'block_until_ready') else x, tree
+  )
 
 
 def no_evaluation_reason(global_step: int, submission_time: float, budget: float) -> str:
   """What to tell the user about a trial that ended before its first evaluation. The first
   evaluation is due after step 1 under every rule, so only a budget already spent there
   prevents it."""
-  spent = (f'step 1, which includes compiling the update, used {submission_time:.2f} s of '
-           f'submission time, the whole budget of {budget:g} s (compilation used the whole budget)'
-           if global_step == 1 else
-           f'{global_step} steps used {submission_time:.2f} s of submission time, the whole '
-           f'budget of {budget:g} s')
-  return (f'the trial ended before its first evaluation: {spent}; no evaluation was made and '
-          f'no eval_measurements.csv was written. Give a larger --max_allowed_runtime_sec or '
-          f'run under step control.')
+  spent = (
+    f'step 1, which includes compiling the update, used {submission_time:.2f} s of '
+    f'submission time, the whole budget of {budget:g} s (compilation used the whole budget)'
+    if global_step == 1
+    else f'{global_step} steps used {submission_time:.2f} s of submission time, the whole '
+    f'budget of {budget:g} s'
+  )
+  return (
+    f'the trial ended before its first evaluation: {spent}; no evaluation was made and '
+    f'no eval_measurements.csv was written. Give a larger --max_allowed_runtime_sec or '
+    f'run under step control.'
+  )
 
 
 class TrialLoop:
   """The training loop of one trial, from a set-up state to its summary."""
 
-  def __init__(self, *, workload, submission, hyperparameters, state: TrialState, rng,
-               input_queue, eval_rule: EvaluationRule, budget: float,
-               max_global_steps: Optional[int], stop_on_targets: bool,
-               logger: logs.TrialLogger, clock: Clock, progress: Callable[[str], None]):
+  def __init__(
+    self,
+    *,
+    workload,
+    submission,
+    hyperparameters,
+    state: TrialState,
+    rng,
+    input_queue,
+    eval_rule: EvaluationRule,
+    budget: float,
+    max_global_steps: Optional[int],
+    stop_on_targets: bool,
+    logger: logs.TrialLogger,
+    clock: Clock,
+    progress: Callable[[str], None],
+  ):
     self.workload = workload
     self.submission = submission
     self.hyperparameters = hyperparameters
@@ -119,17 +140,32 @@ class TrialLoop:
     the submission time."""
     s, train = self.state, self.state.train
     select_rng, update_rng, self._prepare_rng, self._eval_rng = _step_rngs(self.rng, s.global_step)
-    batch = self.submission.data_selection(self.workload, self.input_queue, s.optimizer_state,
-                                           s.params, s.model_state, self.hyperparameters,
-                                           s.global_step, select_rng)
+    batch = self.submission.data_selection(
+      self.workload,
+      self.input_queue,
+      s.optimizer_state,
+      s.params,
+      s.model_state,
+      self.hyperparameters,
+      s.global_step,
+      select_rng,
+    )
     extra = {'train_state': train.as_mapping()} if self._pass_train_state else {}
     try:
       s.optimizer_state, s.params, s.model_state = self.submission.update_params(
-        workload=self.workload, current_param_container=s.params,
-        current_params_types=self.workload.model_params_types, model_state=s.model_state,
-        hyperparameters=self.hyperparameters, batch=batch, loss_type=self.workload.loss_type,
-        optimizer_state=s.optimizer_state, eval_results=s.eval_results,
-        global_step=s.global_step, rng=update_rng, **extra)
+        workload=self.workload,
+        current_param_container=s.params,
+        current_params_types=self.workload.model_params_types,
+        model_state=s.model_state,
+        hyperparameters=self.hyperparameters,
+        batch=batch,
+        loss_type=self.workload.loss_type,
+        optimizer_state=s.optimizer_state,
+        eval_results=s.eval_results,
+        global_step=s.global_step,
+        rng=update_rng,
+        **extra,
+      )
       _block(s.params)
     except spec.TrainingCompleteError:
       train.training_complete = True
@@ -148,7 +184,8 @@ class TrialLoop:
   def evaluation_due(self) -> bool:
     s = self.state
     return s.train.training_complete or self.eval_rule.is_due(
-      s.global_step, self._step_end_time, s.last_eval_end_time)
+      s.global_step, self._step_end_time, s.last_eval_end_time
+    )
 
   def evaluate(self) -> None:
     """``prepare_for_eval`` (timed), the budget check, then the evaluation (untimed) if time
@@ -157,21 +194,33 @@ class TrialLoop:
     if self._prepare_for_eval is not None and not s.diverged:
       t0 = self.clock()
       s.optimizer_state, s.params, s.model_state = self._prepare_for_eval(
-        workload=self.workload, current_param_container=s.params,
-        current_params_types=self.workload.model_params_types, model_state=s.model_state,
-        hyperparameters=self.hyperparameters, loss_type=self.workload.loss_type,
-        optimizer_state=s.optimizer_state, eval_results=s.eval_results,
-        global_step=s.global_step, rng=self._prepare_rng)
+        workload=self.workload,
+        current_param_container=s.params,
+        current_params_types=self.workload.model_params_types,
+        model_state=s.model_state,
+        hyperparameters=self.hyperparameters,
+        loss_type=self.workload.loss_type,
+        optimizer_state=s.optimizer_state,
+        eval_results=s.eval_results,
+        global_step=s.global_step,
+        rng=self._prepare_rng,
+      )
       _block(s.params)
       train.accumulated_submission_time += self.clock() - t0
     train.is_time_remaining = train.accumulated_submission_time < self.budget
     if not (train.is_time_remaining or s.diverged):
       return
     eval_start = self.clock()
-    result = self.workload.eval_model(self.workload.eval_batch_size, s.params, s.model_state,
-                                      self._eval_rng, global_step=s.global_step)
-    if not s.diverged and not all(math.isfinite(v) for k, v in result.items()
-                                  if k.endswith('/loss')):
+    result = self.workload.eval_model(
+      self.workload.eval_batch_size,
+      s.params,
+      s.model_state,
+      self._eval_rng,
+      global_step=s.global_step,
+    )
+    if not s.diverged and not all(
+      math.isfinite(v) for k, v in result.items() if k.endswith('/loss')
+    ):
       s.diverged_reason = f'non-finite loss at the evaluation after step {s.global_step}'
       train.training_complete = True
     if not s.diverged:
@@ -180,20 +229,24 @@ class TrialLoop:
     eval_end = self.clock()
     s.last_eval_end_time = train.last_eval_time = eval_end
     train.accumulated_eval_time += eval_end - eval_start
-    result.update({
-      'score': train.accumulated_submission_time,
-      'accumulated_submission_time': train.accumulated_submission_time,
-      'accumulated_eval_time': train.accumulated_eval_time,
-      'accumulated_logging_time': train.accumulated_logging_time,
-      'total_duration': eval_end - s.start_time,
-    })
+    result.update(
+      {
+        'score': train.accumulated_submission_time,
+        'accumulated_submission_time': train.accumulated_submission_time,
+        'accumulated_eval_time': train.accumulated_eval_time,
+        'accumulated_logging_time': train.accumulated_logging_time,
+        'total_duration': eval_end - s.start_time,
+      }
+    )
     s.eval_results.append((s.global_step, result))
     log_start = self.clock()
     self.logger.append_scalar_metrics(result, s.global_step, is_eval=True)
     metric = f'validation/{self.workload.target_metric_name}'
-    self.progress(f'  step {s.global_step:6d}  time {train.accumulated_submission_time:7.2f}s'
-                  f'  train/loss {result.get("train/loss", float("nan")):.4f}'
-                  f'  {metric} {result.get(metric, float("nan")):.4f}')
+    self.progress(
+      f'  step {s.global_step:6d}  time {train.accumulated_submission_time:7.2f}s'
+      f'  train/loss {result.get("train/loss", float("nan")):.4f}'
+      f'  {metric} {result.get(metric, float("nan")):.4f}'
+    )
     train.accumulated_logging_time += self.clock() - log_start
 
   # ---- the loop and its summary -------------------------------------------------------------
@@ -217,13 +270,14 @@ class TrialLoop:
       self.progress(f'  diverged: {s.diverged_reason}')
     no_eval = None
     if s.num_evals == 0:
-      no_eval = no_evaluation_reason(s.global_step, train.accumulated_submission_time,
-                                     self.budget)
+      no_eval = no_evaluation_reason(s.global_step, train.accumulated_submission_time, self.budget)
       self.progress(f'  {no_eval}')
     self.logger.append_scalar_metrics({'score': train.accumulated_submission_time}, s.global_step)
     summary = {
-      'global_step': s.global_step, 'score': train.accumulated_submission_time,
-      'num_evals': s.num_evals, 'diverged': s.diverged,
+      'global_step': s.global_step,
+      'score': train.accumulated_submission_time,
+      'num_evals': s.num_evals,
+      'diverged': s.diverged,
       'validation_goal_reached': train.validation_goal_reached,
       'test_goal_reached': train.test_goal_reached,
       'training_complete': train.training_complete,
@@ -236,11 +290,23 @@ class TrialLoop:
     return summary
 
 
-def train_once(workload, submission, hyperparameters, rng_seed: int, *, trial_dir: Path,
-               eval_rule: EvaluationRule, budget: float, max_global_steps: Optional[int],
-               stop_on_targets: bool, flags: Dict[str, Any], submission_path: str,
-               hyperparameter_source: str, clock: Clock = DEFAULT_CLOCK,
-               progress=print) -> Dict[str, Any]:
+def train_once(
+  workload,
+  submission,
+  hyperparameters,
+  rng_seed: int,
+  *,
+  trial_dir: Path,
+  eval_rule: EvaluationRule,
+  budget: float,
+  max_global_steps: Optional[int],
+  stop_on_targets: bool,
+  flags: Dict[str, Any],
+  submission_path: str,
+  hyperparameter_source: str,
+  clock: Clock = DEFAULT_CLOCK,
+  progress=print,
+) -> Dict[str, Any]:
   """One trial; returns its summary. ``trial_dir`` is created only once the set-up (batch
   size, model, optimizer state) succeeded, so a submission that fails to start leaves no
   trial folder behind. ``hyperparameter_source`` says where ``hyperparameters`` came from
@@ -256,21 +322,39 @@ def train_once(workload, submission, hyperparameters, rng_seed: int, *, trial_di
   params, model_state = workload.init_model_fn(model_init_rng)
   try:
     optimizer_state = submission.init_optimizer_state(
-      workload, params, model_state, hyperparameters, opt_init_rng)
+      workload, params, model_state, hyperparameters, opt_init_rng
+    )
   except (ValueError, TypeError, FileNotFoundError) as e:
-    raise BenchError(f'{submission_path}: init_optimizer_state failed with the hyperparameters '
-                     f'of {hyperparameter_source}: {e}') from e
+    raise BenchError(
+      f'{submission_path}: init_optimizer_state failed with the hyperparameters '
+      f'of {hyperparameter_source}: {e}'
+    ) from e
 
   logger = logs.TrialLogger(trial_dir)
   workload.attach_metrics_logger(logger)
-  meta = {**logs.workload_properties(workload), **logs.hardware_info(), 'rng_seed': rng_seed,
-          'batch_size': batch_size}
+  meta = {
+    **logs.workload_properties(workload),
+    **logs.hardware_info(),
+    'rng_seed': rng_seed,
+    'batch_size': batch_size,
+  }
   logger.write_setup(hyperparameters, meta, flags)
-  state = TrialState(params=params, model_state=model_state, optimizer_state=optimizer_state,
-                     start_time=clock())
-  loop = TrialLoop(workload=workload, submission=submission, hyperparameters=hyperparameters,
-                   state=state, rng=rng, input_queue=input_queue, eval_rule=eval_rule,
-                   budget=budget, max_global_steps=max_global_steps,
-                   stop_on_targets=stop_on_targets, logger=logger, clock=clock,
-                   progress=progress)
+  state = TrialState(
+    params=params, model_state=model_state, optimizer_state=optimizer_state, start_time=clock()
+  )
+  loop = TrialLoop(
+    workload=workload,
+    submission=submission,
+    hyperparameters=hyperparameters,
+    state=state,
+    rng=rng,
+    input_queue=input_queue,
+    eval_rule=eval_rule,
+    budget=budget,
+    max_global_steps=max_global_steps,
+    stop_on_targets=stop_on_targets,
+    logger=logger,
+    clock=clock,
+    progress=progress,
+  )
   return loop.run()

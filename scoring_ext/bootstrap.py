@@ -13,8 +13,9 @@ import pandas as pd
 from scoring_ext import profiles
 
 
-def resampled_medians(values: np.ndarray, n_replicates: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def resampled_medians(
+  values: np.ndarray, n_replicates: int, rng: np.random.Generator
+) -> np.ndarray:
   """Median of `values` resampled with replacement, n_replicates times; inf if empty."""
   values = np.asarray(values, dtype=float)
   if values.size == 0:
@@ -23,8 +24,7 @@ def resampled_medians(values: np.ndarray, n_replicates: int,
   return np.median(values[idx], axis=1)
 
 
-def resampled_means(values: np.ndarray, n_replicates: int,
-                    rng: np.random.Generator) -> np.ndarray:
+def resampled_means(values: np.ndarray, n_replicates: int, rng: np.random.Generator) -> np.ndarray:
   """Mean of the finite `values` resampled with replacement; NaN if none."""
   values = np.asarray(values, dtype=float)
   values = values[np.isfinite(values)]
@@ -34,43 +34,60 @@ def resampled_means(values: np.ndarray, n_replicates: int,
   return values[idx].mean(axis=1)
 
 
-def percentile_interval(replicates: np.ndarray, confidence: float = 0.95,
-                        axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(
+  replicates: np.ndarray, confidence: float = 0.95, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
   alpha = 1.0 - confidence
-  low, high = np.nanpercentile(replicates, [100 * alpha / 2, 100 * (1 - alpha / 2)],
-                               axis=axis)
+  low, high = np.nanpercentile(replicates, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=axis)
   return low, high
 
 
-def score_intervals(per_study: pd.DataFrame, algorithms, workloads, max_tau: float,
-                    n_replicates: int, rng: np.random.Generator,
-                    confidence: float = 0.95) -> pd.DataFrame:
+def score_intervals(
+  per_study: pd.DataFrame,
+  algorithms,
+  workloads,
+  max_tau: float,
+  n_replicates: int,
+  rng: np.random.Generator,
+  confidence: float = 0.95,
+) -> pd.DataFrame:
   """CI of score B per algorithm for one split: columns algorithm, ci_low, ci_high.
 
   `per_study` has columns algorithm, workload, time_to_target (one split).
   """
   algorithms, workloads = list(algorithms), list(workloads)
-  grouped = {key: g['time_to_target'].to_numpy()
-             for key, g in per_study.groupby(['algorithm', 'workload'], sort=False)}
+  grouped = {
+    key: g['time_to_target'].to_numpy()
+    for key, g in per_study.groupby(['algorithm', 'workload'], sort=False)
+  }
   times = np.empty((n_replicates, len(algorithms), len(workloads)))
   for i, algorithm in enumerate(algorithms):
     for j, workload in enumerate(workloads):
-      times[:, i, j] = resampled_medians(grouped.get((algorithm, workload), []),
-                                         n_replicates, rng)
+      times[:, i, j] = resampled_medians(grouped.get((algorithm, workload), []), n_replicates, rng)
   replicates = profiles.scores_from_times(times, max_tau)
   low, high = percentile_interval(replicates, confidence)
   return pd.DataFrame({'algorithm': algorithms, 'ci_low': low, 'ci_high': high})
 
 
-def quality_intervals(finals: pd.DataFrame, n_replicates: int, rng: np.random.Generator,
-                      confidence: float = 0.95) -> pd.DataFrame:
+def quality_intervals(
+  finals: pd.DataFrame, n_replicates: int, rng: np.random.Generator, confidence: float = 0.95
+) -> pd.DataFrame:
   """CI of the mean final value: columns algorithm, workload, quantity, ci_low, ci_high."""
   rows = []
   for (algorithm, workload, quantity), group in finals.groupby(
-      ['algorithm', 'workload', 'quantity'], sort=True):
+    ['algorithm', 'workload', 'quantity'], sort=True
+  ):
     means = resampled_means(group['value'].to_numpy(), n_replicates, rng)
-    low, high = (np.nan, np.nan) if np.isnan(means).all() else percentile_interval(
-        means, confidence)
-    rows.append({'algorithm': algorithm, 'workload': workload, 'quantity': quantity,
-                 'ci_low': float(low), 'ci_high': float(high)})
+    low, high = (
+      (np.nan, np.nan) if np.isnan(means).all() else percentile_interval(means, confidence)
+    )
+    rows.append(
+      {
+        'algorithm': algorithm,
+        'workload': workload,
+        'quantity': quantity,
+        'ci_low': float(low),
+        'ci_high': float(high),
+      }
+    )
   return pd.DataFrame(rows, columns=['algorithm', 'workload', 'quantity', 'ci_low', 'ci_high'])

@@ -42,8 +42,7 @@ def read_budgets_file(path: str, condition: str) -> dict[str, float]:
     try:
       budgets[workload] = float(value)
     except (TypeError, ValueError):
-      raise BenchError(f'{path}: budget of {workload!r} is {value!r}, '
-                         'expected a number') from None
+      raise BenchError(f'{path}: budget of {workload!r} is {value!r}, expected a number') from None
     if not budgets[workload] > 0:
       raise BenchError(f'{path}: budget of {workload!r} must be positive')
   return budgets
@@ -55,9 +54,9 @@ def _budget_column(trials: pd.DataFrame, condition: str) -> pd.Series:
   return trials['max_global_steps'].fillna(trials['step_hint'])
 
 
-def workload_budgets(trials: pd.DataFrame, condition: str,
-                     override: dict[str, float] | None = None
-                     ) -> tuple[pd.Series, list[Issue]]:
+def workload_budgets(
+  trials: pd.DataFrame, condition: str, override: dict[str, float] | None = None
+) -> tuple[pd.Series, list[Issue]]:
   """Budget per workload (index: workload) and audit notes.
 
   The most common value over a workload's trials is used; disagreeing trials
@@ -75,19 +74,35 @@ def workload_budgets(trials: pd.DataFrame, condition: str,
       continue
     values = _budget_column(group, condition).dropna()
     if values.empty:
-      field = ('workload.max_allowed_runtime_sec in meta_data_0.json' if condition == 'time'
-               else 'max_global_steps in flags_0.json or workload.step_hint')
-      raise BenchError(f'no {condition} budget for workload {workload!r}: no trial has '
-                         f'{field}; give one with --budgets FILE.json')
+      field = (
+        'workload.max_allowed_runtime_sec in meta_data_0.json'
+        if condition == 'time'
+        else 'max_global_steps in flags_0.json or workload.step_hint'
+      )
+      raise BenchError(
+        f'no {condition} budget for workload {workload!r}: no trial has '
+        f'{field}; give one with --budgets FILE.json'
+      )
     counts = values.value_counts()
     budgets[workload] = float(counts.index[0])
     if len(counts) > 1:
-      issues.append(Issue('warning', workload, f'trials disagree on the {condition} budget '
-                          f'({", ".join(f"{v:g}" for v in counts.index)}); using '
-                          f'{budgets[workload]:g}'))
+      issues.append(
+        Issue(
+          'warning',
+          workload,
+          f'trials disagree on the {condition} budget '
+          f'({", ".join(f"{v:g}" for v in counts.index)}); using '
+          f'{budgets[workload]:g}',
+        )
+      )
     if condition == 'step' and group['max_global_steps'].isna().any():
-      issues.append(Issue('note', workload, 'max_global_steps is null in some flags_0.json; '
-                          'their step budget is workload.step_hint'))
+      issues.append(
+        Issue(
+          'note',
+          workload,
+          'max_global_steps is null in some flags_0.json; their step budget is workload.step_hint',
+        )
+      )
   return pd.Series(budgets, name='budget', dtype=float), issues
 
 
@@ -96,8 +111,9 @@ def cutoffs_by_trial(evals: pd.DataFrame, budgets: pd.Series, fraction: float) -
   return evals['workload'].map(budgets).to_numpy(dtype=float) * fraction
 
 
-def stopped_before_step_budget(trials: pd.DataFrame, evals: pd.DataFrame,
-                               budgets: pd.Series) -> pd.DataFrame:
+def stopped_before_step_budget(
+  trials: pd.DataFrame, evals: pd.DataFrame, budgets: pd.Series
+) -> pd.DataFrame:
   """Usable, not diverged trials whose last evaluation comes before their workload's step
   budget: algorithm, workload, study, trial, last_step, budget, ran_out_of_time ('yes', 'no',
   or 'not recorded' without is_time_remaining in trial_complete.json).
@@ -111,7 +127,8 @@ def stopped_before_step_budget(trials: pd.DataFrame, evals: pd.DataFrame,
   frame = ok.assign(last_step=ok['trial_id'].map(last), budget=ok['workload'].map(budgets))
   short = frame[frame['last_step'] < frame['budget']].copy()
   short['ran_out_of_time'] = short['ran_out_of_time'].map(
-      lambda v: 'not recorded' if v is None or v != v else ('yes' if v else 'no'))
+    lambda v: 'not recorded' if v is None or v != v else ('yes' if v else 'no')
+  )
   return short[columns].reset_index(drop=True)
 
 
@@ -120,10 +137,19 @@ def step_budget_issues(short: pd.DataFrame) -> list[Issue]:
   issues = []
   for workload, group in short.groupby('workload', sort=True):
     on_time = int((group['ran_out_of_time'] == 'yes').sum())
-    reason = (f'; {on_time} ran out of time (trial_complete.json: is_time_remaining false)'
-              if on_time else '')
-    issues.append(Issue('warning', workload, f'{len(group)} trial(s) stopped before the step '
-                        f'budget of {group["budget"].iloc[0]:g} steps{reason}; they are still '
-                        'scored against the whole step budget (see "Stopped before the step '
-                        'budget")'))
+    reason = (
+      f'; {on_time} ran out of time (trial_complete.json: is_time_remaining false)'
+      if on_time
+      else ''
+    )
+    issues.append(
+      Issue(
+        'warning',
+        workload,
+        f'{len(group)} trial(s) stopped before the step '
+        f'budget of {group["budget"].iloc[0]:g} steps{reason}; they are still '
+        'scored against the whole step budget (see "Stopped before the step '
+        'budget")',
+      )
+    )
   return issues

@@ -24,8 +24,11 @@ from bench_core.errors import BenchError
 
 def wanted_column(name: str) -> bool:
   """The columns scoring reads: the step, the clock, and every train/validation metric."""
-  return (name in ('global_step', 'accumulated_submission_time', 'score')
-          or name.startswith('train/') or name.startswith('validation/'))
+  return (
+    name in ('global_step', 'accumulated_submission_time', 'score')
+    or name.startswith('train/')
+    or name.startswith('validation/')
+  )
 
 
 def damaged_lines(data: bytes) -> list[tuple[int, str]]:
@@ -42,8 +45,13 @@ def damaged_lines(data: bytes) -> list[tuple[int, str]]:
   for number, (line, count) in enumerate(zip(lines, counts), start=1):
     if number == len(lines) and not ends_whole:
       what = 'the header' if number == 1 else 'the last row'
-      damaged.append((number, f'{what} is cut off (the file does not end with a newline; '
-                              f'{count + 1} of {header + 1} fields)'))
+      damaged.append(
+        (
+          number,
+          f'{what} is cut off (the file does not end with a newline; '
+          f'{count + 1} of {header + 1} fields)',
+        )
+      )
     elif count != header and line.strip(b'\r'):
       damaged.append((number, f'{count + 1} fields where the header has {header + 1}'))
   return damaged
@@ -67,8 +75,9 @@ def read_eval_csv(path: str | Path) -> tuple[pd.DataFrame, list[tuple[int, str]]
     if 1 in drop:
       return pd.DataFrame(), damaged
     lines = data.split(b'\n')
-    data = b'\n'.join(line for number, line in enumerate(lines, start=1)
-                      if number not in drop) + b'\n'
+    data = (
+      b'\n'.join(line for number, line in enumerate(lines, start=1) if number not in drop) + b'\n'
+    )
   try:
     frame = pd.read_csv(io.BytesIO(data), usecols=wanted_column)
   except pd.errors.EmptyDataError:

@@ -50,13 +50,15 @@ EVAL_FILE = layout.EVAL_MEASUREMENTS
 META_FILE = layout.META_DATA
 FLAGS_FILE = layout.FLAGS
 
-ENDED_BEFORE_FIRST_EVALUATION = ('ended before its first evaluation - e.g. compilation used the '
-                                 'whole budget')
+ENDED_BEFORE_FIRST_EVALUATION = (
+  'ended before its first evaluation - e.g. compilation used the whole budget'
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Issue:
   """One finding of the audit: level is 'error', 'warning' or 'note'."""
+
   level: str
   where: str
   message: str
@@ -75,13 +77,15 @@ def discover_trial_dirs(experiment_dir: str) -> pd.DataFrame:
   Raises BenchError if the directory is missing or holds no trial directory.
   """
   if not os.path.isdir(experiment_dir):
-    raise BenchError(f'experiment directory {experiment_dir!r} does not exist '
-                     'or is not a directory')
+    raise BenchError(
+      f'experiment directory {experiment_dir!r} does not exist or is not a directory'
+    )
   rows = [dataclasses.asdict(t) for t in layout.find_scoring_trials(experiment_dir)]
   if not rows:
     raise BenchError(
-        f'no trial directories in {experiment_dir!r}: expected '
-        '<dir>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/')
+      f'no trial directories in {experiment_dir!r}: expected '
+      '<dir>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/'
+    )
   return pd.DataFrame(rows, columns=TRIAL_KEYS + ['path'])
 
 
@@ -127,20 +131,21 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
   if not target_metric:
     target_metric = catalogue.default_target_metric(workload)
   return {
-      'has_meta': bool(meta),
-      'max_allowed_runtime_sec': _as_float(_lookup(meta, 'workload.max_allowed_runtime_sec')),
-      'step_hint': _as_float(_lookup(meta, 'workload.step_hint')),
-      'max_global_steps': _as_float(flags.get('max_global_steps')),
-      'target_metric': target_metric,
-      'validation_target_value': _as_float(_lookup(meta, 'workload.validation_target_value')),
-      'test_target_value': _as_float(_lookup(meta, 'workload.test_target_value')),
-      'rng_seed': meta.get('rng_seed'),
-      'diverged': diverged,
-      'diverged_step': _as_float(diverged_info.get('global_step')),
-      'diverged_reason': str(diverged_info.get('reason', 'diverged.json')) if diverged else '',
-      'complete': layout.is_complete(trial_dir),
-      'ran_out_of_time': (None if record.get('is_time_remaining') is None
-                          else not record['is_time_remaining']),
+    'has_meta': bool(meta),
+    'max_allowed_runtime_sec': _as_float(_lookup(meta, 'workload.max_allowed_runtime_sec')),
+    'step_hint': _as_float(_lookup(meta, 'workload.step_hint')),
+    'max_global_steps': _as_float(flags.get('max_global_steps')),
+    'target_metric': target_metric,
+    'validation_target_value': _as_float(_lookup(meta, 'workload.validation_target_value')),
+    'test_target_value': _as_float(_lookup(meta, 'workload.test_target_value')),
+    'rng_seed': meta.get('rng_seed'),
+    'diverged': diverged,
+    'diverged_step': _as_float(diverged_info.get('global_step')),
+    'diverged_reason': str(diverged_info.get('reason', 'diverged.json')) if diverged else '',
+    'complete': layout.is_complete(trial_dir),
+    'ran_out_of_time': (
+      None if record.get('is_time_remaining') is None else not record['is_time_remaining']
+    ),
   }
 
 
@@ -166,8 +171,9 @@ def tidy_evaluations(raw: pd.DataFrame, target_metric: str | None, where: str) -
     shown = ['accumulated_submission_time' if c == 'time' else c for c in missing]
     raise BenchError(f'{where}: missing column(s) {", ".join(shown)}')
   frame = frame.apply(lambda column: pd.to_numeric(column, errors='coerce').astype(float))
-  frame = frame[['global_step', 'time'] + [c for c in frame.columns
-                                           if c not in ('global_step', 'time')]]
+  frame = frame[
+    ['global_step', 'time'] + [c for c in frame.columns if c not in ('global_step', 'time')]
+  ]
   frame = frame.sort_values('global_step', kind='stable', ignore_index=True)
   frame.insert(0, 'eval_index', np.arange(len(frame)))
   return frame
@@ -175,8 +181,11 @@ def tidy_evaluations(raw: pd.DataFrame, target_metric: str | None, where: str) -
 
 def loss_columns(frame: pd.DataFrame) -> list[str]:
   """The train/validation loss columns (``train/loss``, ``validation/ctc_loss``, ...)."""
-  return [c for c in frame.columns if c.startswith(tuple(f'{s}/' for s in metrics.SPLITS))
-          and c.endswith('loss')]
+  return [
+    c
+    for c in frame.columns
+    if c.startswith(tuple(f'{s}/' for s in metrics.SPLITS)) and c.endswith('loss')
+  ]
 
 
 def first_non_finite_loss(frame: pd.DataFrame) -> tuple[int, str] | None:
@@ -192,14 +201,18 @@ def first_non_finite_loss(frame: pd.DataFrame) -> tuple[int, str] | None:
   return row, columns[int(np.argmax(bad[row]))]
 
 
-def _nan_metric_issue(frame: pd.DataFrame, target_metric: str, path: str,
-                      diverged: bool) -> Issue | None:
+def _nan_metric_issue(
+  frame: pd.DataFrame, target_metric: str, path: str, diverged: bool
+) -> Issue | None:
   columns = [metrics.metric_column(s, target_metric) for s in metrics.SPLITS]
   n_bad = int((~np.isfinite(frame[columns].to_numpy())).any(axis=1).sum())
   if n_bad == 0:
     return None
-  return Issue('note' if diverged else 'warning', path,
-               f'{n_bad} evaluation(s) with a NaN/inf {target_metric}; they reach no target')
+  return Issue(
+    'note' if diverged else 'warning',
+    path,
+    f'{n_bad} evaluation(s) with a NaN/inf {target_metric}; they reach no target',
+  )
 
 
 class _RunLogs:
@@ -215,28 +228,33 @@ class _RunLogs:
       paths = layout.text_logs(run_dir)
       runs, problems = textlogs.read_logs(paths) if paths else ({}, [])
       for path, line, why in problems:
-        self._issues.append(Issue('warning' if line else 'note',
-                                  f'{path}:{line}' if line else path, why))
+        self._issues.append(
+          Issue('warning' if line else 'note', f'{path}:{line}' if line else path, why)
+        )
       self._runs[run_dir] = (paths, runs)
     return self._runs[run_dir]
 
 
 def _no_evaluation_detail(info: dict, csv_exists: bool, log_paths: list, run, k) -> str:
   """Why a trial has nothing to score, in the words of the audit."""
-  csv_text = (f'{EVAL_FILE} has no evaluation' if csv_exists else f'no {EVAL_FILE}')
+  csv_text = f'{EVAL_FILE} has no evaluation' if csv_exists else f'no {EVAL_FILE}'
   if info['complete']:
     return f'{ENDED_BEFORE_FIRST_EVALUATION} ({layout.TRIAL_COMPLETE} is there; {csv_text})'
   if run is not None:
-    return (f'{ENDED_BEFORE_FIRST_EVALUATION}, or crashed: {os.path.basename(run.log)} has '
-            f'tuning run {k} but no evaluation')
+    return (
+      f'{ENDED_BEFORE_FIRST_EVALUATION}, or crashed: {os.path.basename(run.log)} has '
+      f'tuning run {k} but no evaluation'
+    )
   if log_paths:
     names = ', '.join(os.path.basename(p) for p in log_paths)
     return f'{csv_text}, and the text log ({names}) has no tuning run {k}'
   if csv_exists:
     return f'{csv_text} and there is no text log: the run stopped before its first evaluation'
   if info['has_meta']:
-    return (f'{csv_text} and no text log (*.log) in the workload folder; {META_FILE} shows '
-            'the run started: it ended before its first evaluation, or its logs were not kept')
+    return (
+      f'{csv_text} and no text log (*.log) in the workload folder; {META_FILE} shows '
+      'the run started: it ended before its first evaluation, or its logs were not kept'
+    )
   return f'empty trial folder: {csv_text}, no text log, no {META_FILE}'
 
 
@@ -244,8 +262,14 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
   """(frame, source, evaluations file, status, detail, damaged rows) of one trial."""
   metric = info['target_metric']
   if not metric:
-    return (None, '', '', 'no_metric', f'no workload.target_metric_name in {META_FILE} and '
-            'unknown workload family', 0)
+    return (
+      None,
+      '',
+      '',
+      'no_metric',
+      f'no workload.target_metric_name in {META_FILE} and unknown workload family',
+      0,
+    )
   csv_path = os.path.join(row.path, EVAL_FILE)
   csv_status = None
   damaged = 0
@@ -253,8 +277,10 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
     try:
       raw, bad_lines = eval_csv.read_eval_csv(csv_path)
       damaged = len(bad_lines)
-      issues += [Issue('warning', f'{csv_path}:{line}', f'{why}; row dropped, trial flagged')
-                 for line, why in bad_lines]
+      issues += [
+        Issue('warning', f'{csv_path}:{line}', f'{why}; row dropped, trial flagged')
+        for line, why in bad_lines
+      ]
       frame = tidy_evaluations(raw, metric, csv_path)
     except BenchError as e:
       csv_status = ('bad_columns' if 'missing column' in str(e) else 'bad_csv', str(e))
@@ -271,10 +297,18 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
       frame = tidy_evaluations(textlogs.evaluations_frame(run), metric, where)
     except BenchError as e:
       return None, '', run.log, 'bad_columns', str(e), damaged
-    detail = 'Metrics line' if run.from_metrics_line else (
-        'evaluation lines; no Metrics line: the run may not have finished')
-    issues.append(Issue('note', row.path, f'evaluations read from the text log '
-                        f'{os.path.basename(run.log)} ({detail})'))
+    detail = (
+      'Metrics line'
+      if run.from_metrics_line
+      else ('evaluation lines; no Metrics line: the run may not have finished')
+    )
+    issues.append(
+      Issue(
+        'note',
+        row.path,
+        f'evaluations read from the text log {os.path.basename(run.log)} ({detail})',
+      )
+    )
     if csv_status:
       issues.append(Issue('warning', csv_path, f'{csv_status[1]}; the text log is used'))
     return frame, 'log', run.log, 'ok', '', damaged
@@ -284,8 +318,7 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
   return None, '', '', 'no_evals', detail, damaged
 
 
-def _apply_divergence(frame: pd.DataFrame, info: dict, where: str,
-                      issues: list[Issue]) -> None:
+def _apply_divergence(frame: pd.DataFrame, info: dict, where: str, issues: list[Issue]) -> None:
   """Mark a trial with a non-finite loss diverged, and blank its metrics from there on."""
   found = first_non_finite_loss(frame)
   if found is None:
@@ -293,10 +326,19 @@ def _apply_divergence(frame: pd.DataFrame, info: dict, where: str,
   row, column = found
   step = int(frame.at[row, 'global_step'])
   if not info['diverged']:
-    info.update(diverged=True, diverged_step=float(step),
-                diverged_reason=f'non-finite {column} at step {step}')
-    issues.append(Issue('warning', where, f'non-finite {column} at step {step}: the trial '
-                        'counts as diverged; its evaluations from there on reach no target'))
+    info.update(
+      diverged=True,
+      diverged_step=float(step),
+      diverged_reason=f'non-finite {column} at step {step}',
+    )
+    issues.append(
+      Issue(
+        'warning',
+        where,
+        f'non-finite {column} at step {step}: the trial '
+        'counts as diverged; its evaluations from there on reach no target',
+      )
+    )
   columns = [c for c in frame.columns if c.startswith(tuple(f'{s}/' for s in metrics.SPLITS))]
   frame.loc[row:, columns] = np.nan
 
@@ -311,8 +353,7 @@ def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
   trial_rows, frames = [], []
   for trial_id, row in enumerate(found.itertuples(index=False)):
     info = read_trial_metadata(row.path, row.workload, issues)
-    frame, source, file, status, detail, damaged = _trial_evaluations(
-        row, info, run_logs, issues)
+    frame, source, file, status, detail, damaged = _trial_evaluations(row, info, run_logs, issues)
     if status != 'ok':
       issues.append(Issue('warning', row.path, f'{detail}; trial left out'))
     n_evals = 0
@@ -325,16 +366,33 @@ def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
       frame.insert(0, 'trial_id', trial_id)
       frames.append(frame)
     if os.path.exists(os.path.join(row.path, layout.DIVERGED)):
-      issues.append(Issue('warning', row.path, 'diverged (diverged.json) at step '
-                          f'{_fmt_step(info["diverged_step"])}'))
-    trial_rows.append({'trial_id': trial_id, **row._asdict(), **info,
-                       'trial_number': layout.trial_number(row.trial), 'source': source,
-                       'evaluations_file': file, 'damaged_rows': damaged, 'status': status,
-                       'status_detail': detail, 'n_evals': n_evals})
+      issues.append(
+        Issue(
+          'warning',
+          row.path,
+          f'diverged (diverged.json) at step {_fmt_step(info["diverged_step"])}',
+        )
+      )
+    trial_rows.append(
+      {
+        'trial_id': trial_id,
+        **row._asdict(),
+        **info,
+        'trial_number': layout.trial_number(row.trial),
+        'source': source,
+        'evaluations_file': file,
+        'damaged_rows': damaged,
+        'status': status,
+        'status_detail': detail,
+        'n_evals': n_evals,
+      }
+    )
   trials = pd.DataFrame(trial_rows)
   if not frames:
-    raise BenchError(f'no trial in {experiment_dir!r} has usable evaluations '
-                     f'(looked in {len(trials)} trial directories)')
+    raise BenchError(
+      f'no trial in {experiment_dir!r} has usable evaluations '
+      f'(looked in {len(trials)} trial directories)'
+    )
   evals = pd.concat(frames, ignore_index=True, sort=False)
   keys = trials.set_index('trial_id')[TRIAL_KEYS]
   for key in TRIAL_KEYS:
@@ -364,6 +422,8 @@ def _select(found: pd.DataFrame, column: str, wanted, experiment_dir: str) -> pd
   available = set(found[column])
   unknown = [w for w in wanted if w not in available]
   if unknown:
-    raise BenchError(f'unknown {column}(s) {", ".join(unknown)} in {experiment_dir!r}; '
-                     f'found: {", ".join(sorted(available))}')
+    raise BenchError(
+      f'unknown {column}(s) {", ".join(unknown)} in {experiment_dir!r}; '
+      f'found: {", ".join(sorted(available))}'
+    )
   return found[found[column].isin(list(wanted))].reset_index(drop=True)

@@ -24,18 +24,35 @@ def legend_label(label: str, score: float | None) -> str:
   return str(label) if score is None else f'{label} (B = {score:.3f})'
 
 
-def plot_performance_profile(ax, taus, rho, labels, title: str | None = None,
-                             xlabel: str = r'ratio to the fastest $\tau$', scores=None):
+def plot_performance_profile(
+  ax,
+  taus,
+  rho,
+  labels,
+  title: str | None = None,
+  xlabel: str = r'ratio to the fastest $\tau$',
+  scores=None,
+):
   """Step plot of rho[a, :] against taus, one line per label; returns ax."""
   rho = np.asarray(rho, dtype=float)
   n = len(rho)
   every = max(1, len(taus) // 8)
   scores = [None] * n if scores is None else list(scores)
   for i, (label, curve, (style, marker), score) in enumerate(
-      zip(labels, rho, line_styles(n), scores)):
-    ax.step(taus, curve, where='post', label=legend_label(label, score), linewidth=1.5,
-            linestyle=style, marker=marker, markersize=5, alpha=0.85,
-            markevery=(int(i * every / max(n, 1)) % every, every))
+    zip(labels, rho, line_styles(n), scores)
+  ):
+    ax.step(
+      taus,
+      curve,
+      where='post',
+      label=legend_label(label, score),
+      linewidth=1.5,
+      linestyle=style,
+      marker=marker,
+      markersize=5,
+      alpha=0.85,
+      markevery=(int(i * every / max(n, 1)) % every, every),
+    )
   ax.set_xlim(float(taus[0]), float(taus[-1]))
   ax.set_ylim(-0.02, 1.02)
   ax.set_xlabel(xlabel)
@@ -47,16 +64,17 @@ def plot_performance_profile(ax, taus, rho, labels, title: str | None = None,
   return ax
 
 
-def render_profile_figure(taus, rho, labels, title: str, formats=('png', 'pdf'),
-                          scores=None) -> dict:
+def render_profile_figure(
+  taus, rho, labels, title: str, formats=('png', 'pdf'), scores=None
+) -> dict:
   """The profile as {format: bytes}, drawn with the Agg backend (no display)."""
   import matplotlib
+
   matplotlib.use('Agg', force=False)
   from matplotlib.figure import Figure
 
   figure = Figure(figsize=(6, 4), dpi=120)
-  plot_performance_profile(figure.add_subplot(1, 1, 1), taus, rho, labels, title,
-                           scores=scores)
+  plot_performance_profile(figure.add_subplot(1, 1, 1), taus, rho, labels, title, scores=scores)
   figure.tight_layout()
   images = {}
   for fmt in formats:

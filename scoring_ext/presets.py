@@ -11,22 +11,23 @@ _WORKLOADS = ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg')
 
 # condition -> split -> values in the order of _WORKLOADS
 _TABLE = {
-    'time': {
-        'train': (0.12215, 0.74543, 0.98709, 0.75946),
-        'validation': (0.12367, 0.72671, 0.71012, 0.27867),
-    },
-    'step': {
-        'train': (0.1225, 0.74535, 0.98147, 0.76547),
-        'validation': (0.12408, 0.72659, 0.70600, 0.27849),
-    },
+  'time': {
+    'train': (0.12215, 0.74543, 0.98709, 0.75946),
+    'validation': (0.12367, 0.72671, 0.71012, 0.27867),
+  },
+  'step': {
+    'train': (0.1225, 0.74535, 0.98147, 0.76547),
+    'validation': (0.12408, 0.72659, 0.70600, 0.27849),
+  },
 }
 
 
 def paper_targets() -> dict[str, dict[str, dict[str, float]]]:
   """A fresh copy of the table: {condition: {split: {workload: target}}}."""
-  return {condition: {split: dict(zip(_WORKLOADS, values))
-                      for split, values in by_split.items()}
-          for condition, by_split in _TABLE.items()}
+  return {
+    condition: {split: dict(zip(_WORKLOADS, values)) for split, values in by_split.items()}
+    for condition, by_split in _TABLE.items()
+  }
 
 
 def paper_workloads() -> tuple[str, ...]:

@@ -45,8 +45,10 @@ def wide_from_long(frame: pd.DataFrame, path: str, split: str | None) -> pd.Data
   if split is None:
     split = 'validation' if 'validation' in splits or len(splits) != 1 else splits[0]
   if split not in splits:
-    raise BenchError(f'{path}: no median rows for split {split!r} (the file has: '
-                     f'{", ".join(splits)}); choose one with --split')
+    raise BenchError(
+      f'{path}: no median rows for split {split!r} (the file has: '
+      f'{", ".join(splits)}); choose one with --split'
+    )
   rows = medians[medians['split'] == split]
   if rows.duplicated(['algorithm', 'workload']).any():
     raise BenchError(f'{path}: an (algorithm, workload) has two median rows for split {split}')
@@ -64,38 +66,57 @@ def read_times_table(path: str, split: str | None = None) -> pd.DataFrame:
   if LONG_FORMAT <= set(frame.columns):
     frame = wide_from_long(frame, path, split)
   elif split is not None:
-    raise BenchError(f'{path}: --split needs the report\'s long time_to_target.csv (columns '
-                     f'{", ".join(sorted(LONG_FORMAT))})')
+    raise BenchError(
+      f"{path}: --split needs the report's long time_to_target.csv (columns "
+      f'{", ".join(sorted(LONG_FORMAT))})'
+    )
   if 'algorithm' not in frame.columns:
-    raise BenchError(f'{path}: no column "algorithm" (expected a wide table algorithm,<workload>'
-                     ',... or the report\'s time_to_target.csv)')
+    raise BenchError(
+      f'{path}: no column "algorithm" (expected a wide table algorithm,<workload>'
+      ",... or the report's time_to_target.csv)"
+    )
   workloads = [c for c in frame.columns if c != 'algorithm']
   if not workloads or frame.empty:
     raise BenchError(f'{path}: expected rows and at least one workload column')
   if frame['algorithm'].duplicated().any():
-    raise BenchError(f'{path}: algorithm listed twice: '
-                     f'{", ".join(frame.loc[frame["algorithm"].duplicated(), "algorithm"])}')
+    raise BenchError(
+      f'{path}: algorithm listed twice: '
+      f'{", ".join(frame.loc[frame["algorithm"].duplicated(), "algorithm"])}'
+    )
   times = frame.set_index('algorithm')[workloads]
   parsed = times.apply(lambda col: pd.to_numeric(col.str.strip(), errors='coerce'))
   bad = parsed.isna() | (parsed < 0)
   if bad.to_numpy().any():
     row, col = np.argwhere(bad.to_numpy())[0]
     algorithm, workload = times.index[row], times.columns[col]
-    raise BenchError(f'{path}: {workload} of {algorithm} is '
-                     f'{times.at[algorithm, workload]!r}; expected a number >= 0 or inf')
+    raise BenchError(
+      f'{path}: {workload} of {algorithm} is '
+      f'{times.at[algorithm, workload]!r}; expected a number >= 0 or inf'
+    )
   return parsed.astype(float)
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m scoring_ext.profile', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--time_to_target', required=True,
-                      help='CSV of times to target, wide or long (see above).')
-  parser.add_argument('--split', default=None,
-                      help='With the long format: the target split whose medians are scored '
-                           '(default: validation, or the only split in the file).')
-  parser.add_argument('--max_tau', type=float, default=4.0,
-                      help='Largest ratio to the fastest (> 1, default 4, as in AlgoPerf).')
+  parser = argparse.ArgumentParser(
+    prog='python -m scoring_ext.profile',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
+  parser.add_argument(
+    '--time_to_target', required=True, help='CSV of times to target, wide or long (see above).'
+  )
+  parser.add_argument(
+    '--split',
+    default=None,
+    help='With the long format: the target split whose medians are scored '
+    '(default: validation, or the only split in the file).',
+  )
+  parser.add_argument(
+    '--max_tau',
+    type=float,
+    default=4.0,
+    help='Largest ratio to the fastest (> 1, default 4, as in AlgoPerf).',
+  )
   args = parser.parse_args(argv)
   if not args.max_tau > 1:
     raise BenchError(f'--max_tau must be > 1, got {args.max_tau}')

@@ -15,13 +15,15 @@ def has_prompt_pair(algorithms) -> bool:
   return FULL_PROMPT in set(algorithms) and SHORT_PROMPT in set(algorithms)
 
 
-def prompt_sensitivity(medians: pd.DataFrame, full: str = FULL_PROMPT,
-                       short: str = SHORT_PROMPT) -> pd.DataFrame:
+def prompt_sensitivity(
+  medians: pd.DataFrame, full: str = FULL_PROMPT, short: str = SHORT_PROMPT
+) -> pd.DataFrame:
   """Columns workload, split, <full>, <short>: median times (inf for a miss or
   for a workload the algorithm did not run)."""
   subset = medians[medians['algorithm'].isin([full, short])]
-  wide = subset.pivot_table(index=['workload', 'split'], columns='algorithm',
-                            values='time_to_target', aggfunc='first')
+  wide = subset.pivot_table(
+    index=['workload', 'split'], columns='algorithm', values='time_to_target', aggfunc='first'
+  )
   wide = wide.reindex(columns=[full, short]).fillna(float('inf'))
   wide.columns.name = None
   return wide.reset_index()

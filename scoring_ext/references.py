@@ -48,17 +48,23 @@ def parse_reference(spec: str) -> tuple[str, str]:
 
 def read_hardware_file(path: str) -> dict[str, float]:
   """workload -> factor (local_time_per_step / reference_time_per_step) of a hardware file."""
-  data = layout.read_json_object(path, 'an object {"<workload>": {"local_time_per_step": s, '
-                                       '"reference_time_per_step": s}}')
+  data = layout.read_json_object(
+    path, 'an object {"<workload>": {"local_time_per_step": s, "reference_time_per_step": s}}'
+  )
   factors = {}
   for workload, entry in data.items():
     values = []
     for field in ('local_time_per_step', 'reference_time_per_step'):
       value = entry.get(field) if isinstance(entry, dict) else None
-      if isinstance(value, bool) or not isinstance(value, (int, float)) \
-          or not math.isfinite(value) or value <= 0:
-        raise BenchError(f'{path}: field {workload}.{field} must be a positive number of '
-                         f'seconds, got {value!r}')
+      if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+      ):
+        raise BenchError(
+          f'{path}: field {workload}.{field} must be a positive number of seconds, got {value!r}'
+        )
       values.append(float(value))
     factors[workload] = values[0] / values[1]
   if not factors:
@@ -71,15 +77,18 @@ def _hardware_per_reference(specs, hardware_files, condition, allow_mixed) -> li
   time condition would mix hardware without either a file or --allow_mixed_hardware."""
   hardware_files = list(hardware_files or [])
   if hardware_files and len(hardware_files) not in (1, len(specs)):
-    raise BenchError(f'--reference_hardware: give one file (used for every reference) or one '
-                     f'per reference, in order ({len(specs)} reference(s)); got '
-                     f'{len(hardware_files)} files')
+    raise BenchError(
+      f'--reference_hardware: give one file (used for every reference) or one '
+      f'per reference, in order ({len(specs)} reference(s)); got '
+      f'{len(hardware_files)} files'
+    )
   if condition == 'time' and not hardware_files and not allow_mixed:
     raise BenchError(
-        '--reference under the time condition: the reference times were measured on other '
-        'hardware; give --reference_hardware FILE (a budgets file of hardware_transfer, with '
-        'local_time_per_step and reference_time_per_step per workload) to rescale them, or '
-        '--allow_mixed_hardware to compare times as measured')
+      '--reference under the time condition: the reference times were measured on other '
+      'hardware; give --reference_hardware FILE (a budgets file of hardware_transfer, with '
+      'local_time_per_step and reference_time_per_step per workload) to rescale them, or '
+      '--allow_mixed_hardware to compare times as measured'
+    )
   if not hardware_files or condition == 'step':
     return [None] * len(specs)
   return hardware_files * len(specs) if len(hardware_files) == 1 else hardware_files
@@ -94,8 +103,9 @@ def _relabel(experiment: Experiment, label: str, offset: int) -> Experiment:
   return Experiment(trials, evals, experiment.issues)
 
 
-def load_references(specs, hardware_files, workloads, condition: str, allow_mixed: bool,
-                    first_trial_id: int) -> tuple[list[Experiment], pd.DataFrame, list[Issue]]:
+def load_references(
+  specs, hardware_files, workloads, condition: str, allow_mixed: bool, first_trial_id: int
+) -> tuple[list[Experiment], pd.DataFrame, list[Issue]]:
   """Each reference tree, relabelled and rescaled, restricted to `workloads`; a table of what
   was done to each (REFERENCE_COLUMNS) and audit notes.
 
@@ -106,8 +116,9 @@ def load_references(specs, hardware_files, workloads, condition: str, allow_mixe
   parsed = [parse_reference(s) for s in specs]
   labels = [label for label, _ in parsed]
   if len(set(labels)) != len(labels):
-    raise BenchError(f'--reference: two references share a label ({", ".join(labels)}); '
-                     'name them with LABEL=DIR')
+    raise BenchError(
+      f'--reference: two references share a label ({", ".join(labels)}); name them with LABEL=DIR'
+    )
   experiments, rows, issues = [], [], []
   offset = first_trial_id
   for (label, path), hardware_file in zip(parsed, hardware):
@@ -115,18 +126,25 @@ def load_references(specs, hardware_files, workloads, condition: str, allow_mixe
     others = sorted(set(found['workload']) - set(workloads))
     found = found[found['workload'].isin(list(workloads))].reset_index(drop=True)
     if found.empty:
-      raise BenchError(f'--reference {path}: none of its workloads '
-                       f'({", ".join(others)}) is in the experiment ({", ".join(workloads)})')
+      raise BenchError(
+        f'--reference {path}: none of its workloads '
+        f'({", ".join(others)}) is in the experiment ({", ".join(workloads)})'
+      )
     if others:
-      issues.append(Issue('note', path, f'reference workloads not in the experiment, left '
-                          f'out: {", ".join(others)}'))
+      issues.append(
+        Issue(
+          'note', path, f'reference workloads not in the experiment, left out: {", ".join(others)}'
+        )
+      )
     experiment = _relabel(logs.load_trials(found, path), label, offset)
     offset += len(experiment.trials)
     factors = read_hardware_file(hardware_file) if hardware_file else {}
     for workload in sorted(set(experiment.trials['workload'])):
       if hardware_file and workload not in factors:
-        raise BenchError(f'{hardware_file}: no entry for workload {workload!r} of reference '
-                         f'{path} (the file has: {", ".join(sorted(factors))})')
+        raise BenchError(
+          f'{hardware_file}: no entry for workload {workload!r} of reference '
+          f'{path} (the file has: {", ".join(sorted(factors))})'
+        )
       factor = factors.get(workload, 1.0)
       rows_of = experiment.evals['workload'] == workload
       experiment.evals.loc[rows_of, 'time'] *= factor
@@ -138,9 +156,16 @@ def load_references(specs, hardware_files, workloads, condition: str, allow_mixe
         how = 'time as measured (--allow_mixed_hardware)'
       of_workload = experiment.trials[experiment.trials['workload'] == workload]
       for algorithm, group in of_workload.groupby('algorithm', sort=True):
-        rows.append({'reference': path, 'algorithm': algorithm, 'workload': workload,
-                     'trials': len(group), 'factor': factor if hardware_file else float('nan'),
-                     'times': how})
+        rows.append(
+          {
+            'reference': path,
+            'algorithm': algorithm,
+            'workload': workload,
+            'trials': len(group),
+            'factor': factor if hardware_file else float('nan'),
+            'times': how,
+          }
+        )
     experiments.append(experiment)
     issues += list(experiment.issues)
   return experiments, pd.DataFrame(rows, columns=REFERENCE_COLUMNS), issues

@@ -38,7 +38,7 @@ class ScoringResult:
   per_study: pd.DataFrame
   medians: pd.DataFrame
   scores: pd.DataFrame
-  profiles: dict            # split -> (taus, rho, algorithms, workloads)
+  profiles: dict  # split -> (taus, rho, algorithms, workloads)
   quality: pd.DataFrame
   prompt: pd.DataFrame | None
   algorithms: list
@@ -46,22 +46,30 @@ class ScoringResult:
   trial_rule: str = 'earliest'
   past_budget: str = 'drop'
   per_study_detail: pd.DataFrame | None = None  # per_study with the chosen trial, n_trials
-  references: pd.DataFrame | None = None        # references.REFERENCE_COLUMNS
+  references: pd.DataFrame | None = None  # references.REFERENCE_COLUMNS
   short_of_step_budget: pd.DataFrame | None = None
 
 
-def check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap,
-                   trial_rule='earliest', past_budget='drop'):
+def check_settings(
+  condition,
+  target_source,
+  budget_fraction,
+  max_tau,
+  n_bootstrap,
+  trial_rule='earliest',
+  past_budget='drop',
+):
   budgets_lib.clock_column(condition)
   if trial_rule not in ttt.TRIAL_RULES:
-    raise BenchError(f'--trial_rule must be one of {", ".join(ttt.TRIAL_RULES)}, '
-                     f'got {trial_rule!r}')
+    raise BenchError(
+      f'--trial_rule must be one of {", ".join(ttt.TRIAL_RULES)}, got {trial_rule!r}'
+    )
   if past_budget not in ttt.PAST_BUDGET:
-    raise BenchError(f'--past_budget must be one of {", ".join(ttt.PAST_BUDGET)}, '
-                     f'got {past_budget!r}')
+    raise BenchError(
+      f'--past_budget must be one of {", ".join(ttt.PAST_BUDGET)}, got {past_budget!r}'
+    )
   if target_source not in TARGET_SOURCES:
-    raise BenchError(f'--targets must be one of {", ".join(TARGET_SOURCES)}, '
-                       f'got {target_source!r}')
+    raise BenchError(f'--targets must be one of {", ".join(TARGET_SOURCES)}, got {target_source!r}')
   if not 0 < budget_fraction <= 1:
     raise BenchError(f'--budget_fraction must be in (0, 1], got {budget_fraction}')
   if not max_tau > 1:
@@ -70,37 +78,49 @@ def check_settings(condition, target_source, budget_fraction, max_tau, n_bootstr
     raise BenchError(f'--bootstrap must be >= 0, got {n_bootstrap}')
 
 
-def score_table(medians, per_study, split, algorithms, workloads, max_tau,
-                n_bootstrap, rng):
+def score_table(medians, per_study, split, algorithms, workloads, max_tau, n_bootstrap, rng):
   """Score B per algorithm for one split (+ CI columns when bootstrapping)."""
   times = ttt.times_table(medians, split, algorithms, workloads)
   ratios = profiles.performance_ratios(times.to_numpy(), max_tau)
   taus = profiles.tau_grid(max_tau)
   rho = profiles.performance_profile(ratios, taus)
-  table = pd.DataFrame({'algorithm': algorithms, 'split': split,
-                        'score': profiles.score_from_ratios(ratios, max_tau)})
+  table = pd.DataFrame(
+    {'algorithm': algorithms, 'split': split, 'score': profiles.score_from_ratios(ratios, max_tau)}
+  )
   if n_bootstrap:
     split_studies = per_study[per_study['split'] == split]
-    ci = bootstrap.score_intervals(split_studies, algorithms, workloads, max_tau,
-                                   n_bootstrap, rng)
+    ci = bootstrap.score_intervals(split_studies, algorithms, workloads, max_tau, n_bootstrap, rng)
     table = table.merge(ci, on='algorithm')
   return table, (taus, rho, algorithms, workloads)
 
 
-def score_experiment(experiment_dir: str, condition: str, target_source: str = 'derived',
-                     budget_fraction: float = 0.75, max_tau: float = 4.0,
-                     algorithms=None, workloads=None, budgets_override=None,
-                     n_bootstrap: int = 0, seed: int = 0, *, trial_rule: str = 'earliest',
-                     past_budget: str = 'drop', reference_dirs=(), reference_hardware=(),
-                     allow_mixed_hardware: bool = False,
-                     paper_stand_ins: bool = False) -> ScoringResult:
+def score_experiment(
+  experiment_dir: str,
+  condition: str,
+  target_source: str = 'derived',
+  budget_fraction: float = 0.75,
+  max_tau: float = 4.0,
+  algorithms=None,
+  workloads=None,
+  budgets_override=None,
+  n_bootstrap: int = 0,
+  seed: int = 0,
+  *,
+  trial_rule: str = 'earliest',
+  past_budget: str = 'drop',
+  reference_dirs=(),
+  reference_hardware=(),
+  allow_mixed_hardware: bool = False,
+  paper_stand_ins: bool = False,
+) -> ScoringResult:
   """Everything the report shows. Raises BenchError on bad input.
 
   `reference_dirs` are other experiment trees scored as extra algorithms
   (:mod:`scoring_ext.references`); the budgets come from the main tree.
   """
-  check_settings(condition, target_source, budget_fraction, max_tau, n_bootstrap,
-                 trial_rule, past_budget)
+  check_settings(
+    condition, target_source, budget_fraction, max_tau, n_bootstrap, trial_rule, past_budget
+  )
   experiment = logs.load_experiment(experiment_dir, algorithms, workloads)
   main_trials = experiment.trials
   issues = list(experiment.issues) + audit.completion_issues(main_trials)
@@ -110,8 +130,13 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
   reference_table = None
   if reference_dirs:
     loaded, reference_table, reference_issues = references.load_references(
-        reference_dirs, reference_hardware, sorted(budgets.index), condition,
-        allow_mixed_hardware, first_trial_id=len(main_trials))
+      reference_dirs,
+      reference_hardware,
+      sorted(budgets.index),
+      condition,
+      allow_mixed_hardware,
+      first_trial_id=len(main_trials),
+    )
     issues += reference_issues
     for spec, reference in zip(reference_dirs, loaded):
       issues += audit.completion_issues(reference.trials, f'--reference {spec}')
@@ -132,14 +157,16 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
   target_medians = pd.DataFrame(columns=['workload', 'split', 'algorithm', 'median_at_point'])
   if target_source == 'derived':
     targets, target_medians, target_issues = targets_lib.derive_targets(
-        evals, trials, budgets, clock, budget_fraction, selected=selected)
+      evals, trials, budgets, clock, budget_fraction, selected=selected
+    )
     issues += target_issues
   elif target_source == 'paper':
     targets = targets_lib.paper_targets(trials, condition, stand_ins=paper_stand_ins)
   else:
     targets = targets_lib.algoperf_targets(trials)
-    issues.append(logs.Issue('note', 'targets', 'AlgoPerf defines validation targets only; '
-                             'no train scores'))
+    issues.append(
+      logs.Issue('note', 'targets', 'AlgoPerf defines validation targets only; no train scores')
+    )
 
   per_trial = ttt.trial_times_to_target(evals, trials, targets, budgets, clock, past_budget)
   per_study_detail = ttt.study_times_to_target(per_trial, trial_rule)
@@ -152,8 +179,9 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
   score_parts, profile_data = [], {}
   for split in dict.fromkeys(targets['split']):
     split_workloads = sorted(targets.loc[targets['split'] == split, 'workload'])
-    table, profile_data[split] = score_table(medians, per_study, split, algorithm_names,
-                                             split_workloads, max_tau, n_bootstrap, rng)
+    table, profile_data[split] = score_table(
+      medians, per_study, split, algorithm_names, split_workloads, max_tau, n_bootstrap, rng
+    )
     score_parts.append(table)
   scores = pd.concat(score_parts, ignore_index=True)
 
@@ -161,16 +189,36 @@ def score_experiment(experiment_dir: str, condition: str, target_source: str = '
   quality_table = quality.summarize_quality(finals)
   if n_bootstrap:
     quality_table = quality_table.merge(
-        bootstrap.quality_intervals(finals, n_bootstrap, rng),
-        on=['algorithm', 'workload', 'quantity'], how='left')
-  prompt_table = (prompt.prompt_sensitivity(medians)
-                  if prompt.has_prompt_pair(algorithm_names) else None)
+      bootstrap.quality_intervals(finals, n_bootstrap, rng),
+      on=['algorithm', 'workload', 'quantity'],
+      how='left',
+    )
+  prompt_table = (
+    prompt.prompt_sensitivity(medians) if prompt.has_prompt_pair(algorithm_names) else None
+  )
   return ScoringResult(
-      experiment_dir=experiment_dir, condition=condition, target_source=target_source,
-      max_tau=max_tau, budget_fraction=budget_fraction, trials=trials, issues=issues,
-      budgets=budgets, targets=targets, target_medians=target_medians, per_trial=per_trial,
-      per_study=per_study, medians=medians, scores=scores, profiles=profile_data,
-      quality=quality_table, prompt=prompt_table, algorithms=algorithm_names,
-      workloads=workload_names, trial_rule=trial_rule, past_budget=past_budget,
-      per_study_detail=per_study_detail, references=reference_table,
-      short_of_step_budget=short)
+    experiment_dir=experiment_dir,
+    condition=condition,
+    target_source=target_source,
+    max_tau=max_tau,
+    budget_fraction=budget_fraction,
+    trials=trials,
+    issues=issues,
+    budgets=budgets,
+    targets=targets,
+    target_medians=target_medians,
+    per_trial=per_trial,
+    per_study=per_study,
+    medians=medians,
+    scores=scores,
+    profiles=profile_data,
+    quality=quality_table,
+    prompt=prompt_table,
+    algorithms=algorithm_names,
+    workloads=workload_names,
+    trial_rule=trial_rule,
+    past_budget=past_budget,
+    per_study_detail=per_study_detail,
+    references=reference_table,
+    short_of_step_budget=short,
+  )

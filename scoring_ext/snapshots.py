@@ -17,8 +17,9 @@ from scoring_ext import metrics
 from scoring_ext.budgets import cutoffs_by_trial
 
 
-def values_at_fraction(evals: pd.DataFrame, budgets: pd.Series, clock: str,
-                       fraction: float, columns: list[str]) -> pd.DataFrame:
+def values_at_fraction(
+  evals: pd.DataFrame, budgets: pd.Series, clock: str, fraction: float, columns: list[str]
+) -> pd.DataFrame:
   """One row per trial_id (only trials with an evaluation at or before the
   point): the clock of that evaluation and the values of `columns` there.
 
@@ -35,8 +36,9 @@ def values_at_fraction(evals: pd.DataFrame, budgets: pd.Series, clock: str,
   return result.sort_index()
 
 
-def with_divergence(values: pd.Series, metric: str, diverged: pd.Series,
-                    last_clock: pd.Series, point_clock: pd.Series) -> pd.Series:
+def with_divergence(
+  values: pd.Series, metric: str, diverged: pd.Series, last_clock: pd.Series, point_clock: pd.Series
+) -> pd.Series:
   """Set the value of a trial that diverged before the point to the worst value.
 
   A diverged trial stops logging at divergence; its last evaluation before the

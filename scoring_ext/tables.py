@@ -30,8 +30,9 @@ def format_cell(value, missing: str = '-', inf: str = 'inf') -> str:
 
 
 def _cells(frame: pd.DataFrame, missing: str, inf: str) -> list[list[str]]:
-  return [[format_cell(v, missing, inf) for v in row]
-          for row in frame.itertuples(index=False, name=None)]
+  return [
+    [format_cell(v, missing, inf) for v in row] for row in frame.itertuples(index=False, name=None)
+  ]
 
 
 def to_markdown(frame: pd.DataFrame, missing: str = '-', inf: str = 'inf') -> str:
@@ -42,29 +43,43 @@ def to_markdown(frame: pd.DataFrame, missing: str = '-', inf: str = 'inf') -> st
   return '\n'.join(lines) + '\n'
 
 
-_LATEX_SPECIAL = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$',
-                  '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}', '~': r'\textasciitilde{}',
-                  '^': r'\textasciicircum{}'}
+_LATEX_SPECIAL = {
+  '\\': r'\textbackslash{}',
+  '&': r'\&',
+  '%': r'\%',
+  '$': r'\$',
+  '#': r'\#',
+  '_': r'\_',
+  '{': r'\{',
+  '}': r'\}',
+  '~': r'\textasciitilde{}',
+  '^': r'\textasciicircum{}',
+}
 
 
 def latex_escape(text: str) -> str:
   return ''.join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def to_latex(frame: pd.DataFrame, caption: str | None = None, missing: str = '--',
-             inf: str = r'$\infty$') -> str:
+def to_latex(
+  frame: pd.DataFrame, caption: str | None = None, missing: str = '--', inf: str = r'$\infty$'
+) -> str:
   """A booktabs table (\\toprule/\\midrule/\\bottomrule); needs \\usepackage{booktabs}."""
+
   def cell(text: str) -> str:
     return text if text in (inf, f'-{inf}', missing) else latex_escape(text)
-  align = ''.join('r' if pd.api.types.is_numeric_dtype(frame[c]) else 'l'
-                  for c in frame.columns)
+
+  align = ''.join('r' if pd.api.types.is_numeric_dtype(frame[c]) else 'l' for c in frame.columns)
   lines = []
   if caption:
     lines += [r'\begin{table}[ht]', r'\centering', rf'\caption{{{latex_escape(caption)}}}']
-  lines += [rf'\begin{{tabular}}{{{align}}}', r'\toprule',
-            ' & '.join(latex_escape(str(c)) for c in frame.columns) + r' \\', r'\midrule']
-  lines += [' & '.join(cell(c) for c in row) + r' \\'
-            for row in _cells(frame, missing, inf)]
+  lines += [
+    rf'\begin{{tabular}}{{{align}}}',
+    r'\toprule',
+    ' & '.join(latex_escape(str(c)) for c in frame.columns) + r' \\',
+    r'\midrule',
+  ]
+  lines += [' & '.join(cell(c) for c in row) + r' \\' for row in _cells(frame, missing, inf)]
   lines += [r'\bottomrule', r'\end{tabular}']
   if caption:
     lines.append(r'\end{table}')

@@ -25,8 +25,16 @@ from scoring_ext import metrics, presets
 from scoring_ext.logs import Issue
 from scoring_ext.snapshots import best_trial_per_study, values_at_fraction, with_divergence
 
-TARGET_COLUMNS = ['workload', 'split', 'metric', 'column', 'direction', 'target',
-                  'best_algorithm', 'source']
+TARGET_COLUMNS = [
+  'workload',
+  'split',
+  'metric',
+  'column',
+  'direction',
+  'target',
+  'best_algorithm',
+  'source',
+]
 
 
 def usable_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -40,8 +48,14 @@ def workload_metrics(trials: pd.DataFrame) -> pd.Series:
   return ok.groupby('workload', sort=True)['target_metric'].agg(lambda s: s.mode().iloc[0])
 
 
-def metric_at_fraction(evals: pd.DataFrame, trials: pd.DataFrame, budgets: pd.Series,
-                       clock: str, fraction: float, split: str) -> pd.DataFrame:
+def metric_at_fraction(
+  evals: pd.DataFrame,
+  trials: pd.DataFrame,
+  budgets: pd.Series,
+  clock: str,
+  fraction: float,
+  split: str,
+) -> pd.DataFrame:
   """Per usable trial: algorithm, study, workload, trial_id, value of the
   workload's `split` target metric at `fraction` of the budget (divergence rule
   applied; NaN where the trial has no evaluation up to that point)."""
@@ -56,31 +70,44 @@ def metric_at_fraction(evals: pd.DataFrame, trials: pd.DataFrame, budgets: pd.Se
     column = metrics.metric_column(split, metric)
     taken = at.loc[ids].dropna(subset=['clock'])
     values.loc[taken.index] = with_divergence(
-        taken[column], metric, info['diverged'], last_clock, taken['clock'])
-  return pd.DataFrame({'algorithm': info['algorithm'], 'study': info['study'],
-                       'workload': info['workload'], 'trial_id': info.index,
-                       'value': values}).reset_index(drop=True)
+      taken[column], metric, info['diverged'], last_clock, taken['clock']
+    )
+  return pd.DataFrame(
+    {
+      'algorithm': info['algorithm'],
+      'study': info['study'],
+      'workload': info['workload'],
+      'trial_id': info.index,
+      'value': values,
+    }
+  ).reset_index(drop=True)
 
 
 def selected_trial_ids(evals, trials, budgets, clock) -> pd.Series:
   """Per (algorithm, study, workload), the trial with the best final validation metric."""
   final = metric_at_fraction(evals, trials, budgets, clock, 1.0, 'validation')
   wl_metric = workload_metrics(trials)
-  parts = [best_trial_per_study(final[final['workload'] == w], m)
-           for w, m in wl_metric.items()]
+  parts = [best_trial_per_study(final[final['workload'] == w], m) for w, m in wl_metric.items()]
   return pd.concat(parts).sort_index()
 
 
-def missing_point_issues(at_point: pd.DataFrame, trials: pd.DataFrame, fraction: float,
-                         split: str) -> list[Issue]:
+def missing_point_issues(
+  at_point: pd.DataFrame, trials: pd.DataFrame, fraction: float, split: str
+) -> list[Issue]:
   paths = trials.set_index('trial_id')['path']
-  return [Issue('warning', paths[row.trial_id], f'no evaluation at or before {fraction:g} of '
-                f'the budget; left out of the {split} target')
-          for row in at_point[at_point['value'].isna()].itertuples()]
+  return [
+    Issue(
+      'warning',
+      paths[row.trial_id],
+      f'no evaluation at or before {fraction:g} of the budget; left out of the {split} target',
+    )
+    for row in at_point[at_point['value'].isna()].itertuples()
+  ]
 
 
-def derive_targets(evals, trials, budgets, clock, fraction, splits=metrics.SPLITS,
-                   selected=None) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
+def derive_targets(
+  evals, trials, budgets, clock, fraction, splits=metrics.SPLITS, selected=None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
   """Targets (TARGET_COLUMNS), the per-algorithm medians behind them, audit notes."""
   if selected is None:
     selected = selected_trial_ids(evals, trials, budgets, clock)
@@ -90,41 +117,62 @@ def derive_targets(evals, trials, budgets, clock, fraction, splits=metrics.SPLIT
     at_point = metric_at_fraction(evals, trials, budgets, clock, fraction, split)
     at_point = at_point[at_point['trial_id'].isin(selected.to_numpy())]
     issues += missing_point_issues(at_point, trials, fraction, split)
-    per_algo = (at_point.dropna(subset=['value'])
-                .groupby(['workload', 'algorithm'], sort=True)['value']
-                .agg(lambda v: float(np.median(v.to_numpy()))))
+    per_algo = (
+      at_point.dropna(subset=['value'])
+      .groupby(['workload', 'algorithm'], sort=True)['value']
+      .agg(lambda v: float(np.median(v.to_numpy())))
+    )
     for workload, metric in wl_metric.items():
       if workload not in per_algo.index.get_level_values(0):
-        issues.append(Issue('warning', workload, f'no {split} value at {fraction:g} of the '
-                            'budget in any trial; no target'))
+        issues.append(
+          Issue(
+            'warning',
+            workload,
+            f'no {split} value at {fraction:g} of the budget in any trial; no target',
+          )
+        )
         target, best = np.nan, ''
       else:
         candidates = per_algo.loc[workload]
-        best = (candidates.idxmin() if catalogue.is_minimized(metric)
-                else candidates.idxmax())
+        best = candidates.idxmin() if catalogue.is_minimized(metric) else candidates.idxmax()
         target = float(candidates[best])
         if not np.isfinite(target):
-          issues.append(Issue('warning', workload, f'every algorithm diverged before the '
-                              f'{split} target point; no target'))
+          issues.append(
+            Issue(
+              'warning',
+              workload,
+              f'every algorithm diverged before the {split} target point; no target',
+            )
+          )
           target, best = np.nan, ''
         for algorithm, value in candidates.items():
-          medians.append({'workload': workload, 'split': split, 'algorithm': algorithm,
-                          'median_at_point': value})
+          medians.append(
+            {'workload': workload, 'split': split, 'algorithm': algorithm, 'median_at_point': value}
+          )
       rows.append(_target_row(workload, split, metric, target, best, 'derived'))
-  return (pd.DataFrame(rows, columns=TARGET_COLUMNS),
-          pd.DataFrame(medians, columns=['workload', 'split', 'algorithm', 'median_at_point']),
-          issues)
+  return (
+    pd.DataFrame(rows, columns=TARGET_COLUMNS),
+    pd.DataFrame(medians, columns=['workload', 'split', 'algorithm', 'median_at_point']),
+    issues,
+  )
 
 
 def _target_row(workload, split, metric, target, best_algorithm, source) -> dict:
-  return {'workload': workload, 'split': split, 'metric': metric,
-          'column': metrics.metric_column(split, metric),
-          'direction': catalogue.metric_direction(metric), 'target': target,
-          'best_algorithm': best_algorithm, 'source': source}
+  return {
+    'workload': workload,
+    'split': split,
+    'metric': metric,
+    'column': metrics.metric_column(split, metric),
+    'direction': catalogue.metric_direction(metric),
+    'target': target,
+    'best_algorithm': best_algorithm,
+    'source': source,
+  }
 
 
-def paper_targets(trials: pd.DataFrame, condition: str, splits=metrics.SPLITS,
-                  stand_ins: bool = False) -> pd.DataFrame:
+def paper_targets(
+  trials: pd.DataFrame, condition: str, splits=metrics.SPLITS, stand_ins: bool = False
+) -> pd.DataFrame:
   """The study's preset targets (presets.py) for the workloads present.
 
   An official workload uses its own preset. An embedded stand-in (``ogbg_mini``...) is a
@@ -141,15 +189,18 @@ def paper_targets(trials: pd.DataFrame, condition: str, splits=metrics.SPLITS,
       if value is None and official is not None:
         if not stand_ins:
           raise BenchError(
-              f'--targets paper: {workload!r} is an embedded stand-in for {official!r}, and the '
-              f'study\'s targets were set on {official!r} itself, not on the stand-in; use '
-              '--targets derived, or pass --paper_targets_on_stand_ins to apply the official '
-              'targets to the stand-ins anyway')
+            f'--targets paper: {workload!r} is an embedded stand-in for {official!r}, and the '
+            f"study's targets were set on {official!r} itself, not on the stand-in; use "
+            '--targets derived, or pass --paper_targets_on_stand_ins to apply the official '
+            'targets to the stand-ins anyway'
+          )
         value = presets.paper_target(condition, split, official)
         source = f'paper ({official})'
       if value is None:
-        raise BenchError(f'no paper target for workload {workload!r} ({condition}, {split}); '
-                         f'presets exist for {", ".join(presets.paper_workloads())}')
+        raise BenchError(
+          f'no paper target for workload {workload!r} ({condition}, {split}); '
+          f'presets exist for {", ".join(presets.paper_workloads())}'
+        )
       rows.append(_target_row(workload, split, metric, value, '', source))
   return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
@@ -164,8 +215,11 @@ def algoperf_targets(trials: pd.DataFrame) -> pd.DataFrame:
   for workload, metric in workload_metrics(trials).items():
     values = ok.loc[ok['workload'] == workload, 'validation_target_value'].dropna()
     if values.empty:
-      raise BenchError(f'workload {workload!r}: no workload.validation_target_value in '
-                         'any meta_data_0.json; use --targets derived or paper')
-    rows.append(_target_row(workload, 'validation', metric, float(values.mode().iloc[0]),
-                            '', 'algoperf'))
+      raise BenchError(
+        f'workload {workload!r}: no workload.validation_target_value in '
+        'any meta_data_0.json; use --targets derived or paper'
+      )
+    rows.append(
+      _target_row(workload, 'validation', metric, float(values.mode().iloc[0]), '', 'algoperf')
+    )
   return pd.DataFrame(rows, columns=TARGET_COLUMNS)

@@ -36,10 +36,13 @@ import pandas as pd
 
 _RUN = re.compile(r'--- Tuning run (?P<k>\d+)/(?P<n>\d+) ---')
 _EVALUATION = re.compile(
-    r'Time since start: [\d.]+s,\s*Step: (?P<step>\d+),\s*(?P<metrics>\{.*\})\s*$')
+  r'Time since start: [\d.]+s,\s*Step: (?P<step>\d+),\s*(?P<metrics>\{.*\})\s*$'
+)
 _METRICS = re.compile(r' Metrics: (?P<metrics>\{.*\})\s*$')
-_JAX_SCALAR = re.compile(r'\b(?:DeviceArray|Array)\(\s*(?P<value>[^(),]+?)\s*'
-                         r'(?:,\s*dtype=[\w.]+)?(?:,\s*weak_type=\w+)?\s*\)')
+_JAX_SCALAR = re.compile(
+  r'\b(?:DeviceArray|Array)\(\s*(?P<value>[^(),]+?)\s*'
+  r'(?:,\s*dtype=[\w.]+)?(?:,\s*weak_type=\w+)?\s*\)'
+)
 _NON_FINITE = re.compile(r'(?P<before>[:,(\[]\s*)(?P<sign>-?)(?P<word>nan|inf)\b')
 _JSON_WORD = {'None': 'null', 'True': 'true', 'False': 'false'}
 _JSON_WORDS = re.compile(r'\b(?:None|True|False)\b')
@@ -120,7 +123,7 @@ def parse_log(lines: Iterable[str], path: str) -> tuple[dict[int, LogRun], list[
   The per-evaluation lines of a run are parsed only when it has no Metrics line.
   """
   run = 1
-  per_evaluation: dict[int, list] = {}   # run -> [(line number, step, metrics text)]
+  per_evaluation: dict[int, list] = {}  # run -> [(line number, step, metrics text)]
   from_metrics: dict[int, list] = {}
   problems = []
   for number, line in enumerate(lines, start=1):
@@ -134,8 +137,9 @@ def parse_log(lines: Iterable[str], path: str) -> tuple[dict[int, LogRun], list[
       try:
         from_metrics[run] = _evaluation_list(parse_literal(match['metrics']))
       except (ValueError, SyntaxError) as e:
-        problems.append((number, f'Metrics line does not parse ({e}); the run\'s '
-                         'evaluation lines are used'))
+        problems.append(
+          (number, f"Metrics line does not parse ({e}); the run's evaluation lines are used")
+        )
   runs = {}
   for k in sorted(set(per_evaluation) | set(from_metrics)):
     if k in from_metrics:
@@ -167,8 +171,14 @@ def read_logs(paths: Iterable[str | Path]) -> tuple[dict[int, LogRun], list[tupl
     problems += [(str(path), line, why) for line, why in bad]
     for k, run in found.items():
       if k in runs:
-        problems.append((str(path), 0, f'tuning run {k} replaces the one in '
-                         f'{Path(runs[k].log).name} (a rerun of the same folder)'))
+        problems.append(
+          (
+            str(path),
+            0,
+            f'tuning run {k} replaces the one in '
+            f'{Path(runs[k].log).name} (a rerun of the same folder)',
+          )
+        )
       runs[k] = run
   return runs, problems
 

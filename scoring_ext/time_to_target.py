@@ -38,17 +38,26 @@ from bench_core import catalogue
 TRIAL_RULES = ('earliest', 'algoperf')
 PAST_BUDGET = ('drop', 'keep')
 
-TRIAL_COLUMNS = ['algorithm', 'workload', 'split', 'study', 'trial', 'trial_id',
-                 'time_to_target', 'hit_index']
+TRIAL_COLUMNS = [
+  'algorithm',
+  'workload',
+  'split',
+  'study',
+  'trial',
+  'trial_id',
+  'time_to_target',
+  'hit_index',
+]
 STUDY_KEYS = ['algorithm', 'workload', 'split', 'study']
 RULE_TEXT = {
-    'earliest': 'earliest time to target over the trials of a study',
-    'algoperf': ("AlgoPerf's: the trial whose evaluation index reaches the target first, "
-                 'then that trial\'s time'),
+  'earliest': 'earliest time to target over the trials of a study',
+  'algoperf': (
+    "AlgoPerf's: the trial whose evaluation index reaches the target first, then that trial's time"
+  ),
 }
 PAST_BUDGET_TEXT = {
-    'drop': 'not counted (AlgoPerf\'s scoring code counts every logged evaluation)',
-    'keep': 'counted, as in AlgoPerf\'s scoring code',
+  'drop': "not counted (AlgoPerf's scoring code counts every logged evaluation)",
+  'keep': "counted, as in AlgoPerf's scoring code",
 }
 
 
@@ -60,9 +69,14 @@ def reached_mask(values: np.ndarray, target: float, direction: str) -> np.ndarra
     return values >= target
 
 
-def trial_times_to_target(evals: pd.DataFrame, trials: pd.DataFrame, targets: pd.DataFrame,
-                          budgets: pd.Series, clock: str,
-                          past_budget: str = 'drop') -> pd.DataFrame:
+def trial_times_to_target(
+  evals: pd.DataFrame,
+  trials: pd.DataFrame,
+  targets: pd.DataFrame,
+  budgets: pd.Series,
+  clock: str,
+  past_budget: str = 'drop',
+) -> pd.DataFrame:
   """One row per usable trial and target split (TRIAL_COLUMNS)."""
   info = trials[trials['status'] == 'ok'].set_index('trial_id')
   parts = []
@@ -72,21 +86,26 @@ def trial_times_to_target(evals: pd.DataFrame, trials: pd.DataFrame, targets: pd
       continue
     rows = evals[evals['workload'].to_numpy() == target.workload]
     if target.column in rows:
-      hit = reached_mask(rows[target.column].to_numpy(dtype=float), target.target,
-                         target.direction)
+      hit = reached_mask(rows[target.column].to_numpy(dtype=float), target.target, target.direction)
     else:
       hit = np.zeros(len(rows), dtype=bool)
     if past_budget == 'drop':
       hit &= rows[clock].to_numpy() <= budgets.get(target.workload, np.inf)
     first = rows.loc[hit].drop_duplicates('trial_id', keep='first').set_index('trial_id')
-    parts.append(pd.DataFrame({
-        'algorithm': info.loc[ids, 'algorithm'].to_numpy(),
-        'workload': target.workload, 'split': target.split,
-        'study': info.loc[ids, 'study'].to_numpy(),
-        'trial': info.loc[ids, 'trial'].to_numpy(),
-        'trial_id': ids.to_numpy(),
-        'time_to_target': first[clock].reindex(ids).fillna(np.inf).to_numpy(dtype=float),
-        'hit_index': first['eval_index'].reindex(ids).fillna(-1).to_numpy(dtype=int)}))
+    parts.append(
+      pd.DataFrame(
+        {
+          'algorithm': info.loc[ids, 'algorithm'].to_numpy(),
+          'workload': target.workload,
+          'split': target.split,
+          'study': info.loc[ids, 'study'].to_numpy(),
+          'trial': info.loc[ids, 'trial'].to_numpy(),
+          'trial_id': ids.to_numpy(),
+          'time_to_target': first[clock].reindex(ids).fillna(np.inf).to_numpy(dtype=float),
+          'hit_index': first['eval_index'].reindex(ids).fillna(-1).to_numpy(dtype=int),
+        }
+      )
+    )
   if not parts:
     return pd.DataFrame(columns=TRIAL_COLUMNS)
   return pd.concat(parts, ignore_index=True)[TRIAL_COLUMNS]
@@ -122,11 +141,13 @@ def median_times_to_target(per_study: pd.DataFrame) -> pd.DataFrame:
   n_reached (studies with a finite time)."""
   keys = ['algorithm', 'workload', 'split']
   grouped = per_study.groupby(keys, sort=True)['time_to_target']
-  return pd.DataFrame({
+  return pd.DataFrame(
+    {
       'time_to_target': grouped.agg(lambda t: float(np.median(t.to_numpy(dtype=float)))),
       'n_studies': grouped.size(),
       'n_reached': grouped.agg(lambda t: int(np.isfinite(t.to_numpy(dtype=float)).sum())),
-  }).reset_index()
+    }
+  ).reset_index()
 
 
 def times_table(medians: pd.DataFrame, split: str, algorithms, workloads) -> pd.DataFrame:

@@ -25,8 +25,9 @@ def time_budget(workload: str, budgets_path: Optional[str]) -> Optional[int]:
   """The transferred budget of ``workload`` in seconds, or None (the workload's own)."""
   if not budgets_path:
     return None
-  return files.budget_for(files.load_budgets(budgets_path), workload, budgets_path,
-                          'max_allowed_runtime_sec')
+  return files.budget_for(
+    files.load_budgets(budgets_path), workload, budgets_path, 'max_allowed_runtime_sec'
+  )
 
 
 def step_budget(workload: str, step_budgets_path: Optional[str] = None) -> int:
@@ -34,8 +35,9 @@ def step_budget(workload: str, step_budgets_path: Optional[str] = None) -> int:
   budgets = files.load_step_counts(step_budgets_path, 'step budgets')
   if workload not in budgets and step_budgets_path is None and catalogue.is_embedded(workload):
     return int(get_workload(workload).step_hint)
-  return files.budget_for(budgets, workload, step_budgets_path or files.BUILTIN_STEP_BUDGETS,
-                          'step budget')
+  return files.budget_for(
+    budgets, workload, step_budgets_path or files.BUILTIN_STEP_BUDGETS, 'step budget'
+  )
 
 
 def check_all(trials: Iterable) -> Dict[tuple, int | None]:
@@ -46,6 +48,7 @@ def check_all(trials: Iterable) -> Dict[tuple, int | None]:
     path = t.budgets if t.condition == 'time' else t.step_budgets
     key = (t.condition, t.workload, path)
     if key not in resolved:
-      resolved[key] = (time_budget(t.workload, path) if t.condition == 'time'
-                       else step_budget(t.workload, path))
+      resolved[key] = (
+        time_budget(t.workload, path) if t.condition == 'time' else step_budget(t.workload, path)
+      )
   return resolved

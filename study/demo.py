@@ -78,7 +78,10 @@ def update_readme(readme: Path, reports: Path, conditions, figures: Path, header
       lines += [f'#### {condition} control: {title}', '', body, '']
     figure = figures / f'demo_profile_{condition}_validation.png'
     shutil.copyfile(reports / condition / 'performance_profile_validation.png', figure)
-    lines += [f'![{condition} control, validation targets]({figure.relative_to(readme.parent)})', '']
+    lines += [
+      f'![{condition} control, validation targets]({figure.relative_to(readme.parent)})',
+      '',
+    ]
   lines.append(README_END)
   before, rest = text.split(README_START, 1)
   after = rest.split(README_END, 1)[1]
@@ -87,24 +90,30 @@ def update_readme(readme: Path, reports: Path, conditions, figures: Path, header
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument('--algorithms', nargs='+', default=None,
-                      help='run only these algorithms (default: every available one)')
+  parser.add_argument(
+    '--algorithms',
+    nargs='+',
+    default=None,
+    help='run only these algorithms (default: every available one)',
+  )
   parser.add_argument('--workloads', nargs='+', default=list(EMBEDDED))
   parser.add_argument('--studies', type=int, default=3)
   parser.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
   parser.add_argument('--experiment_dir', default='experiments/demo')
   parser.add_argument('--report_dir', default='reports/demo')
   parser.add_argument('--jobs', type=int, default=2, help='trials run at once')
-  parser.add_argument('--readme', default=None,
-                      help='rewrite this README\'s demo-results block with the results')
+  parser.add_argument(
+    '--readme', default=None, help="rewrite this README's demo-results block with the results"
+  )
   args = parser.parse_args(argv)
   exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
   algorithms = available_algorithms()
   if args.algorithms:
     unknown = [a for a in args.algorithms if a not in algorithms]
     if unknown:
-      raise BenchError(f'--algorithms: {", ".join(unknown)} not available here; available: '
-                       f'{", ".join(algorithms)}')
+      raise BenchError(
+        f'--algorithms: {", ".join(unknown)} not available here; available: {", ".join(algorithms)}'
+      )
     algorithms = list(args.algorithms)
   failed = []
   for condition in args.conditions:
@@ -114,8 +123,19 @@ def main(argv=None) -> int:
     failed += sweep.run_sweep(trials, jobs=args.jobs, out=lambda m: print(m, flush=True))
   for condition in args.conditions:
     out = reports / condition
-    code = subprocess.call([sys.executable, '-m', 'scoring_ext.report', '--experiment_dir',
-                            str(exp / condition), '--condition', condition, '--out', str(out)])
+    code = subprocess.call(
+      [
+        sys.executable,
+        '-m',
+        'scoring_ext.report',
+        '--experiment_dir',
+        str(exp / condition),
+        '--condition',
+        condition,
+        '--out',
+        str(out),
+      ]
+    )
     if code != 0:
       print(f'demo: the {condition} report failed (exit code {code})', file=sys.stderr)
       return code
@@ -123,14 +143,18 @@ def main(argv=None) -> int:
     print(headline(out))
   if args.readme:
     readme = Path(args.readme).resolve()
-    header = (f'Produced by `make demo` on {time.strftime("%Y-%m-%d")}: '
-              f'{", ".join(algorithms)} on {", ".join(args.workloads)}, {args.studies} studies, '
-              f'derived targets. Regenerate with `make demo-readme`; do not edit by hand.')
+    header = (
+      f'Produced by `make demo` on {time.strftime("%Y-%m-%d")}: '
+      f'{", ".join(algorithms)} on {", ".join(args.workloads)}, {args.studies} studies, '
+      f'derived targets. Regenerate with `make demo-readme`; do not edit by hand.'
+    )
     update_readme(readme, reports, args.conditions, readme.parent / 'docs' / 'results', header)
     print(f'demo: updated {readme}')
   if failed:
-    print(f'\ndemo: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),
-          file=sys.stderr)
+    print(
+      f'\ndemo: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),
+      file=sys.stderr,
+    )
     return 1
   return 0
 

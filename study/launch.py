@@ -48,21 +48,29 @@ def condition_flags(args, workload: str, runner_flags: List[str], runner: str) -
   """The runner flags that set the condition's budget (and, on the local runner under step
   control, the step cadence of the evaluations)."""
   if runners.has_flag(runner_flags, 'max_allowed_runtime_sec'):
-    raise BenchError('the launcher sets max_allowed_runtime_sec from the budgets: remove '
-                     '--max_allowed_runtime_sec from the runner flags')
+    raise BenchError(
+      'the launcher sets max_allowed_runtime_sec from the budgets: remove '
+      '--max_allowed_runtime_sec from the runner flags'
+    )
   cadence_given = runners.has_flag(runner_flags, 'eval_every_steps')
   if cadence_given and runner != 'local':
-    raise BenchError('--eval_every_steps is a flag of the local runner only: the official runner '
-                     'evaluates every eval_period_time_sec of wall time; remove it')
+    raise BenchError(
+      '--eval_every_steps is a flag of the local runner only: the official runner '
+      'evaluates every eval_period_time_sec of wall time; remove it'
+    )
   if args.condition == 'time':
     if cadence_given:
-      raise BenchError('--condition time evaluates by AlgoPerf\'s time rule: remove '
-                       '--eval_every_steps from the runner flags (it is for step control)')
+      raise BenchError(
+        "--condition time evaluates by AlgoPerf's time rule: remove "
+        '--eval_every_steps from the runner flags (it is for step control)'
+      )
     budget = budgets.time_budget(workload, args.budgets)
     return [] if budget is None else [f'--max_allowed_runtime_sec={budget}']
   if runners.has_flag(runner_flags, 'max_global_steps'):
-    raise BenchError('--condition step sets --max_global_steps from the step budgets: '
-                     'remove it from the runner flags')
+    raise BenchError(
+      '--condition step sets --max_global_steps from the step budgets: '
+      'remove it from the runner flags'
+    )
   steps = budgets.step_budget(workload, args.step_budgets)
   flags = [f'--max_global_steps={steps}', f'--max_allowed_runtime_sec={budgets.NO_TIME_LIMIT_SEC}']
   if runner == 'local' and not cadence_given:
@@ -73,22 +81,37 @@ def condition_flags(args, workload: str, runner_flags: List[str], runner: str) -
 def parse_args(argv: Optional[List[str]]):
   argv = list(sys.argv[1:] if argv is None else argv)
   if '--' not in argv and not {'-h', '--help'} & set(argv):
-    raise BenchError('give the runner flags after "--", e.g. '
-                     '--budgets budgets.json -- --workload=criteo1tb --submission_path=...')
+    raise BenchError(
+      'give the runner flags after "--", e.g. '
+      '--budgets budgets.json -- --workload=criteo1tb --submission_path=...'
+    )
   split = argv.index('--') if '--' in argv else len(argv)
-  p = argparse.ArgumentParser(prog='python -m study.launch', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog='python -m study.launch',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument('--condition', choices=catalogue.CONDITIONS, default='time')
-  p.add_argument('--budgets', help='time control: budgets JSON written by hardware_transfer.transfer '
-                 "(default: the workload's own budget)")
-  p.add_argument('--step_budgets', default=None,
-                 help='step control: step budgets JSON (default: the built-in '
-                      f'{files.BUILTIN_STEP_BUDGETS.name})')
+  p.add_argument(
+    '--budgets',
+    help='time control: budgets JSON written by hardware_transfer.transfer '
+    "(default: the workload's own budget)",
+  )
+  p.add_argument(
+    '--step_budgets',
+    default=None,
+    help='step control: step budgets JSON (default: the built-in '
+    f'{files.BUILTIN_STEP_BUDGETS.name})',
+  )
   p.add_argument('--runner', choices=runners.RUNNER_CHOICES, default='auto')
-  p.add_argument('--eval_period_time_sec', type=float, default=None,
-                 help="official runner only: evaluate every this many seconds instead of the "
-                      "workload's own period (e.g. short smoke runs)")
-  return p.parse_args(argv[:split]), argv[split + 1:]
+  p.add_argument(
+    '--eval_period_time_sec',
+    type=float,
+    default=None,
+    help='official runner only: evaluate every this many seconds instead of the '
+    "workload's own period (e.g. short smoke runs)",
+  )
+  return p.parse_args(argv[:split]), argv[split + 1 :]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -98,8 +121,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     raise BenchError('the runner flags after "--" lack --workload')
   runner = runners.choose_runner(args.runner, workload)
   extra = condition_flags(args, workload, runner_flags, runner)
-  print(f'launch: {workload} on the {runner} runner, {args.condition} control'
-        + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"), flush=True)
+  print(
+    f'launch: {workload} on the {runner} runner, {args.condition} control'
+    + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"),
+    flush=True,
+  )
   if runner == 'local':
     if args.eval_period_time_sec is not None:
       raise BenchError('--eval_period_time_sec is for the official runner only')
@@ -108,8 +134,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     raise BenchError(runners.install_hint(workload))
   max_runtime = runners.flag_value(extra, 'max_allowed_runtime_sec')
   flags = runner_flags + [f for f in extra if f.startswith('--max_global_steps=')]
-  return official.run(flags, float(max_runtime) if max_runtime else None,
-                      args.eval_period_time_sec, progress=lambda m: print(m, flush=True))
+  return official.run(
+    flags,
+    float(max_runtime) if max_runtime else None,
+    args.eval_period_time_sec,
+    progress=lambda m: print(m, flush=True),
+  )
 
 
 if __name__ == '__main__':

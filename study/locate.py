@@ -35,17 +35,21 @@ def submission_file(algorithm: str) -> Path:
   """``submissions/<algorithm>/submission.py``, or an error listing the known algorithms."""
   path = SUBMISSIONS / algorithm / 'submission.py'
   if not path.is_file():
-    raise BenchError(f'no submission {path} (algorithm {algorithm!r}); known: '
-                     f'{", ".join(known_algorithms())}')
+    raise BenchError(
+      f'no submission {path} (algorithm {algorithm!r}); known: {", ".join(known_algorithms())}'
+    )
   return path
 
 
-def search_space_file(algorithm: str, workload: str, condition: str,
-                      allow_placeholder: bool = False) -> Path:
+def search_space_file(
+  algorithm: str, workload: str, condition: str, allow_placeholder: bool = False
+) -> Path:
   """The search space of the module docstring's rule, or an error naming what was tried."""
-  candidates = [SEARCH_SPACES / condition / algorithm / f'{workload}.json',
-                SEARCH_SPACES / algorithm / f'{workload}.json',
-                SEARCH_SPACES / f'{algorithm}.json']
+  candidates = [
+    SEARCH_SPACES / condition / algorithm / f'{workload}.json',
+    SEARCH_SPACES / algorithm / f'{workload}.json',
+    SEARCH_SPACES / f'{algorithm}.json',
+  ]
   for path in candidates:
     if path.is_file():
       return path
@@ -58,6 +62,9 @@ def search_space_file(algorithm: str, workload: str, condition: str,
       f'{placeholder.relative_to(REPO)} (the reference step count, not an estimate for your '
       'hardware). Estimate the prompt with make probe / make transfer / make step-prompt '
       '(README, "Moving the budgets to your hardware"), or pass --allow_placeholder_prompts '
-      '(make: ALLOW_PLACEHOLDERS=1) to use it anyway')
-  raise BenchError(f'no tuning search space for {algorithm} on {workload} ({condition} control): '
-                   'looked for ' + ', '.join(str(p.relative_to(REPO)) for p in candidates))
+      '(make: ALLOW_PLACEHOLDERS=1) to use it anyway'
+    )
+  raise BenchError(
+    f'no tuning search space for {algorithm} on {workload} ({condition} control): '
+    'looked for ' + ', '.join(str(p.relative_to(REPO)) for p in candidates)
+  )

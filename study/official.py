@@ -32,13 +32,21 @@ from bench_core import layout
 from bench_core.errors import BenchError
 from study import runners
 
-PATH_FLAGS = ('experiment_dir', 'tuning_search_space', 'data_dir', 'imagenet_v2_data_dir',
-              'librispeech_tokenizer_vocab_path')
+PATH_FLAGS = (
+  'experiment_dir',
+  'tuning_search_space',
+  'data_dir',
+  'imagenet_v2_data_dir',
+  'librispeech_tokenizer_vocab_path',
+)
 
 
-def with_overrides(workload_class: type, max_runtime_sec: Optional[float] = None,
-                   stop_on_targets: bool = True,
-                   eval_period_time_sec: Optional[float] = None) -> type:
+def with_overrides(
+  workload_class: type,
+  max_runtime_sec: Optional[float] = None,
+  stop_on_targets: bool = True,
+  eval_period_time_sec: Optional[float] = None,
+) -> type:
   """A subclass of ``workload_class`` with the given budget and evaluation period, and
   (``stop_on_targets=False``) whose targets are never reported as reached."""
   attributes = {'__module__': workload_class.__module__, '__doc__': workload_class.__doc__}
@@ -85,13 +93,14 @@ def expected_trials(flags: List[str]) -> List[int]:
   count = int(runners.flag_value(flags, 'num_tuning_trials') or 1)
   start = runners.flag_value(flags, 'hparam_start_index')
   end = runners.flag_value(flags, 'hparam_end_index')
-  indices = range(count)[int(start) if start else None:int(end) if end else None]
+  indices = range(count)[int(start) if start else None : int(end) if end else None]
   return [k + 1 for k in indices]
 
 
 def run_is_complete(run_dir: Path, trial_numbers: List[int]) -> bool:
   return bool(trial_numbers) and all(
-    layout.is_complete(run_dir / layout.trial_dir_name(k)) for k in trial_numbers)
+    layout.is_complete(run_dir / layout.trial_dir_name(k)) for k in trial_numbers
+  )
 
 
 def prepared_flags(flags: List[str]) -> Tuple[Path, List[str]]:
@@ -100,8 +109,9 @@ def prepared_flags(flags: List[str]) -> Tuple[Path, List[str]]:
   if not submission:
     raise BenchError('the runner flags lack --submission_path')
   workdir, relative = submission_location(submission)
-  out = runners.without_flags(flags, ['submission_path', 'resume_last_run', 'overwrite',
-                                      'stop_on_targets', *PATH_FLAGS])
+  out = runners.without_flags(
+    flags, ['submission_path', 'resume_last_run', 'overwrite', 'stop_on_targets', *PATH_FLAGS]
+  )
   for name in PATH_FLAGS:
     value = runners.flag_value(flags, name)
     if value:
@@ -125,8 +135,12 @@ def completion_record(trial_dir: Path) -> dict:
   return record
 
 
-def run(flags: List[str], max_runtime_sec: Optional[float] = None,
-        eval_period_time_sec: Optional[float] = None, progress=print) -> int:
+def run(
+  flags: List[str],
+  max_runtime_sec: Optional[float] = None,
+  eval_period_time_sec: Optional[float] = None,
+  progress=print,
+) -> int:
   """Run ``submission_runner.main`` with ``flags`` (see the module docstring); its exit status."""
   # Imported here, not at the top: algoperf is optional, and importing submission_runner
   # loads TensorFlow and torch, which no local run should pay for.
@@ -149,8 +163,11 @@ def run(flags: List[str], max_runtime_sec: Optional[float] = None,
   stop_on_targets = '--nostop_on_targets' not in flags
   workdir, official_flags = prepared_flags(flags)
   workloads.import_workload = overriding_import_workload(
-    workloads.import_workload, max_runtime_sec=max_runtime_sec, stop_on_targets=stop_on_targets,
-    eval_period_time_sec=eval_period_time_sec)
+    workloads.import_workload,
+    max_runtime_sec=max_runtime_sec,
+    stop_on_targets=stop_on_targets,
+    eval_period_time_sec=eval_period_time_sec,
+  )
   os.chdir(workdir)
   sys.path.insert(0, str(workdir))
   try:

@@ -69,28 +69,48 @@ def probe_trial(args, steps: int) -> TrialSpec:
   root = Path(args.experiment_dir).expanduser().resolve() / f'probe_{args.workload}'
   step_budgets = root / 'probe_steps.json'
   layout.write_json(step_budgets, {args.workload: steps})
-  return TrialSpec(args.opt, args.workload, 'step', 1, args.rng_seed, root,
-                   step_budgets=str(step_budgets), data_dir=args.data_dir,
-                   search_space_path=args.tuning_search_space)
+  return TrialSpec(
+    args.opt,
+    args.workload,
+    'step',
+    1,
+    args.rng_seed,
+    root,
+    step_budgets=str(step_budgets),
+    data_dir=args.data_dir,
+    search_space_path=args.tuning_search_space,
+  )
 
 
 def parse_args(argv: Optional[List[str]]):
-  p = argparse.ArgumentParser(prog='python -m study.probe', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog='python -m study.probe',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument('--opt', required=True, help='submission folder name, e.g. heavy_ball')
   p.add_argument('--workload', required=True)
-  p.add_argument('--tuning_search_space', default=None,
-                 help='search space to use (default: the one make submit would use)')
-  p.add_argument('--fraction', type=float, default=0.05,
-                 help='fraction of the full steps to run (default 0.05)')
+  p.add_argument(
+    '--tuning_search_space',
+    default=None,
+    help='search space to use (default: the one make submit would use)',
+  )
+  p.add_argument(
+    '--fraction', type=float, default=0.05, help='fraction of the full steps to run (default 0.05)'
+  )
   p.add_argument('--steps', type=int, default=None, help='run exactly this many steps instead')
   p.add_argument('--out', required=True, help='measured JSON to write or merge into')
-  p.add_argument('--as_probe', action='store_true',
-                 help='append to a probes file (step_prompt --probes) instead')
+  p.add_argument(
+    '--as_probe', action='store_true', help='append to a probes file (step_prompt --probes) instead'
+  )
   p.add_argument('--experiment_dir', default='experiments/probe')
   p.add_argument('--skip_steps', type=int, default=1)
-  p.add_argument('--num_gpus', type=int, default=None,
-                 help='accelerators used (default: from the meta data, else 1)')
+  p.add_argument(
+    '--num_gpus',
+    type=int,
+    default=None,
+    help='accelerators used (default: from the meta data, else 1)',
+  )
   p.add_argument('--reference', default=None, help='reference JSON for official step counts')
   p.add_argument('--rng_seed', type=int, default=1)
   p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
@@ -108,20 +128,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     raise BenchError(f'--skip_steps must be >= 0, got {args.skip_steps}')
   steps = args.steps or probe_steps(args.fraction, full_steps_of(args.workload, args.reference))
   if steps <= args.skip_steps:
-    raise BenchError(f'the probe runs {steps} steps, not more than --skip_steps='
-                     f'{args.skip_steps}: raise --fraction or --steps')
+    raise BenchError(
+      f'the probe runs {steps} steps, not more than --skip_steps='
+      f'{args.skip_steps}: raise --fraction or --steps'
+    )
   trial = probe_trial(args, steps)
   print(f'probe: {args.opt} on {args.workload} for {steps} steps -> {trial.run_dir}', flush=True)
   status = subprocess.call(trial.command(overwrite=True))
   if status != 0:
     print(f'error: the probe run exited with status {status}', file=sys.stderr)
     return status
-  measured = log_measurements.measured_from_logs(trial.run_dir, args.skip_steps,
-                                                 args.num_gpus)[args.workload]
+  measured = log_measurements.measured_from_logs(trial.run_dir, args.skip_steps, args.num_gpus)[
+    args.workload
+  ]
   record(args.out, args.workload, measured, args.as_probe)
-  print(f'{args.workload}: {measured["steps"]} steps in {measured["runtime_sec"]:.3f} s '
-        f'({measured["runtime_sec"] / measured["steps"]:.6f} s/step), {measured["num_gpus"]} '
-        f'accelerator(s) -> {args.out}')
+  print(
+    f'{args.workload}: {measured["steps"]} steps in {measured["runtime_sec"]:.3f} s '
+    f'({measured["runtime_sec"] / measured["steps"]:.6f} s/step), {measured["num_gpus"]} '
+    f'accelerator(s) -> {args.out}'
+  )
   return 0
 
 

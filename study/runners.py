@@ -41,19 +41,25 @@ def choose_runner(runner: str, workload: str) -> str:
 
 def official_runner_importable() -> bool:
   """Can this interpreter import ``algoperf`` and ``submission_runner``?"""
-  return (importlib.util.find_spec('algoperf') is not None
-          and importlib.util.find_spec('submission_runner') is not None)
+  return (
+    importlib.util.find_spec('algoperf') is not None
+    and importlib.util.find_spec('submission_runner') is not None
+  )
 
 
 def install_hint(workload: str) -> str:
   stand_in = catalogue.embedded_stand_in(workload)
-  instead = (f'use the embedded stand-in {stand_in!r} (e.g. make submit WORKLOAD={stand_in})'
-             if stand_in else
-             f'use an embedded workload ({", ".join(sorted(catalogue.EMBEDDED_WORKLOADS))})')
-  return (f'workload {workload!r} needs the official AlgoPerf runner, but no Python with the '
-          f'algoperf package was found ($ALGOPERF_PYTHON, this interpreter, {ALGOPERF_VENV}). '
-          'Build one with `make install-algoperf ALGOPERF_SRC=<checkout or source archive of '
-          f'mlcommons/algorithmic-efficiency>`, or {instead}.')
+  instead = (
+    f'use the embedded stand-in {stand_in!r} (e.g. make submit WORKLOAD={stand_in})'
+    if stand_in
+    else f'use an embedded workload ({", ".join(sorted(catalogue.EMBEDDED_WORKLOADS))})'
+  )
+  return (
+    f'workload {workload!r} needs the official AlgoPerf runner, but no Python with the '
+    f'algoperf package was found ($ALGOPERF_PYTHON, this interpreter, {ALGOPERF_VENV}). '
+    'Build one with `make install-algoperf ALGOPERF_SRC=<checkout or source archive of '
+    f'mlcommons/algorithmic-efficiency>`, or {instead}.'
+  )
 
 
 def official_python() -> str:
@@ -109,8 +115,9 @@ def without_flags(flags: List[str], names: List[str]) -> List[str]:
     if skip:
       skip = False
       continue
-    name = next((n for n in names if arg in (f'--{n}', f'--no{n}') or arg.startswith(f'--{n}=')),
-                None)
+    name = next(
+      (n for n in names if arg in (f'--{n}', f'--no{n}') or arg.startswith(f'--{n}=')), None
+    )
     if name is None:
       out.append(arg)
       continue

@@ -114,37 +114,51 @@ cd {repo}
 class SlurmFiles(NamedTuple):
   """What :func:`write_slurm` wrote."""
 
-  script: Path          # the array job
-  commands: Path        # line i + 1: the command of task i
-  trials: Path          # line i + 1: the trial folder of task i
-  report_script: Path   # the report job the first task submits
+  script: Path  # the array job
+  commands: Path  # line i + 1: the command of task i
+  trials: Path  # line i + 1: the trial folder of task i
+  report_script: Path  # the report job the first task submits
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
   g = p.add_argument_group('SLURM (with --slurm FILE: write an array job instead of running)')
   g.add_argument('--slurm', default=None, help='write a SLURM array job here instead of running')
-  g.add_argument('--partition', default=None,
-                 help='checked with sinfo when that is installed here')
-  g.add_argument('--gpus_per_task', type=int, default=0,
-                 help='GPUs per array task (default 0: no GPU request)')
+  g.add_argument('--partition', default=None, help='checked with sinfo when that is installed here')
+  g.add_argument(
+    '--gpus_per_task', type=int, default=0, help='GPUs per array task (default 0: no GPU request)'
+  )
   g.add_argument('--cpus_per_task', type=int, default=None)
   g.add_argument('--mem', default=None, help='memory per task, e.g. 32G')
   g.add_argument('--time_limit', default='24:00:00')
-  g.add_argument('--sbatch_line', action='append', default=[],
-                 help='an extra "#SBATCH ..." option for the array and the report job, e.g. '
-                      '--sbatch_line=--account=abc (repeatable)')
-  g.add_argument('--setup', default='', help='shell line run first in each task, e.g. '
-                 '"source /path/to/venv/bin/activate" or a container entry')
-  g.add_argument('--python', default=None,
-                 help='python of the tasks (default: the interpreter that wrote the script; '
-                      '"python" when --setup is given)')
-  g.add_argument('--report_dir', default=None,
-                 help='where the report job writes <condition>/report.md '
-                      '(default: <experiment_dir>/report)')
+  g.add_argument(
+    '--sbatch_line',
+    action='append',
+    default=[],
+    help='an extra "#SBATCH ..." option for the array and the report job, e.g. '
+    '--sbatch_line=--account=abc (repeatable)',
+  )
+  g.add_argument(
+    '--setup',
+    default='',
+    help='shell line run first in each task, e.g. '
+    '"source /path/to/venv/bin/activate" or a container entry',
+  )
+  g.add_argument(
+    '--python',
+    default=None,
+    help='python of the tasks (default: the interpreter that wrote the script; '
+    '"python" when --setup is given)',
+  )
+  g.add_argument(
+    '--report_dir',
+    default=None,
+    help='where the report job writes <condition>/report.md (default: <experiment_dir>/report)',
+  )
 
 
-def resource_lines(partition: Optional[str], gpus: int, cpus: Optional[int], mem: Optional[str],
-                   extra: Sequence[str]) -> str:
+def resource_lines(
+  partition: Optional[str], gpus: int, cpus: Optional[int], mem: Optional[str], extra: Sequence[str]
+) -> str:
   lines = []
   if partition:
     lines.append(f'#SBATCH --partition={partition}')
@@ -164,11 +178,14 @@ def check_partition(partition: str, timeout: float = 60.0) -> str:
   ``sbatch`` at submission). ``--partition a,b`` checks each."""
   sinfo = shutil.which('sinfo')
   if sinfo is None:
-    return (f'--partition {partition} not checked: no sinfo on this machine '
-            '(sbatch refuses an unknown partition at submission)')
+    return (
+      f'--partition {partition} not checked: no sinfo on this machine '
+      '(sbatch refuses an unknown partition at submission)'
+    )
   try:
-    result = subprocess.run([sinfo, '--noheader', '--format=%R'], capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+      [sinfo, '--noheader', '--format=%R'], capture_output=True, text=True, timeout=timeout
+    )
   except subprocess.TimeoutExpired:
     return f'--partition {partition} not checked: sinfo did not answer within {timeout:.0f} s'
   if result.returncode != 0:
@@ -177,21 +194,46 @@ def check_partition(partition: str, timeout: float = 60.0) -> str:
   known = sorted(set(result.stdout.split()))
   unknown = [p for p in partition.split(',') if p not in known]
   if unknown:
-    raise BenchError(f'--partition {",".join(unknown)}: no such partition on this cluster '
-                     f'(sinfo lists: {", ".join(known) or "none"})')
+    raise BenchError(
+      f'--partition {",".join(unknown)}: no such partition on this cluster '
+      f'(sinfo lists: {", ".join(known) or "none"})'
+    )
   return f'--partition {partition}: found by sinfo'
 
 
-def report_command(python: str, trials: Path, root: Path, conditions: Sequence[str],
-                   report_dir: Path) -> List[str]:
-  return [python, '-m', 'study.slurm_report', '--trials', str(trials), '--experiment_dir',
-          str(root), '--conditions', *conditions, '--out', str(report_dir)]
+def report_command(
+  python: str, trials: Path, root: Path, conditions: Sequence[str], report_dir: Path
+) -> List[str]:
+  return [
+    python,
+    '-m',
+    'study.slurm_report',
+    '--trials',
+    str(trials),
+    '--experiment_dir',
+    str(root),
+    '--conditions',
+    *conditions,
+    '--out',
+    str(report_dir),
+  ]
 
 
-def write_slurm(path: Path, trials: List[TrialSpec], log_dir: Path, *, partition: Optional[str],
-                gpus: int = 0, cpus: Optional[int] = None, mem: Optional[str] = None,
-                time_limit: str = '24:00:00', setup: str = '', python: Optional[str] = None,
-                extra: Sequence[str] = (), report_dir: Optional[Path] = None) -> SlurmFiles:
+def write_slurm(
+  path: Path,
+  trials: List[TrialSpec],
+  log_dir: Path,
+  *,
+  partition: Optional[str],
+  gpus: int = 0,
+  cpus: Optional[int] = None,
+  mem: Optional[str] = None,
+  time_limit: str = '24:00:00',
+  setup: str = '',
+  python: Optional[str] = None,
+  extra: Sequence[str] = (),
+  report_dir: Optional[Path] = None,
+) -> SlurmFiles:
   """The array job, its commands and trial folders, and the report job (module docstring).
 
   ``report_dir`` defaults to ``<root of the trials>/report``."""
@@ -207,29 +249,54 @@ def write_slurm(path: Path, trials: List[TrialSpec], log_dir: Path, *, partition
   path = Path(path).resolve()
   log_dir = Path(log_dir).resolve()
   if any(c.isspace() for c in str(log_dir)):
-    raise BenchError(f'the SLURM log folder {log_dir} has white space in its path, which '
-                     '#SBATCH --output cannot take: choose an --experiment_dir without it')
+    raise BenchError(
+      f'the SLURM log folder {log_dir} has white space in its path, which '
+      '#SBATCH --output cannot take: choose an --experiment_dir without it'
+    )
   report_dir = Path(report_dir).resolve() if report_dir else root / 'report'
-  files = SlurmFiles(path, path.with_suffix('.commands'), path.with_suffix('.trials'),
-                     path.with_suffix('.report.sbatch'))
+  files = SlurmFiles(
+    path,
+    path.with_suffix('.commands'),
+    path.with_suffix('.trials'),
+    path.with_suffix('.report.sbatch'),
+  )
   path.parent.mkdir(parents=True, exist_ok=True)
   files.commands.write_text('\n'.join(shlex.join(t.command(python)) for t in trials) + '\n')
   files.trials.write_text('\n'.join(str(t.trial_dir) for t in trials) + '\n')
   log_dir.mkdir(parents=True, exist_ok=True)
   q = shlex.quote
   conditions = list(dict.fromkeys(t.condition for t in trials))
-  files.report_script.write_text(REPORT_TEMPLATE.format(
-    job_name=REPORT_JOB_NAME, time_limit=REPORT_TIME_LIMIT, log_dir=log_dir,
-    resource_lines=resource_lines(partition, 0, None, None, extra), array_script=path,
-    trials=files.trials, repo=q(str(REPO)), setup=setup or '',
-    command=shlex.join(report_command(python or sys.executable, files.trials, root, conditions,
-                                      report_dir))))
-  path.write_text(ARRAY_TEMPLATE.format(
-    job_name=ARRAY_JOB_NAME, last=len(trials) - 1, time_limit=time_limit, log_dir=log_dir,
-    log_dir_q=q(str(log_dir)),
-    resource_lines=resource_lines(partition, gpus, cpus, mem, extra), commands=q(str(files.commands)),
-    trials=q(str(files.trials)), report_script=q(str(files.report_script)), repo=q(str(REPO)),
-    setup=setup or '', complete_file=layout.TRIAL_COMPLETE))
+  files.report_script.write_text(
+    REPORT_TEMPLATE.format(
+      job_name=REPORT_JOB_NAME,
+      time_limit=REPORT_TIME_LIMIT,
+      log_dir=log_dir,
+      resource_lines=resource_lines(partition, 0, None, None, extra),
+      array_script=path,
+      trials=files.trials,
+      repo=q(str(REPO)),
+      setup=setup or '',
+      command=shlex.join(
+        report_command(python or sys.executable, files.trials, root, conditions, report_dir)
+      ),
+    )
+  )
+  path.write_text(
+    ARRAY_TEMPLATE.format(
+      job_name=ARRAY_JOB_NAME,
+      last=len(trials) - 1,
+      time_limit=time_limit,
+      log_dir=log_dir,
+      log_dir_q=q(str(log_dir)),
+      resource_lines=resource_lines(partition, gpus, cpus, mem, extra),
+      commands=q(str(files.commands)),
+      trials=q(str(files.trials)),
+      report_script=q(str(files.report_script)),
+      repo=q(str(REPO)),
+      setup=setup or '',
+      complete_file=layout.TRIAL_COMPLETE,
+    )
+  )
   return files
 
 
@@ -237,18 +304,31 @@ def main_from_args(args, trials: List[TrialSpec], root: Path) -> int:
   notes = [check_partition(args.partition)] if args.partition else []
   official = sorted({t.workload for t in trials if not catalogue.is_embedded(t.workload)})
   if official and not args.gpus_per_task:
-    notes.append(f'no GPU requested for {", ".join(official)}: '
-                 'pass --gpus_per_task N to run them on GPUs')
+    notes.append(
+      f'no GPU requested for {", ".join(official)}: pass --gpus_per_task N to run them on GPUs'
+    )
   report_dir = Path(args.report_dir).resolve() if args.report_dir else root / 'report'
-  files = write_slurm(Path(args.slurm), trials, root / 'slurm_logs', partition=args.partition,
-                      gpus=args.gpus_per_task, cpus=args.cpus_per_task, mem=args.mem,
-                      time_limit=args.time_limit, setup=args.setup, python=args.python,
-                      extra=args.sbatch_line, report_dir=report_dir)
+  files = write_slurm(
+    Path(args.slurm),
+    trials,
+    root / 'slurm_logs',
+    partition=args.partition,
+    gpus=args.gpus_per_task,
+    cpus=args.cpus_per_task,
+    mem=args.mem,
+    time_limit=args.time_limit,
+    setup=args.setup,
+    python=args.python,
+    extra=args.sbatch_line,
+    report_dir=report_dir,
+  )
   for note in notes:
     print(f'note: {note}')
-  print(f'wrote {files.script} ({len(trials)} array tasks), {files.commands.name}, '
-        f'{files.trials.name} and {files.report_script.name}\n'
-        f'submit with: sbatch {files.script}\n'
-        f'logs: {root / "slurm_logs"}; the report job writes {report_dir}/<condition>/ '
-        'once the array has ended')
+  print(
+    f'wrote {files.script} ({len(trials)} array tasks), {files.commands.name}, '
+    f'{files.trials.name} and {files.report_script.name}\n'
+    f'submit with: sbatch {files.script}\n'
+    f'logs: {root / "slurm_logs"}; the report job writes {report_dir}/<condition>/ '
+    'once the array has ended'
+  )
   return 0

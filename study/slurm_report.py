@@ -28,7 +28,9 @@ def trial_dirs(trials_file: Path) -> List[Path]:
   try:
     lines = Path(trials_file).read_text(encoding='utf-8').splitlines()
   except OSError as e:
-    raise BenchError(f'{trials_file}: cannot read the list of trial folders ({e.strerror})') from None
+    raise BenchError(
+      f'{trials_file}: cannot read the list of trial folders ({e.strerror})'
+    ) from None
   dirs = [Path(line.strip()) for line in lines if line.strip()]
   if not dirs:
     raise BenchError(f'{trials_file}: no trial folders listed')
@@ -41,9 +43,12 @@ def unfinished(dirs: List[Path]) -> List[Path]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  p = argparse.ArgumentParser(prog='python -m study.slurm_report', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument('--trials', required=True, help='the array\'s .trials file')
+  p = argparse.ArgumentParser(
+    prog='python -m study.slurm_report',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
+  p.add_argument('--trials', required=True, help="the array's .trials file")
   p.add_argument('--experiment_dir', required=True)
   p.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
   p.add_argument('--out', required=True, help='the report of condition c goes to OUT/c')
@@ -58,13 +63,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     raise BenchError(
       f'{len(missing)} of {len(dirs)} trials in {args.trials} have no completion record, so no '
       f'report is written (resubmit the array, or only its unfinished tasks with '
-      f'sbatch --array=<indices>; a new report job comes with it):\n  {shown}{more}')
+      f'sbatch --array=<indices>; a new report job comes with it):\n  {shown}{more}'
+    )
   root, out = Path(args.experiment_dir), Path(args.out)
   for condition in args.conditions:
-    report.main(['--experiment_dir', str(root / condition), '--condition', condition,
-                 '--out', str(out / condition)])
-  print(f'slurm_report: {len(dirs)} trials complete; reports in {out}/'
-        + '{' + ','.join(args.conditions) + '}')
+    report.main(
+      [
+        '--experiment_dir',
+        str(root / condition),
+        '--condition',
+        condition,
+        '--out',
+        str(out / condition),
+      ]
+    )
+  print(
+    f'slurm_report: {len(dirs)} trials complete; reports in {out}/'
+    + '{'
+    + ','.join(args.conditions)
+    + '}'
+  )
   return 0
 
 

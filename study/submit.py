@@ -26,8 +26,11 @@ from study.trial import TrialSpec
 
 
 def parse_args(argv: Optional[List[str]]):
-  p = argparse.ArgumentParser(prog='python -m study.submit', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog='python -m study.submit',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument('--opt', required=True, help='submission folder name, e.g. nadamw')
   p.add_argument('--workload', required=True)
   p.add_argument('--experiment_dir', default='experiments')
@@ -37,29 +40,50 @@ def parse_args(argv: Optional[List[str]]):
   p.add_argument('--step_budgets', default=None, help='step budgets JSON (step)')
   p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
   p.add_argument('--overwrite', action='store_true', help='replace a finished trial')
-  p.add_argument('--allow_placeholder_prompts', action='store_true',
-                 help='let VeLO run on the placeholder time-control prompt of an official workload')
-  p.add_argument('--max_global_steps', type=int, default=None,
-                 help='stop after this many steps (time control; step control sets it)')
+  p.add_argument(
+    '--allow_placeholder_prompts',
+    action='store_true',
+    help='let VeLO run on the placeholder time-control prompt of an official workload',
+  )
+  p.add_argument(
+    '--max_global_steps',
+    type=int,
+    default=None,
+    help='stop after this many steps (time control; step control sets it)',
+  )
   return p.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
-  trial = TrialSpec(args.opt, args.workload, args.condition, args.seed, args.seed,
-                    Path(args.experiment_dir), budgets=args.budgets,
-                    step_budgets=args.step_budgets, data_dir=args.data_dir, stop_on_targets=True,
-                    allow_placeholder_prompts=args.allow_placeholder_prompts,
-                    max_global_steps=args.max_global_steps)
+  trial = TrialSpec(
+    args.opt,
+    args.workload,
+    args.condition,
+    args.seed,
+    args.seed,
+    Path(args.experiment_dir),
+    budgets=args.budgets,
+    step_budgets=args.step_budgets,
+    data_dir=args.data_dir,
+    stop_on_targets=True,
+    allow_placeholder_prompts=args.allow_placeholder_prompts,
+    max_global_steps=args.max_global_steps,
+  )
   command = trial.command(overwrite=args.overwrite)
   budgets.check_all([trial])
   if trial.is_complete() and not args.overwrite:
-    print(f'submit: {trial.trial_dir} is already complete; nothing to run. To run it again, '
-          'pass OVERWRITE=1 (make) or --overwrite, or choose another EXP= or SEED=.')
+    print(
+      f'submit: {trial.trial_dir} is already complete; nothing to run. To run it again, '
+      'pass OVERWRITE=1 (make) or --overwrite, or choose another EXP= or SEED=.'
+    )
     return 0
-  print(f'submit: {args.opt} on {args.workload}, {args.condition} control, seed {args.seed}; '
-        f'stops at the end of the budget or as soon as both targets are reached -> '
-        f'{trial.trial_dir}', flush=True)
+  print(
+    f'submit: {args.opt} on {args.workload}, {args.condition} control, seed {args.seed}; '
+    f'stops at the end of the budget or as soon as both targets are reached -> '
+    f'{trial.trial_dir}',
+    flush=True,
+  )
   return subprocess.call(command)
 
 

@@ -34,8 +34,9 @@ from study import budgets, slurm
 from study.trial import TrialSpec
 
 
-def plan(algorithms, workloads, studies: int, conditions, seed_base: int, root, **options
-         ) -> List[TrialSpec]:
+def plan(
+  algorithms, workloads, studies: int, conditions, seed_base: int, root, **options
+) -> List[TrialSpec]:
   """All trials, conditions outermost and studies innermost; ``options`` go to every
   :class:`TrialSpec`."""
   for condition in conditions:
@@ -44,8 +45,13 @@ def plan(algorithms, workloads, studies: int, conditions, seed_base: int, root, 
     catalogue.check_workload(workload, '--workloads')
   if studies < 1:
     raise BenchError(f'--studies must be at least 1, got {studies}')
-  return [TrialSpec(a, w, c, s, seed_base + s, root, **options) for c in conditions
-          for a in algorithms for w in workloads for s in range(1, studies + 1)]
+  return [
+    TrialSpec(a, w, c, s, seed_base + s, root, **options)
+    for c in conditions
+    for a in algorithms
+    for w in workloads
+    for s in range(1, studies + 1)
+  ]
 
 
 def check_plan(trials: List[TrialSpec]) -> None:
@@ -77,16 +83,20 @@ class Progress:
 
   def started(self, trial: TrialSpec) -> None:
     with self.lock:
-      self.out(f'[{self.done}/{self.total}] start {trial.label} (seed {trial.seed})  '
-               f'elapsed {self._elapsed()}  ETA {self._eta()}')
+      self.out(
+        f'[{self.done}/{self.total}] start {trial.label} (seed {trial.seed})  '
+        f'elapsed {self._elapsed()}  ETA {self._eta()}'
+      )
 
   def finished(self, trial: TrialSpec, seconds: float, ok: bool) -> None:
     with self.lock:
       self.done += 1
       self.durations.append(seconds)
       status = 'done' if ok else 'FAILED'
-      self.out(f'[{self.done}/{self.total}] {status} {trial.label} in {seconds:.0f}s  '
-               f'elapsed {self._elapsed()}  ETA {self._eta()}')
+      self.out(
+        f'[{self.done}/{self.total}] {status} {trial.label} in {seconds:.0f}s  '
+        f'elapsed {self._elapsed()}  ETA {self._eta()}'
+      )
 
 
 def run_trial(trial: TrialSpec, progress: Progress) -> bool:
@@ -110,8 +120,10 @@ def run_trial(trial: TrialSpec, progress: Progress) -> bool:
 def run_sweep(trials: List[TrialSpec], jobs: int = 1, out=print) -> List[TrialSpec]:
   """Runs the trials not yet complete; returns those that failed."""
   todo = [t for t in trials if not t.is_complete()]
-  out(f'sweep: {len(trials)} trials, {len(trials) - len(todo)} already complete, '
-      f'{len(todo)} to run with {jobs} job(s)')
+  out(
+    f'sweep: {len(trials)} trials, {len(trials) - len(todo)} already complete, '
+    f'{len(todo)} to run with {jobs} job(s)'
+  )
   progress = Progress(len(trials), len(trials) - len(todo), jobs, out)
   with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
     results = list(pool.map(lambda t: run_trial(t, progress), todo))
@@ -119,14 +131,21 @@ def run_sweep(trials: List[TrialSpec], jobs: int = 1, out=print) -> List[TrialSp
 
 
 def write_manifest(root: Path, trials: List[TrialSpec], arguments: dict) -> None:
-  layout.write_json(Path(root) / 'sweep.json', {
-    'arguments': arguments,
-    'trials': [{k: v for k, v in dataclasses.asdict(t).items() if k != 'root'} for t in trials]})
+  layout.write_json(
+    Path(root) / 'sweep.json',
+    {
+      'arguments': arguments,
+      'trials': [{k: v for k, v in dataclasses.asdict(t).items() if k != 'root'} for t in trials],
+    },
+  )
 
 
 def parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog='python -m study.sweep', description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog='python -m study.sweep',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument('--algorithms', nargs='+', required=True)
   p.add_argument('--workloads', nargs='+', required=True)
   p.add_argument('--studies', type=int, default=3)
@@ -134,13 +153,22 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('--experiment_dir', default='experiments')
   p.add_argument('--seed_base', type=int, default=0, help='study s gets seed seed_base + s')
   p.add_argument('--jobs', type=int, default=1)
-  p.add_argument('--budgets', default=None,
-                 help='transferred time budgets (budgets.json); default: the workloads\' own')
-  p.add_argument('--step_budgets', default=None,
-                 help='step budgets JSON {workload: steps} (default: built-in / step_hint)')
+  p.add_argument(
+    '--budgets',
+    default=None,
+    help="transferred time budgets (budgets.json); default: the workloads' own",
+  )
+  p.add_argument(
+    '--step_budgets',
+    default=None,
+    help='step budgets JSON {workload: steps} (default: built-in / step_hint)',
+  )
   p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
-  p.add_argument('--allow_placeholder_prompts', action='store_true',
-                 help='let VeLO run on the placeholder time-control prompts of official workloads')
+  p.add_argument(
+    '--allow_placeholder_prompts',
+    action='store_true',
+    help='let VeLO run on the placeholder time-control prompts of official workloads',
+  )
   slurm.add_arguments(p)
   return p
 
@@ -148,17 +176,28 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
   args = parser().parse_args(argv)
   root = Path(args.experiment_dir).expanduser().resolve()
-  trials = plan(args.algorithms, args.workloads, args.studies, args.conditions, args.seed_base,
-                root, budgets=args.budgets, step_budgets=args.step_budgets,
-                data_dir=args.data_dir, allow_placeholder_prompts=args.allow_placeholder_prompts)
+  trials = plan(
+    args.algorithms,
+    args.workloads,
+    args.studies,
+    args.conditions,
+    args.seed_base,
+    root,
+    budgets=args.budgets,
+    step_budgets=args.step_budgets,
+    data_dir=args.data_dir,
+    allow_placeholder_prompts=args.allow_placeholder_prompts,
+  )
   check_plan(trials)
   if args.slurm:
     return slurm.main_from_args(args, trials, root)
   write_manifest(root, trials, vars(args))
   failed = run_sweep(trials, args.jobs, out=lambda m: print(m, flush=True))
   if failed:
-    print(f'sweep: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),
-          file=sys.stderr)
+    print(
+      f'sweep: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),
+      file=sys.stderr,
+    )
     return 1
   print('sweep: all trials complete')
   return 0

@@ -32,10 +32,10 @@ class TrialSpec:
   study: int
   seed: int
   root: Path
-  budgets: Optional[str] = None        # transferred time budgets (time control)
-  step_budgets: Optional[str] = None   # step budgets (step control; default: built-in)
-  data_dir: Optional[str] = None       # the official runner's --data_dir ({workload} expands)
-  stop_on_targets: bool = False        # the study runs whole budgets; make submit stops
+  budgets: Optional[str] = None  # transferred time budgets (time control)
+  step_budgets: Optional[str] = None  # step budgets (step control; default: built-in)
+  data_dir: Optional[str] = None  # the official runner's --data_dir ({workload} expands)
+  stop_on_targets: bool = False  # the study runs whole budgets; make submit stops
   allow_placeholder_prompts: bool = False
   max_global_steps: Optional[int] = None  # a cap under time control (tests, smoke runs)
   search_space_path: Optional[str] = None  # instead of the one ``study.locate`` finds
@@ -51,8 +51,9 @@ class TrialSpec:
 
   @property
   def run_dir(self) -> Path:
-    return layout.study_run_dir(self.root, self.condition, self.algorithm, self.study,
-                                self.workload)
+    return layout.study_run_dir(
+      self.root, self.condition, self.algorithm, self.study, self.workload
+    )
 
   @property
   def trial_dir(self) -> Path:
@@ -64,17 +65,22 @@ class TrialSpec:
   def search_space(self) -> Path:
     if self.search_space_path:
       return Path(self.search_space_path).expanduser().resolve()
-    return locate.search_space_file(self.algorithm, self.workload, self.condition,
-                                    self.allow_placeholder_prompts)
+    return locate.search_space_file(
+      self.algorithm, self.workload, self.condition, self.allow_placeholder_prompts
+    )
 
   def runner_flags(self, overwrite: bool = False) -> List[str]:
     """The runner flags: paths absolute, so that they hold from any working directory."""
-    flags = [f'--workload={self.workload}', '--framework=jax',
-             f'--submission_path={locate.submission_file(self.algorithm)}',
-             f'--tuning_search_space={self.search_space()}',
-             f'--experiment_dir={layout.study_runner_root(self.root, self.condition, self.algorithm)}',
-             f'--experiment_name={layout.study_name(self.study)}', f'--rng_seed={self.seed}',
-             '--overwrite' if overwrite else '--resume_last_run']
+    flags = [
+      f'--workload={self.workload}',
+      '--framework=jax',
+      f'--submission_path={locate.submission_file(self.algorithm)}',
+      f'--tuning_search_space={self.search_space()}',
+      f'--experiment_dir={layout.study_runner_root(self.root, self.condition, self.algorithm)}',
+      f'--experiment_name={layout.study_name(self.study)}',
+      f'--rng_seed={self.seed}',
+      '--overwrite' if overwrite else '--resume_last_run',
+    ]
     if not self.stop_on_targets:
       flags.append('--nostop_on_targets')
     if self.data_dir and not catalogue.is_embedded(self.workload):
@@ -95,5 +101,4 @@ class TrialSpec:
   def command(self, python: Optional[str] = None, overwrite: bool = False) -> List[str]:
     """The command line that runs this trial (``python``: default the workload's interpreter)."""
     python = python or runners.python_for(self.workload)
-    return [python, '-m', 'study.launch', *self.launch_args(), '--',
-            *self.runner_flags(overwrite)]
+    return [python, '-m', 'study.launch', *self.launch_args(), '--', *self.runner_flags(overwrite)]

@@ -79,8 +79,10 @@ class Interval(NamedTuple):
     return above and below
 
   def __str__(self) -> str:
-    return (f'{"[" if self.low_closed else "("}{self.low:g}, {self.high:g}'
-            f'{"]" if self.high_closed else ")"}')
+    return (
+      f'{"[" if self.low_closed else "("}{self.low:g}, {self.high:g}'
+      f'{"]" if self.high_closed else ")"}'
+    )
 
 
 #: The valid values of every hyperparameter the shared code and the hand-crafted submissions
@@ -100,8 +102,11 @@ HYPERPARAMETER_RANGES = {
 
 
 def _is_number(value) -> bool:
-  return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-          and math.isfinite(value))
+  return (
+    isinstance(value, numbers.Real)
+    and not isinstance(value, (bool, np.bool_))
+    and math.isfinite(value)
+  )
 
 
 def check_hyperparameters(values: Mapping[str, Any], owner: str) -> None:
@@ -113,20 +118,28 @@ def check_hyperparameters(values: Mapping[str, Any], owner: str) -> None:
     if interval is None or (value is None and name in RUNNER_HYPERPARAMETERS):
       continue
     if not _is_number(value):
-      raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be a finite number, got '
-                                f'{value!r} ({type(value).__name__})')
+      raise HyperparameterError(
+        f'{owner}: hyperparameter {name!r} must be a finite number, got '
+        f'{value!r} ({type(value).__name__})'
+      )
     if value not in interval:
-      raise HyperparameterError(f'{owner}: hyperparameter {name!r} must be in {interval}, got '
-                                f'{value!r}')
+      raise HyperparameterError(
+        f'{owner}: hyperparameter {name!r} must be in {interval}, got {value!r}'
+      )
   low, high = values.get('min_learning_rate'), values.get('learning_rate')
   if low is not None and high is not None and low > high:
     raise HyperparameterError(
       f'{owner}: hyperparameter min_learning_rate ({low!r}) exceeds learning_rate ({high!r}); '
-      f'the schedule would rise towards min_learning_rate instead of decaying to it')
+      f'the schedule would rise towards min_learning_rate instead of decaying to it'
+    )
 
 
-def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submission: str,
-                            optional: Mapping[str, Any] | None = None):
+def resolve_hyperparameters(
+  hyperparameters,
+  defaults: Mapping[str, Any],
+  submission: str,
+  optional: Mapping[str, Any] | None = None,
+):
   """The namedtuple of hyperparameters to use.
 
   ``None`` (self-tuning ruleset) gives ``defaults`` and ``optional``. Otherwise
@@ -139,8 +152,9 @@ def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submis
   if hyperparameters is None:
     values = {**optional, **defaults}
   else:
-    given = dict(hyperparameters._asdict() if hasattr(hyperparameters, '_asdict')
-                 else hyperparameters)
+    given = dict(
+      hyperparameters._asdict() if hasattr(hyperparameters, '_asdict') else hyperparameters
+    )
     values = {**optional, **given}
     missing = sorted(set(defaults) - set(values))
     unknown = sorted(set(values) - set(defaults) - set(optional) - set(RUNNER_HYPERPARAMETERS))
@@ -153,13 +167,20 @@ def resolve_hyperparameters(hyperparameters, defaults: Mapping[str, Any], submis
       raise HyperparameterError(
         f'{submission}: hyperparameters from the tuning search space: {"; ".join(parts)} '
         f'(expected {sorted(defaults)}, optionally '
-        f'{sorted(optional) + list(RUNNER_HYPERPARAMETERS)})')
+        f'{sorted(optional) + list(RUNNER_HYPERPARAMETERS)})'
+      )
   check_hyperparameters(values, submission)
   return collections.namedtuple('Hyperparameters', sorted(values))(**values)
 
 
-def warmup_cosine_schedule(step_hint: int, learning_rate: float, *, warmup_fraction: float,
-                           schedule_fraction: float, min_learning_rate: float) -> optax.Schedule:
+def warmup_cosine_schedule(
+  step_hint: int,
+  learning_rate: float,
+  *,
+  warmup_fraction: float,
+  schedule_fraction: float,
+  min_learning_rate: float,
+) -> optax.Schedule:
   """LR over steps (count 0 is the first update).
 
   With ``S = int(schedule_fraction * step_hint)`` and ``W = int(warmup_fraction * S)``:
@@ -170,16 +191,24 @@ def warmup_cosine_schedule(step_hint: int, learning_rate: float, *, warmup_fract
   positive integer ``step_hint`` (:class:`HyperparameterError` otherwise).
   """
   if isinstance(step_hint, bool) or not isinstance(step_hint, numbers.Integral) or step_hint <= 0:
-    raise HyperparameterError(f'warmup_cosine_schedule: step_hint must be a positive integer, '
-                              f'got {step_hint!r}')
-  check_hyperparameters({'learning_rate': learning_rate, 'min_learning_rate': min_learning_rate,
-                         'warmup_fraction': warmup_fraction,
-                         'schedule_fraction': schedule_fraction}, 'warmup_cosine_schedule')
+    raise HyperparameterError(
+      f'warmup_cosine_schedule: step_hint must be a positive integer, got {step_hint!r}'
+    )
+  check_hyperparameters(
+    {
+      'learning_rate': learning_rate,
+      'min_learning_rate': min_learning_rate,
+      'warmup_fraction': warmup_fraction,
+      'schedule_fraction': schedule_fraction,
+    },
+    'warmup_cosine_schedule',
+  )
   total = max(int(schedule_fraction * step_hint), 1)
   warmup = int(warmup_fraction * total)
   alpha = min_learning_rate / learning_rate if learning_rate > 0 else 0.0
-  cosine = optax.cosine_decay_schedule(learning_rate, decay_steps=max(total - warmup, 1),
-                                       alpha=alpha)
+  cosine = optax.cosine_decay_schedule(
+    learning_rate, decay_steps=max(total - warmup, 1), alpha=alpha
+  )
   if warmup == 0:
     return cosine
   return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup), cosine], [warmup])
@@ -197,10 +226,20 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp):
   def train_step(params, model_state, opt_state, batch, rng, extra_args):
     def mean_loss(p):
       logits, new_model_state = workload.model_fn(
-        p, batch, model_state, spec.ForwardPassMode.TRAIN, rng, update_batch_norm=True,
-        **model_kwargs)
-      losses = workload.loss_fn(label_batch=batch['targets'], logits_batch=logits,
-                                mask_batch=batch.get('weights'), label_smoothing=label_smoothing)
+        p,
+        batch,
+        model_state,
+        spec.ForwardPassMode.TRAIN,
+        rng,
+        update_batch_norm=True,
+        **model_kwargs,
+      )
+      losses = workload.loss_fn(
+        label_batch=batch['targets'],
+        logits_batch=logits,
+        mask_batch=batch.get('weights'),
+        label_smoothing=label_smoothing,
+      )
       return losses['summed'] / losses['n_valid_examples'], new_model_state
 
     (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
@@ -221,9 +260,14 @@ class Submission:
   hyperparameters a search space may omit.
   """
 
-  def __init__(self, name: str, make_optimizer, defaults: Mapping[str, Any],
-               extra_args: Optional[ExtraArgsFn] = None,
-               optional_defaults: Optional[Mapping[str, Any]] = None):
+  def __init__(
+    self,
+    name: str,
+    make_optimizer,
+    defaults: Mapping[str, Any],
+    extra_args: Optional[ExtraArgsFn] = None,
+    optional_defaults: Optional[Mapping[str, Any]] = None,
+  ):
     self.name = name
     self.make_optimizer = make_optimizer
     self.defaults = dict(defaults)
@@ -231,8 +275,9 @@ class Submission:
     self.extra_args = extra_args
 
   def hyperparameters(self, hyperparameters):
-    return resolve_hyperparameters(hyperparameters, self.defaults, self.name,
-                                   self.optional_defaults)
+    return resolve_hyperparameters(
+      hyperparameters, self.defaults, self.name, self.optional_defaults
+    )
 
   def init_optimizer_state(self, workload, model_params, model_state, hyperparameters, rng):
     del model_state, rng
@@ -243,38 +288,75 @@ class Submission:
     opt_state = jax.tree_util.tree_map(jnp.copy, tx.init(model_params))
     return opt_state, _make_train_step(workload, tx, hp)
 
-  def update_params(self, workload, current_param_container, current_params_types, model_state,
-                    hyperparameters, batch, loss_type, optimizer_state, eval_results, global_step,
-                    rng, train_state=None):
+  def update_params(
+    self,
+    workload,
+    current_param_container,
+    current_params_types,
+    model_state,
+    hyperparameters,
+    batch,
+    loss_type,
+    optimizer_state,
+    eval_results,
+    global_step,
+    rng,
+    train_state=None,
+  ):
     del current_params_types, loss_type, eval_results
     opt_state, train_step = optimizer_state
     extra = {}
     if self.extra_args is not None:
       hp = self.hyperparameters(hyperparameters)
-      extra = {k: jnp.float32(v) for k, v in
-               self.extra_args(workload, hp, global_step, train_state).items()}
+      extra = {
+        k: jnp.float32(v)
+        for k, v in self.extra_args(workload, hp, global_step, train_state).items()
+      }
     params, model_state, opt_state, loss = train_step(
-      current_param_container, model_state, opt_state, batch, rng, extra)
+      current_param_container, model_state, opt_state, batch, rng, extra
+    )
     logger = getattr(workload, 'metrics_logger', None)
     if logger is not None and global_step % 100 == 0:
       logger.append_scalar_metrics({'loss': float(loss)}, global_step)
     return (opt_state, train_step), params, model_state
 
   @staticmethod
-  def prepare_for_eval(workload, current_param_container, current_params_types, model_state,
-                       hyperparameters, loss_type, optimizer_state, eval_results, global_step,
-                       rng):
+  def prepare_for_eval(
+    workload,
+    current_param_container,
+    current_params_types,
+    model_state,
+    hyperparameters,
+    loss_type,
+    optimizer_state,
+    eval_results,
+    global_step,
+    rng,
+  ):
     del workload, current_params_types, hyperparameters, loss_type, eval_results, global_step, rng
     return optimizer_state, current_param_container, model_state
 
   @staticmethod
-  def data_selection(workload, input_queue, optimizer_state, current_param_container, model_state,
-                     hyperparameters, global_step, rng):
+  def data_selection(
+    workload,
+    input_queue,
+    optimizer_state,
+    current_param_container,
+    model_state,
+    hyperparameters,
+    global_step,
+    rng,
+  ):
     del workload, optimizer_state, current_param_container, model_state, hyperparameters
     del global_step, rng
     return next(input_queue)
 
   def functions(self):
     """(get_batch_size, init_optimizer_state, update_params, prepare_for_eval, data_selection)."""
-    return (get_batch_size, self.init_optimizer_state, self.update_params, self.prepare_for_eval,
-            self.data_selection)
+    return (
+      get_batch_size,
+      self.init_optimizer_state,
+      self.update_params,
+      self.prepare_for_eval,
+      self.data_selection,
+    )

@@ -60,7 +60,8 @@ def horizon(prompt_steps: int, max_training_steps: int) -> tuple[int, int]:
   above the limit (``k = 1`` up to it), VeLO told ``prompt // k`` steps."""
   if not isinstance(max_training_steps, int) or max_training_steps <= 0:
     raise _common.HyperparameterError(
-      f'max_training_steps must be a positive integer, got {max_training_steps!r}')
+      f'max_training_steps must be a positive integer, got {max_training_steps!r}'
+    )
   every = -(-prompt_steps // max_training_steps)
   return prompt_steps // every, every
 
@@ -78,8 +79,12 @@ def prompted_submission(name: str, self_tuning_fraction: float) -> _common.Submi
   def make_optimizer(hp, workload):
     return make_velo(prompt(hp, workload, self_tuning_fraction), hp.max_training_steps)
 
-  return _common.Submission(name, make_optimizer, defaults={'total_steps': None},
-                            optional_defaults={'max_training_steps': MAX_TRAINING_STEPS})
+  return _common.Submission(
+    name,
+    make_optimizer,
+    defaults={'total_steps': None},
+    optional_defaults={'max_training_steps': MAX_TRAINING_STEPS},
+  )
 
 
 def step_budget_from_flags() -> int | None:
@@ -106,5 +111,6 @@ def fraction_of_budget(hp, workload, global_step: int, train_state) -> float:
     return global_step / budget
   if train_state is None:
     raise _common.HyperparameterError(
-      'velo_time needs the runner to pass train_state (time control) or a step budget')
+      'velo_time needs the runner to pass train_state (time control) or a step budget'
+    )
   return train_state['accumulated_submission_time'] / workload.max_allowed_runtime_sec

@@ -15,8 +15,9 @@ class ScaleByNadamState(NamedTuple):
   nu: optax.Updates
 
 
-def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
-                   ) -> optax.GradientTransformation:
+def scale_by_nadam(
+  b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> optax.GradientTransformation:
   """NAdam direction as in AlgoPerf/init2winit (no learning rate, no sign flip).
 
   With ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2`` and ``t`` the 1-based step:
@@ -28,8 +29,9 @@ def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 
   def init(params):
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    return ScaleByNadamState(jnp.zeros([], jnp.int32), zeros,
-                             jax.tree_util.tree_map(jnp.zeros_like, params))
+    return ScaleByNadamState(
+      jnp.zeros([], jnp.int32), zeros, jax.tree_util.tree_map(jnp.zeros_like, params)
+    )
 
   def update(updates, state, params=None):
     del params
@@ -48,8 +50,9 @@ def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
   return optax.GradientTransformation(init, update)
 
 
-def nadamw(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-           weight_decay: float = 0.0) -> optax.GradientTransformation:
+def nadamw(
+  learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0
+) -> optax.GradientTransformation:
   """``p -= lr_t * (nadam_direction + weight_decay * p)``: decoupled decay, scaled by the LR."""
   parts = [scale_by_nadam(b1, b2, eps)]
   if weight_decay:

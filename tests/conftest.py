@@ -36,13 +36,18 @@ def run_short_trial(tmp_path, workload, submission, steps):
   """
   from local_runner.runner import RunConfig, run
 
-  config = RunConfig(workload=workload,
-                     submission_path=str(REPO / f'submissions/{submission}/submission.py'),
-                     tuning_search_space=str(REPO / f'tuning_search_spaces/{submission}.json'),
-                     experiment_dir=str(tmp_path), experiment_name=submission, rng_seed=1,
-                     max_global_steps=steps, eval_every_steps=steps,
-                     max_allowed_runtime_sec=NO_TIME_LIMIT_SEC)
-  summary, = run(config, progress=lambda message: None)
+  config = RunConfig(
+    workload=workload,
+    submission_path=str(REPO / f'submissions/{submission}/submission.py'),
+    tuning_search_space=str(REPO / f'tuning_search_spaces/{submission}.json'),
+    experiment_dir=str(tmp_path),
+    experiment_name=submission,
+    rng_seed=1,
+    max_global_steps=steps,
+    eval_every_steps=steps,
+    max_allowed_runtime_sec=NO_TIME_LIMIT_SEC,
+  )
+  (summary,) = run(config, progress=lambda message: None)
   trial = tmp_path / submission / f'{workload}_jax' / 'trial_1' / 'eval_measurements.csv'
   with open(trial) as f:
     rows = list(csv.DictReader(f))

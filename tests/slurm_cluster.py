@@ -31,10 +31,21 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 #: The programs the cluster and the test need.
-PROGRAMS = ('munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scontrol', 'scancel', 'sinfo',
-            'flock')
-PACKAGES_HINT = ('install Debian\'s packages as root: apt-get install -y slurm-wlm munge '
-                 '(.ci/run does this when it runs as root)')
+PROGRAMS = (
+  'munged',
+  'slurmctld',
+  'slurmd',
+  'sbatch',
+  'squeue',
+  'scontrol',
+  'scancel',
+  'sinfo',
+  'flock',
+)
+PACKAGES_HINT = (
+  "install Debian's packages as root: apt-get install -y slurm-wlm munge "
+  '(.ci/run does this when it runs as root)'
+)
 PARTITION = 'debug'
 NODE = 'velobench-node'
 
@@ -114,18 +125,39 @@ class SlurmCluster:
     key = self.root / 'munge' / 'munge.key'
     key.write_bytes(os.urandom(1024))
     os.chmod(key, 0o400)
-    self.conf.write_text(SLURM_CONF.format(
-      host=socket.gethostname().split('.')[0], ctld_port=free_port(), slurmd_port=free_port(),
-      munge_socket=self.munge_socket, cred_expire=self.cred_expire, root=self.root,
-      kill_wait=self.kill_wait, node=NODE, cpus=self.cpus, partition=PARTITION))
-    self._spawn('munged', ['munged', '--foreground', f'--socket={self.munge_socket}',
-                           f'--key-file={key}', f'--pid-file={self.root}/munge/munged.pid',
-                           f'--log-file={self.root}/log/munged.log',
-                           f'--seed-file={self.root}/munge/munged.seed'])
+    self.conf.write_text(
+      SLURM_CONF.format(
+        host=socket.gethostname().split('.')[0],
+        ctld_port=free_port(),
+        slurmd_port=free_port(),
+        munge_socket=self.munge_socket,
+        cred_expire=self.cred_expire,
+        root=self.root,
+        kill_wait=self.kill_wait,
+        node=NODE,
+        cpus=self.cpus,
+        partition=PARTITION,
+      )
+    )
+    self._spawn(
+      'munged',
+      [
+        'munged',
+        '--foreground',
+        f'--socket={self.munge_socket}',
+        f'--key-file={key}',
+        f'--pid-file={self.root}/munge/munged.pid',
+        f'--log-file={self.root}/log/munged.log',
+        f'--seed-file={self.root}/munge/munged.seed',
+      ],
+    )
     self._wait(lambda: self.munge_socket.exists(), timeout, 'munged to open its socket')
     self._spawn('slurmctld', ['slurmctld', '-D', '-c', '-f', str(self.conf)])
-    self._wait(lambda: self.run('scontrol', 'ping', check=False).returncode == 0, timeout,
-               'slurmctld to answer scontrol ping')
+    self._wait(
+      lambda: self.run('scontrol', 'ping', check=False).returncode == 0,
+      timeout,
+      'slurmctld to answer scontrol ping',
+    )
     self._spawn('slurmd', ['slurmd', '-D', '-N', NODE, '-f', str(self.conf)])
     self._wait(self._node_idle, timeout, f'node {NODE} to become idle')
     return self
@@ -170,14 +202,16 @@ class SlurmCluster:
 
   # ---- commands ------------------------------------------------------------------------------
 
-  def run(self, *command: str, check: bool = True, timeout: float = 60.0
-          ) -> subprocess.CompletedProcess:
+  def run(
+    self, *command: str, check: bool = True, timeout: float = 60.0
+  ) -> subprocess.CompletedProcess:
     """A SLURM command against this cluster (text output captured)."""
-    result = subprocess.run(command, env=self.env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-      raise RuntimeError(f'{" ".join(command)} failed ({result.returncode}): '
-                         f'{result.stderr.strip() or result.stdout.strip()}')
+      raise RuntimeError(
+        f'{" ".join(command)} failed ({result.returncode}): '
+        f'{result.stderr.strip() or result.stdout.strip()}'
+      )
     return result
 
   def sbatch(self, *args: str) -> str:
@@ -191,8 +225,9 @@ class SlurmCluster:
 
   def states(self, *job_ids: str) -> Dict[str, str]:
     """``{job or array-task id: state}`` for jobs the controller still remembers."""
-    out = self.run('squeue', '-h', '-r', '--states=all', '-j', ','.join(job_ids),
-                   '-o', '%i %T').stdout
+    out = self.run(
+      'squeue', '-h', '-r', '--states=all', '-j', ','.join(job_ids), '-o', '%i %T'
+    ).stdout
     return dict(line.split() for line in out.splitlines() if line.strip())
 
   def jobs_named(self, name: str) -> List[str]:
@@ -201,10 +236,23 @@ class SlurmCluster:
 
   def wait_ended(self, *job_ids: str, timeout: float) -> Dict[str, str]:
     """Wait until none of the jobs is pending, running or completing; their final states."""
-    live = {'PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED', 'RESIZING',
-            'SUSPENDED', 'REQUEUE_HOLD', 'REQUEUE_FED'}
-    self._wait(lambda: not live & set(self.states(*job_ids).values()), timeout,
-               f'jobs {", ".join(job_ids)} to end', self.logs)
+    live = {
+      'PENDING',
+      'RUNNING',
+      'CONFIGURING',
+      'COMPLETING',
+      'REQUEUED',
+      'RESIZING',
+      'SUSPENDED',
+      'REQUEUE_HOLD',
+      'REQUEUE_FED',
+    }
+    self._wait(
+      lambda: not live & set(self.states(*job_ids).values()),
+      timeout,
+      f'jobs {", ".join(job_ids)} to end',
+      self.logs,
+    )
     return self.states(*job_ids)
 
   def logs(self) -> str:
@@ -220,9 +268,14 @@ class SlurmCluster:
 
   def _spawn(self, name: str, command: List[str]) -> None:
     log = open(self.root / 'log' / f'{name}.stdout', 'ab')
-    self.daemons[name] = subprocess.Popen(command, env=self.env, stdout=log,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          preexec_fn=_terminate_with_parent)
+    self.daemons[name] = subprocess.Popen(
+      command,
+      env=self.env,
+      stdout=log,
+      stderr=subprocess.STDOUT,
+      stdin=subprocess.DEVNULL,
+      preexec_fn=_terminate_with_parent,
+    )
     log.close()
 
   def _node_idle(self) -> bool:

@@ -19,15 +19,17 @@ def test_workload_dir_names():
 def test_study_paths_are_what_runners_write_and_scoring_reads(tmp_path):
   run = layout.study_run_dir(tmp_path, 'step', 'adam', 3, 'ogbg_mini')
   assert run == tmp_path / 'step' / 'adam' / 'study_3' / 'ogbg_mini_jax'
-  assert run == layout.run_dir(layout.study_runner_root(tmp_path, 'step', 'adam'),
-                               layout.study_name(3), 'ogbg_mini')
+  assert run == layout.run_dir(
+    layout.study_runner_root(tmp_path, 'step', 'adam'), layout.study_name(3), 'ogbg_mini'
+  )
   (run / 'trial_1').mkdir(parents=True)
   (run / 'trial_2').mkdir()
   (run / 'not_a_trial').mkdir()
   found = layout.find_scoring_trials(tmp_path / 'step')
   assert [(t.algorithm, t.study, t.workload, t.framework, t.trial) for t in found] == [
     ('adam', 'study_3', 'ogbg_mini', 'jax', 'trial_1'),
-    ('adam', 'study_3', 'ogbg_mini', 'jax', 'trial_2')]
+    ('adam', 'study_3', 'ogbg_mini', 'jax', 'trial_2'),
+  ]
   assert [p.name for p in layout.trial_dirs(run)] == ['trial_1', 'trial_2']
 
 
@@ -36,16 +38,24 @@ def test_find_trials_anywhere_orders_by_trial_number(tmp_path):
     trial = tmp_path / 'a' / 'b' / 'ogbg_jax' / f'trial_{k}'
     trial.mkdir(parents=True)
     (trial / layout.EVAL_MEASUREMENTS).write_text('global_step\n1\n')
-  (tmp_path / 'x' / 'trial_1').mkdir(parents=True)               # no <workload>_<framework>
+  (tmp_path / 'x' / 'trial_1').mkdir(parents=True)  # no <workload>_<framework>
   (tmp_path / 'x' / 'trial_1' / layout.EVAL_MEASUREMENTS).write_text('')
   found = layout.find_trials_anywhere(tmp_path)
   assert list(found) == ['ogbg'] and [p.name for p in found['ogbg']] == [
-    'trial_1', 'trial_2', 'trial_10']
+    'trial_1',
+    'trial_2',
+    'trial_10',
+  ]
 
 
-@pytest.mark.parametrize('content, message', [
-  (None, 'x.json: file not found'), ('{', 'x.json: not valid JSON'),
-  ('[1]', 'x.json: expected a JSON object, got list')])
+@pytest.mark.parametrize(
+  'content, message',
+  [
+    (None, 'x.json: file not found'),
+    ('{', 'x.json: not valid JSON'),
+    ('[1]', 'x.json: expected a JSON object, got list'),
+  ],
+)
 def test_read_json_object_names_the_file(tmp_path, content, message):
   path = tmp_path / 'x.json'
   if content is not None:

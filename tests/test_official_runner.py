@@ -23,24 +23,42 @@ from bench_core import layout
 from conftest import FIXTURES, GOLDEN_THETA, REPO
 from study.trial import TrialSpec
 
-HAS_ALGOPERF = (importlib.util.find_spec('algoperf') is not None
-                and importlib.util.find_spec('submission_runner') is not None)
+HAS_ALGOPERF = (
+  importlib.util.find_spec('algoperf') is not None
+  and importlib.util.find_spec('submission_runner') is not None
+)
 pytestmark = [
   pytest.mark.algoperf,
-  pytest.mark.skipif(not HAS_ALGOPERF, reason='the official algoperf package is not importable '
-                     '(make install-algoperf, then make test-official runs these)'),
+  pytest.mark.skipif(
+    not HAS_ALGOPERF,
+    reason='the official algoperf package is not importable '
+    '(make install-algoperf, then make test-official runs these)',
+  ),
 ]
 
-SUBMISSIONS = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov', 'velo', 'velo_short',
-               'velo_time')
+SUBMISSIONS = (
+  'adam',
+  'nadam',
+  'nadamw',
+  'heavy_ball',
+  'nesterov',
+  'velo',
+  'velo_short',
+  'velo_time',
+)
 MNIST_STEPS = 120
 
 
 def official_env(**extra) -> dict:
   """The environment of a process that runs the official runner on the test data."""
-  return {**os.environ, 'PYTHONPATH': f'{FIXTURES / "official_data"}{os.pathsep}{REPO}',
-          'VELO_BENCH_MOCK_MNIST': '1', 'VELO_CHECKPOINT': str(GOLDEN_THETA),
-          'ALGOPERF_PYTHON': sys.executable, **extra}
+  return {
+    **os.environ,
+    'PYTHONPATH': f'{FIXTURES / "official_data"}{os.pathsep}{REPO}',
+    'VELO_BENCH_MOCK_MNIST': '1',
+    'VELO_CHECKPOINT': str(GOLDEN_THETA),
+    'ALGOPERF_PYTHON': sys.executable,
+    **extra,
+  }
 
 
 def write_json(path, data) -> str:
@@ -49,8 +67,14 @@ def write_json(path, data) -> str:
 
 
 def run(command, **kwargs) -> subprocess.CompletedProcess:
-  proc = subprocess.run(command, env=kwargs.pop('env', official_env()), capture_output=True,
-                        text=True, timeout=kwargs.pop('timeout', 600), **kwargs)
+  proc = subprocess.run(
+    command,
+    env=kwargs.pop('env', official_env()),
+    capture_output=True,
+    text=True,
+    timeout=kwargs.pop('timeout', 600),
+    **kwargs,
+  )
   assert proc.returncode == 0, f'{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
   return proc
 
@@ -67,8 +91,12 @@ def mnist_study(tmp_path_factory):
   """Each submission for MNIST_STEPS steps of mnist (step control, evaluations every 0.5 s)."""
   tmp = tmp_path_factory.mktemp('official')
   steps = write_json(tmp / 'steps.json', {'mnist': MNIST_STEPS})
-  trials = [TrialSpec(name, 'mnist', 'step', 1, 1, tmp / 'study', step_budgets=steps,
-                      data_dir=str(tmp / 'data')) for name in SUBMISSIONS]
+  trials = [
+    TrialSpec(
+      name, 'mnist', 'step', 1, 1, tmp / 'study', step_budgets=steps, data_dir=str(tmp / 'data')
+    )
+    for name in SUBMISSIONS
+  ]
   for trial in trials:
     command = trial.command()
     split = command.index('--')
@@ -85,10 +113,21 @@ def test_every_submission_runs_under_the_official_runner(mnist_study, tmp_path):
     flags = layout.read_json_object(trial.trial_dir / layout.FLAGS)
     assert flags['submission_path'] == f'submissions/{trial.algorithm}/submission.py'
   learned = eval_rows(trials[SUBMISSIONS.index('heavy_ball')].trial_dir)['validation/loss']
-  assert learned.iloc[-1] < learned.iloc[0]                     # the mock data is learnable
+  assert learned.iloc[-1] < learned.iloc[0]  # the mock data is learnable
   out = tmp_path / 'report'
-  run([sys.executable, '-m', 'scoring_ext.report', '--experiment_dir', str(root / 'step'),
-       '--condition', 'step', '--out', str(out)])
+  run(
+    [
+      sys.executable,
+      '-m',
+      'scoring_ext.report',
+      '--experiment_dir',
+      str(root / 'step'),
+      '--condition',
+      'step',
+      '--out',
+      str(out),
+    ]
+  )
   scores = pd.read_csv(out / 'scores.csv')
   assert set(scores['algorithm']) == set(SUBMISSIONS)
 
@@ -108,13 +147,12 @@ def test_algoperf_scoring_gives_the_same_time_to_target(mnist_study, condition, 
   finite = 0
   for algorithm in SUBMISSIONS:
     frame = scoring_utils.get_experiment_df(str(tree / algorithm))
-    theirs = performance_profile.get_workloads_time_to_target(frame, algorithm,
-                                                              time_col=time_col)
+    theirs = performance_profile.get_workloads_time_to_target(frame, algorithm, time_col=time_col)
     expected = float(theirs.loc[algorithm, 'mnist'])
     got = float(medians.loc[algorithm, 'time_to_target'])
     assert got == pytest.approx(expected) or (np.isinf(got) and np.isinf(expected)), algorithm
     finite += np.isfinite(expected)
-  assert finite >= 1                                  # some reach the target: not all inf
+  assert finite >= 1  # some reach the target: not all inf
 
 
 # ---- make submit, the sweep and the SLURM script with an official workload -------------------
@@ -124,9 +162,21 @@ def test_make_submit_on_an_official_workload_in_both_conditions(tmp_path):
   budgets = write_json(tmp_path / 'b.json', {'mnist': {'max_allowed_runtime_sec': 3}})
   steps = write_json(tmp_path / 's.json', {'mnist': 40})
   for control in ('time', 'step'):
-    proc = run(['make', '--no-print-directory', 'submit', 'OPT=nadamw', 'WORKLOAD=mnist',
-                f'CONTROL={control}', f'EXP={tmp_path / "exp"}', f'BUDGETS={budgets}',
-                f'STEP_BUDGETS={steps}', f'DATA_DIR={tmp_path / "data"}'], cwd=REPO)
+    proc = run(
+      [
+        'make',
+        '--no-print-directory',
+        'submit',
+        'OPT=nadamw',
+        'WORKLOAD=mnist',
+        f'CONTROL={control}',
+        f'EXP={tmp_path / "exp"}',
+        f'BUDGETS={budgets}',
+        f'STEP_BUDGETS={steps}',
+        f'DATA_DIR={tmp_path / "data"}',
+      ],
+      cwd=REPO,
+    )
     assert 'as soon as both targets are reached' in proc.stdout
     trial = tmp_path / 'exp' / control / 'nadamw' / 'study_1' / 'mnist_jax' / 'trial_1'
     assert layout.is_complete(trial)
@@ -134,11 +184,22 @@ def test_make_submit_on_an_official_workload_in_both_conditions(tmp_path):
     flags = layout.read_json_object(trial / layout.FLAGS)
     assert flags['data_dir'] == str(tmp_path / 'data')
     if control == 'time':
-      assert meta['workload.max_allowed_runtime_sec'] == 3      # the transferred budget
+      assert meta['workload.max_allowed_runtime_sec'] == 3  # the transferred budget
     else:
       assert flags['max_global_steps'] == 40 and eval_rows(trial)['global_step'].iloc[-1] == 40
-  again = run(['make', '--no-print-directory', 'submit', 'OPT=nadamw', 'WORKLOAD=mnist',
-               'CONTROL=step', f'EXP={tmp_path / "exp"}', f'STEP_BUDGETS={steps}'], cwd=REPO)
+  again = run(
+    [
+      'make',
+      '--no-print-directory',
+      'submit',
+      'OPT=nadamw',
+      'WORKLOAD=mnist',
+      'CONTROL=step',
+      f'EXP={tmp_path / "exp"}',
+      f'STEP_BUDGETS={steps}',
+    ],
+    cwd=REPO,
+  )
   assert 'already complete' in again.stdout and 'OVERWRITE=1' in again.stdout
 
 
@@ -146,18 +207,42 @@ def test_sweep_killed_in_a_trial_and_rerun(tmp_path):
   budgets = write_json(tmp_path / 'b.json', {'mnist': {'max_allowed_runtime_sec': 3}})
   steps = write_json(tmp_path / 's.json', {'mnist': 40})
   exp = tmp_path / 'exp'
-  command = [sys.executable, '-m', 'study.sweep', '--algorithms', 'adam', 'nesterov',
-             '--workloads', 'mnist', '--studies', '1', '--conditions', 'time', 'step',
-             '--experiment_dir', str(exp), '--budgets', budgets, '--step_budgets', steps,
-             '--data_dir', str(tmp_path / 'data')]
-  sweep = subprocess.Popen(command, env=official_env(), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+  command = [
+    sys.executable,
+    '-m',
+    'study.sweep',
+    '--algorithms',
+    'adam',
+    'nesterov',
+    '--workloads',
+    'mnist',
+    '--studies',
+    '1',
+    '--conditions',
+    'time',
+    'step',
+    '--experiment_dir',
+    str(exp),
+    '--budgets',
+    budgets,
+    '--step_budgets',
+    steps,
+    '--data_dir',
+    str(tmp_path / 'data'),
+  ]
+  sweep = subprocess.Popen(
+    command,
+    env=official_env(),
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+    start_new_session=True,
+  )
   second = exp / 'time' / 'nesterov' / 'study_1' / 'mnist_jax' / 'trial_1'
   deadline = time.monotonic() + 300
-  while not (second / layout.HPARAMS).is_file():         # the second trial has started
+  while not (second / layout.HPARAMS).is_file():  # the second trial has started
     assert sweep.poll() is None and time.monotonic() < deadline, 'the second trial never started'
     time.sleep(0.2)
-  os.killpg(sweep.pid, signal.SIGKILL)                   # the sweep and its running trial
+  os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its running trial
   sweep.wait()
   first = exp / 'time' / 'adam' / 'study_1' / 'mnist_jax' / 'trial_1'
   assert layout.is_complete(first) and not layout.is_complete(second)
@@ -165,7 +250,7 @@ def test_sweep_killed_in_a_trial_and_rerun(tmp_path):
 
   proc = run(command)
   assert '1 already complete' in proc.stdout
-  assert (first / layout.EVAL_MEASUREMENTS).read_bytes() == first_evals    # not rerun
+  assert (first / layout.EVAL_MEASUREMENTS).read_bytes() == first_evals  # not rerun
   for condition in ('time', 'step'):
     for algorithm in ('adam', 'nesterov'):
       run_dir = exp / condition / algorithm / 'study_1' / 'mnist_jax'
@@ -173,27 +258,49 @@ def test_sweep_killed_in_a_trial_and_rerun(tmp_path):
       assert layout.is_complete(run_dir / 'trial_1')
       rows = eval_rows(run_dir / 'trial_1')
       assert rows['global_step'].is_monotonic_increasing
-      assert rows['global_step'].iloc[0] == 1                 # one run, from scratch
+      assert rows['global_step'].iloc[0] == 1  # one run, from scratch
 
 
 def test_slurm_script_commands_run_as_their_array_tasks(tmp_path):
   budgets = write_json(tmp_path / 'b.json', {'mnist': {'max_allowed_runtime_sec': 3}})
   steps = write_json(tmp_path / 's.json', {'mnist': 30})
   script = tmp_path / 'study.sbatch'
-  run([sys.executable, '-m', 'study.sweep', '--algorithms', 'nadamw', '--workloads', 'mnist',
-       '--studies', '1', '--conditions', 'time', 'step', '--experiment_dir', str(tmp_path / 'exp'),
-       '--budgets', budgets, '--step_budgets', steps, '--slurm', str(script)])
+  run(
+    [
+      sys.executable,
+      '-m',
+      'study.sweep',
+      '--algorithms',
+      'nadamw',
+      '--workloads',
+      'mnist',
+      '--studies',
+      '1',
+      '--conditions',
+      'time',
+      'step',
+      '--experiment_dir',
+      str(tmp_path / 'exp'),
+      '--budgets',
+      budgets,
+      '--step_budgets',
+      steps,
+      '--slurm',
+      str(script),
+    ]
+  )
   lines = script.with_suffix('.commands').read_text().splitlines()
-  assert len(lines) == 2 and all(line.startswith(f'{sys.executable} -m study.launch')
-                                 for line in lines)
-  array = {'SLURM_ARRAY_JOB_ID': '7'}          # no sbatch here: the report job is not submitted
+  assert len(lines) == 2 and all(
+    line.startswith(f'{sys.executable} -m study.launch') for line in lines
+  )
+  array = {'SLURM_ARRAY_JOB_ID': '7'}  # no sbatch here: the report job is not submitted
   for task in range(len(lines)):
     run(['bash', str(script)], env=official_env(SLURM_ARRAY_TASK_ID=str(task), **array))
   trials = sorted((tmp_path / 'exp').glob('*/nadamw/study_1/mnist_jax/trial_1'))
   assert len(trials) == 2 and all(layout.is_complete(t) for t in trials)
   before = (trials[0] / layout.EVAL_MEASUREMENTS).read_bytes()
   requeued = run(['bash', str(script)], env=official_env(SLURM_ARRAY_TASK_ID='0', **array))
-  assert 'trial already complete, skipped' in requeued.stdout    # a requeued task skips
+  assert 'trial already complete, skipped' in requeued.stdout  # a requeued task skips
   assert (trials[0] / layout.EVAL_MEASUREMENTS).read_bytes() == before
 
 
@@ -218,11 +325,21 @@ def synthetic_criteo(data_dir, rows: int = 256, seed: int = 0) -> None:
 def test_criteo1tb_test_reads_its_data_dir(tmp_path):
   synthetic_criteo(tmp_path / 'criteo')
   steps = write_json(tmp_path / 's.json', {'criteo1tb_test': 5})
-  trial = TrialSpec('nadamw', 'criteo1tb_test', 'step', 1, 1, tmp_path / 'exp',
-                    step_budgets=steps, data_dir=str(tmp_path / 'criteo'))
+  trial = TrialSpec(
+    'nadamw',
+    'criteo1tb_test',
+    'step',
+    1,
+    1,
+    tmp_path / 'exp',
+    step_budgets=steps,
+    data_dir=str(tmp_path / 'criteo'),
+  )
   # evaluations would stream AlgoPerf's 83 M validation rows: train only
-  run(trial.command() + ['--skip_evals'],
-      env=official_env(VELO_BENCH_BATCH_SIZES=json.dumps({'criteo1tb_test': 64})))
+  run(
+    trial.command() + ['--skip_evals'],
+    env=official_env(VELO_BENCH_BATCH_SIZES=json.dumps({'criteo1tb_test': 64})),
+  )
   assert layout.is_complete(trial.trial_dir)
   flags = layout.read_json_object(trial.trial_dir / layout.FLAGS)
   assert flags['data_dir'] == str(tmp_path / 'criteo') and flags['max_global_steps'] == 5

@@ -22,13 +22,18 @@ import pytest
 from bench_core import layout
 from scoring_ext import scoring, textlogs
 
-HAS_ALGOPERF_SCORING = (importlib.util.find_spec('algoperf') is not None
-                        and importlib.util.find_spec('scoring') is not None)
+HAS_ALGOPERF_SCORING = (
+  importlib.util.find_spec('algoperf') is not None
+  and importlib.util.find_spec('scoring') is not None
+)
 pytestmark = [
-    pytest.mark.algoperf,
-    pytest.mark.skipif(not HAS_ALGOPERF_SCORING,
-                       reason="AlgoPerf's scoring package (algoperf + scoring/) is not "
-                              'importable; make test-official runs this')]
+  pytest.mark.algoperf,
+  pytest.mark.skipif(
+    not HAS_ALGOPERF_SCORING,
+    reason="AlgoPerf's scoring package (algoperf + scoring/) is not "
+    'importable; make test-official runs this',
+  ),
+]
 
 EXCERPT = Path(__file__).resolve().parent / 'data' / 'algoperf_logs' / 'external_tuning'
 WORKLOADS = ('criteo1tb', 'ogbg')
@@ -37,6 +42,7 @@ WORKLOADS = ('criteo1tb', 'ogbg')
 @pytest.fixture(scope='module')
 def algoperf():
   from scoring import performance_profile, scoring_utils
+
   return performance_profile, scoring_utils
 
 
@@ -49,8 +55,11 @@ def algoperf_rows_from_logs(scoring_utils) -> pd.DataFrame:
   rows = []
   for log in published_logs():
     for run, frame in scoring_utils.get_trials_df_dict(str(log)).items():
-      row = {'workload': log.parent.name, 'study': log.parent.parent.name,
-             'trial': (f'trial_{run}', str(log.parent))}
+      row = {
+        'workload': log.parent.name,
+        'study': log.parent.parent.name,
+        'trial': (f'trial_{run}', str(log.parent)),
+      }
       row.update({column: frame[column].to_numpy() for column in frame.columns})
       rows.append(row)
   return pd.DataFrame(rows)
@@ -73,17 +82,20 @@ def test_text_log_evaluations_equal_algoperf_parser(algoperf):
       mine = textlogs.evaluations_frame(ours[int(run)])
       assert len(mine) == len(frame) > 0
       for column in frame.columns:
-        np.testing.assert_array_equal(mine[column].to_numpy(dtype=float),
-                                      frame[column].to_numpy(dtype=float), err_msg=column)
+        np.testing.assert_array_equal(
+          mine[column].to_numpy(dtype=float), frame[column].to_numpy(dtype=float), err_msg=column
+        )
 
 
 def test_time_to_target_equals_algoperf_on_text_logs(algoperf):
   performance_profile, scoring_utils = algoperf
   submission = algoperf_rows_from_logs(scoring_utils)
   theirs = performance_profile.get_workloads_time_to_target(
-      submission, 'baseline', time_col='score')
-  result = scoring.score_experiment(str(EXCERPT), 'time', target_source='algoperf',
-                                    trial_rule='algoperf', past_budget='keep')
+    submission, 'baseline', time_col='score'
+  )
+  result = scoring.score_experiment(
+    str(EXCERPT), 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
+  )
   ours = validation_medians(result)
   assert sorted(ours) == sorted(theirs.columns) == list(WORKLOADS)
   for workload in WORKLOADS:
@@ -92,8 +104,9 @@ def test_time_to_target_equals_algoperf_on_text_logs(algoperf):
   # the target at the same evaluation index but not at the same time, so scoring_ext's default
   # rule (earliest time) gives another answer than AlgoPerf's
   assert not np.isfinite(result.per_study_detail['time_to_target']).all()
-  earliest = scoring.score_experiment(str(EXCERPT), 'time', target_source='algoperf',
-                                      past_budget='keep')
+  earliest = scoring.score_experiment(
+    str(EXCERPT), 'time', target_source='algoperf', past_budget='keep'
+  )
   assert validation_medians(earliest)['criteo1tb'] < theirs.at['baseline', 'criteo1tb']
 
 
@@ -116,9 +129,11 @@ def test_time_to_target_equals_algoperf_on_csv_files(algoperf, tmp_path):
   submission = submission.assign(_order=order).sort_values(['study', '_order'])
   submission = submission.drop(columns='_order').reset_index(drop=True)
   theirs = performance_profile.get_workloads_time_to_target(
-      submission, 'baseline', time_col='score')
-  result = scoring.score_experiment(str(tmp_path), 'time', target_source='algoperf',
-                                    trial_rule='algoperf', past_budget='keep')
+    submission, 'baseline', time_col='score'
+  )
+  result = scoring.score_experiment(
+    str(tmp_path), 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
+  )
   assert set(result.trials['source']) == {'csv'}
   ours = validation_medians(result)
   for workload in WORKLOADS:

@@ -34,14 +34,38 @@ def test_presets():
 
 
 def test_load_tidy_frame_sorted_and_typed(tmp_path):
-  write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=[10, 0, 5],
-              train=[0.3, 0.1, 0.2], validation=[0.3, 0.1, 0.2])
-  write_trial(tmp_path, 'adam', 'study_0', 'criteo1tb_mini', steps=STEPS,
-              train=[1, 0.5, 0.4], validation=[1, 0.6, 0.5], framework='pytorch')
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_0',
+    'ogbg_mini',
+    steps=[10, 0, 5],
+    train=[0.3, 0.1, 0.2],
+    validation=[0.3, 0.1, 0.2],
+  )
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_0',
+    'criteo1tb_mini',
+    steps=STEPS,
+    train=[1, 0.5, 0.4],
+    validation=[1, 0.6, 0.5],
+    framework='pytorch',
+  )
   experiment = logs.load_experiment(str(tmp_path))
   evals = experiment.evals
-  assert list(evals.columns[:9]) == ['trial_id', 'algorithm', 'study', 'workload',
-                                     'framework', 'trial', 'eval_index', 'global_step', 'time']
+  assert list(evals.columns[:9]) == [
+    'trial_id',
+    'algorithm',
+    'study',
+    'workload',
+    'framework',
+    'trial',
+    'eval_index',
+    'global_step',
+    'time',
+  ]
   ogbg = evals[evals['workload'] == 'ogbg_mini']
   assert list(ogbg['global_step']) == [0, 5, 10]
   assert list(ogbg['validation/mean_average_precision']) == [0.1, 0.2, 0.3]
@@ -51,8 +75,16 @@ def test_load_tidy_frame_sorted_and_typed(tmp_path):
 
 
 def test_nested_metadata_and_missing_meta_fallback(tmp_path):
-  path = write_trial(tmp_path, 'adam', 'study_0', 'fastmri_mini', steps=STEPS,
-                     train=[0, 1, 2], validation=[0, 1, 2], write_meta=False)
+  path = write_trial(
+    tmp_path,
+    'adam',
+    'study_0',
+    'fastmri_mini',
+    steps=STEPS,
+    train=[0, 1, 2],
+    validation=[0, 1, 2],
+    write_meta=False,
+  )
   with open(os.path.join(path, 'meta_data_0.json'), 'w') as f:
     json.dump({'workload': {'max_allowed_runtime_sec': 77, 'step_hint': 9}}, f)
   trials = logs.load_experiment(str(tmp_path)).trials
@@ -72,8 +104,9 @@ def test_missing_and_empty_directories(tmp_path):
 
 
 def test_unknown_algorithm_is_an_error(tmp_path):
-  write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=STEPS, train=[0, 1, 2],
-              validation=[0, 1, 2])
+  write_trial(
+    tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=STEPS, train=[0, 1, 2], validation=[0, 1, 2]
+  )
   with pytest.raises(BenchError, match=r'unknown algorithm\(s\) lion.*found: adam'):
     logs.load_experiment(str(tmp_path), algorithms=['lion'])
 
@@ -81,18 +114,37 @@ def test_unknown_algorithm_is_an_error(tmp_path):
 def test_bad_trials_are_left_out_with_warnings(tmp_path):
   good = dict(steps=STEPS, train=[0, 1, 2], validation=[0, 1, 2])
   write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', **good)
-  no_column = write_trial(tmp_path, 'adam', 'study_1', 'ogbg_mini', **good,
-                          drop_columns=['validation/mean_average_precision'])
-  no_evals = write_trial(tmp_path, 'adam', 'study_2', 'ogbg_mini', steps=[], train=[],
-                         validation=[])
+  no_column = write_trial(
+    tmp_path,
+    'adam',
+    'study_1',
+    'ogbg_mini',
+    **good,
+    drop_columns=['validation/mean_average_precision'],
+  )
+  no_evals = write_trial(
+    tmp_path, 'adam', 'study_2', 'ogbg_mini', steps=[], train=[], validation=[]
+  )
   text_only = write_trial(tmp_path, 'adam', 'study_3', 'ogbg_mini', **good)
   os.remove(os.path.join(text_only, 'eval_measurements.csv'))
-  write_trial(tmp_path, 'adam', 'study_4', 'ogbg_mini', steps=STEPS, train=[0, np.nan, 2],
-              validation=[0, 1, 2])
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_4',
+    'ogbg_mini',
+    steps=STEPS,
+    train=[0, np.nan, 2],
+    validation=[0, 1, 2],
+  )
   experiment = logs.load_experiment(str(tmp_path))
   status = dict(zip(experiment.trials['study'], experiment.trials['status']))
-  assert status == {'study_0': 'ok', 'study_1': 'bad_columns', 'study_2': 'no_evals',
-                    'study_3': 'no_evals', 'study_4': 'ok'}
+  assert status == {
+    'study_0': 'ok',
+    'study_1': 'bad_columns',
+    'study_2': 'no_evals',
+    'study_3': 'no_evals',
+    'study_4': 'ok',
+  }
   text = ' '.join(f'{i.where} {i.message}' for i in experiment.issues)
   assert f'{no_column}/eval_measurements.csv' in text
   assert 'missing column(s) validation/mean_average_precision' in text
@@ -123,21 +175,28 @@ def test_audit_lists_missing_diverged_and_incomplete(tmp_path):
   write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', **good)
   write_trial(tmp_path, 'adam', 'study_1', 'ogbg_mini', **good, complete=False)
   write_trial(tmp_path, 'adam', 'study_0', 'fastmri_mini', **good)
-  write_trial(tmp_path, 'velo', 'study_0', 'ogbg_mini', **good, diverged_step=7,
-              complete=False)
+  write_trial(tmp_path, 'velo', 'study_0', 'ogbg_mini', **good, diverged_step=7, complete=False)
   experiment = logs.load_experiment(str(tmp_path))
   missing = audit.missing_combinations(experiment.trials)
-  assert set(map(tuple, missing.to_numpy())) == {('adam', 'fastmri_mini', 'study_1'),
-                                                 ('velo', 'fastmri_mini', 'study_0')}
+  assert set(map(tuple, missing.to_numpy())) == {
+    ('adam', 'fastmri_mini', 'study_1'),
+    ('velo', 'fastmri_mini', 'study_0'),
+  }
   completion = audit.completion_issues(experiment.trials)
-  assert [os.path.basename(os.path.dirname(os.path.dirname(i.where))) for i in completion] \
-      == ['study_1']
+  assert [os.path.basename(os.path.dirname(os.path.dirname(i.where))) for i in completion] == [
+    'study_1'
+  ]
   coverage = audit.coverage_table(experiment.trials).set_index('algorithm')
   assert coverage.at['adam', 'ogbg_mini'] == '2/2'
   assert coverage.at['velo', 'fastmri_mini'] == 'missing'
-  text = audit.render_audit(str(tmp_path), 'time', experiment.trials,
-                            list(experiment.issues) + completion,
-                            budgets.workload_budgets(experiment.trials, 'time')[0], 'seconds')
+  text = audit.render_audit(
+    str(tmp_path),
+    'time',
+    experiment.trials,
+    list(experiment.issues) + completion,
+    budgets.workload_budgets(experiment.trials, 'time')[0],
+    'seconds',
+  )
   assert text.startswith('# Audit')
   assert '## Diverged trials' in text and '| velo | ogbg_mini | study_0 | trial_1 | 7 |' in text
   assert 'trial_complete.json' in text

@@ -36,8 +36,18 @@ def tree(tmp_path_factory):
 
   def trial(algorithm, study, k, steps, first_hit):
     values = curve(steps, first_hit)
-    write_trial(root, algorithm, study, 'ogbg_mini', trial=k, steps=steps, times=steps,
-                train=values, validation=values, **COMMON)
+    write_trial(
+      root,
+      algorithm,
+      study,
+      'ogbg_mini',
+      trial=k,
+      steps=steps,
+      times=steps,
+      train=values,
+      validation=values,
+      **COMMON,
+    )
 
   trial('adam', 'study_0', 1, np.arange(0, 50, 10), 30)
   trial('adam', 'study_0', 2, np.arange(0, 42, 2), 24)
@@ -59,22 +69,30 @@ def score(tree, **kwargs):
 def test_the_two_rules_differ_when_cadences_differ(tree):
   earliest = validation(score(tree), 'per_study_detail').set_index(['algorithm', 'study'])
   algoperf = validation(score(tree, trial_rule='algoperf'), 'per_study_detail').set_index(
-      ['algorithm', 'study'])
-  assert earliest.loc[('adam', 'study_0'), ['time_to_target', 'trial']].tolist() == \
-      [24.0, 'trial_2']
-  assert algoperf.loc[('adam', 'study_0'), ['time_to_target', 'trial']].tolist() == \
-      [30.0, 'trial_1']
+    ['algorithm', 'study']
+  )
+  assert earliest.loc[('adam', 'study_0'), ['time_to_target', 'trial']].tolist() == [
+    24.0,
+    'trial_2',
+  ]
+  assert algoperf.loc[('adam', 'study_0'), ['time_to_target', 'trial']].tolist() == [
+    30.0,
+    'trial_1',
+  ]
   assert earliest.loc[('adam', 'study_0'), 'n_trials'] == 2
   # a study with one trial is the same under both rules
-  assert earliest.loc[('adam', 'study_1'), 'time_to_target'] == \
-      algoperf.loc[('adam', 'study_1'), 'time_to_target'] == 50.0
+  assert (
+    earliest.loc[('adam', 'study_1'), 'time_to_target']
+    == algoperf.loc[('adam', 'study_1'), 'time_to_target']
+    == 50.0
+  )
 
 
 def test_medians_and_counts_under_each_rule(tree):
   earliest = validation(score(tree)).set_index('algorithm')
   algoperf = validation(score(tree, trial_rule='algoperf')).set_index('algorithm')
-  assert earliest.at['adam', 'time_to_target'] == 37.0    # median(24, 50)
-  assert algoperf.at['adam', 'time_to_target'] == 40.0    # median(30, 50)
+  assert earliest.at['adam', 'time_to_target'] == 37.0  # median(24, 50)
+  assert algoperf.at['adam', 'time_to_target'] == 40.0  # median(30, 50)
   # nadamw's study_0 reaches the target only past the budget: a miss, so median(inf, 60)
   assert earliest.at['nadamw', 'time_to_target'] == np.inf
   assert earliest.at['nadamw', 'n_reached'] == 1 and earliest.at['nadamw', 'n_studies'] == 2
@@ -84,15 +102,27 @@ def test_evaluations_past_the_budget_count_only_when_kept(tree):
   kept = validation(score(tree, past_budget='keep'), 'per_study_detail')
   nadamw = kept[kept['algorithm'] == 'nadamw'].set_index('study')['time_to_target']
   assert nadamw.to_dict() == {'study_0': 120.0, 'study_1': 60.0}
-  assert validation(score(tree, past_budget='keep')).set_index('algorithm').at[
-      'nadamw', 'time_to_target'] == 90.0
+  assert (
+    validation(score(tree, past_budget='keep'))
+    .set_index('algorithm')
+    .at['nadamw', 'time_to_target']
+    == 90.0
+  )
 
 
 def test_ties_on_the_index_go_to_the_lowest_trial_number():
-  per_trial = pd.DataFrame({
-      'algorithm': 'a', 'workload': 'w', 'split': 'validation', 'study': 's',
-      'trial': ['trial_10', 'trial_2', 'trial_3'], 'trial_id': [0, 1, 2],
-      'time_to_target': [5.0, 9.0, 7.0], 'hit_index': [4, 4, 4]})
+  per_trial = pd.DataFrame(
+    {
+      'algorithm': 'a',
+      'workload': 'w',
+      'split': 'validation',
+      'study': 's',
+      'trial': ['trial_10', 'trial_2', 'trial_3'],
+      'trial_id': [0, 1, 2],
+      'time_to_target': [5.0, 9.0, 7.0],
+      'hit_index': [4, 4, 4],
+    }
+  )
   chosen = ttt.study_times_to_target(per_trial, 'algoperf').iloc[0]
   assert (chosen['trial'], chosen['time_to_target']) == ('trial_2', 9.0)
   assert ttt.study_times_to_target(per_trial, 'earliest').iloc[0]['trial'] == 'trial_10'
@@ -109,16 +139,31 @@ def test_report_says_which_rule_and_keeps_the_chosen_trial(tree, tmp_path):
   out = tmp_path / 'out'
   err = io.StringIO()
   with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-    code = cli.run_main(report.main, ['--experiment_dir', tree, '--condition', 'time',
-                                      '--out', str(out), '--targets', 'algoperf',
-                                      '--trial_rule', 'algoperf', '--past_budget', 'keep'])
+    code = cli.run_main(
+      report.main,
+      [
+        '--experiment_dir',
+        tree,
+        '--condition',
+        'time',
+        '--out',
+        str(out),
+        '--targets',
+        'algoperf',
+        '--trial_rule',
+        'algoperf',
+        '--past_budget',
+        'keep',
+      ],
+    )
   assert code == 0, err.getvalue()
   text = (out / 'report.md').read_text()
   assert "- multi-trial rule: algoperf (AlgoPerf's: the trial whose evaluation index" in text
-  assert '- evaluations past the budget: counted, as in AlgoPerf\'s scoring code' in text
+  assert "- evaluations past the budget: counted, as in AlgoPerf's scoring code" in text
   assert '- multi-trial rule: algoperf' in (out / 'audit.md').read_text()
   assert '## Trials per study' in (out / 'audit.md').read_text()
   long = pd.read_csv(out / 'time_to_target.csv')
-  study = long[(long['level'] == 'study') & (long['algorithm'] == 'adam')
-               & (long['study'] == 'study_0')].iloc[0]
+  study = long[
+    (long['level'] == 'study') & (long['algorithm'] == 'adam') & (long['study'] == 'study_0')
+  ].iloc[0]
   assert (study['trial'], study['time_to_target'], study['n_trials']) == ('trial_1', 30.0, 2)

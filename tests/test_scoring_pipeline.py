@@ -17,18 +17,22 @@ from scoring_ext import scoring
 STEPS = [0, 2, 4, 7, 9, 10]
 STUDIES = ['study_0', 'study_1', 'study_2']
 CRITEO = {  # validation/loss per study; train/loss = validation - 0.1
-    'adam': [[1.0, 0.8, 0.6, 0.50, 0.45, 0.40],
-             [1.0, 0.8, 0.6, 0.52, 0.45, 0.42],
-             [1.0, 0.8, 0.6, 0.55, 0.45, 0.44]],
-    'velo': [[1.0, 0.7, 0.5, 0.45, 0.42, 0.41],
-             [1.0, 0.7, 0.5, 0.48, 0.42, 0.41],
-             [1.0, 0.7, 0.5, 0.40, 0.42, 0.41]],
-    'velo_short': [[1.0, 0.9, 0.9, 0.9, 0.9, 0.9]] * 3,
+  'adam': [
+    [1.0, 0.8, 0.6, 0.50, 0.45, 0.40],
+    [1.0, 0.8, 0.6, 0.52, 0.45, 0.42],
+    [1.0, 0.8, 0.6, 0.55, 0.45, 0.44],
+  ],
+  'velo': [
+    [1.0, 0.7, 0.5, 0.45, 0.42, 0.41],
+    [1.0, 0.7, 0.5, 0.48, 0.42, 0.41],
+    [1.0, 0.7, 0.5, 0.40, 0.42, 0.41],
+  ],
+  'velo_short': [[1.0, 0.9, 0.9, 0.9, 0.9, 0.9]] * 3,
 }
 FASTMRI = {  # validation/ssim, the same in every study; train/ssim = validation + 0.1
-    'adam': [0.1, 0.3, 0.5, 0.7, 0.75, 0.8],
-    'velo': [0.1, 0.2, 0.3, 0.6, 0.8, 0.9],
-    'velo_short': [0.1, 0.2, 0.3, 0.65, 0.7, 0.72],
+  'adam': [0.1, 0.3, 0.5, 0.7, 0.75, 0.8],
+  'velo': [0.1, 0.2, 0.3, 0.6, 0.8, 0.9],
+  'velo_short': [0.1, 0.2, 0.3, 0.65, 0.7, 0.72],
 }
 SECONDS_PER_STEP = {'adam': 10.0, 'velo': 12.0, 'velo_short': 10.0}
 
@@ -40,11 +44,28 @@ def two_workloads(tmp_path_factory):
     times = np.array(STEPS) * SECONDS_PER_STEP[algorithm]
     for study, valid in zip(STUDIES, per_study):
       common = dict(steps=STEPS, times=times, runtime=100.0, max_global_steps=10)
-      write_trial(root, algorithm, study, 'criteo1tb_mini', train=np.array(valid) - 0.1,
-                  validation=valid, validation_target=0.01, **common)
+      write_trial(
+        root,
+        algorithm,
+        study,
+        'criteo1tb_mini',
+        train=np.array(valid) - 0.1,
+        validation=valid,
+        validation_target=0.01,
+        **common,
+      )
       ssim = FASTMRI[algorithm]
-      write_trial(root, algorithm, study, 'fastmri_mini', train=np.array(ssim) + 0.1,
-                  validation=ssim, validation_target=0.7, framework='pytorch', **common)
+      write_trial(
+        root,
+        algorithm,
+        study,
+        'fastmri_mini',
+        train=np.array(ssim) + 0.1,
+        validation=ssim,
+        validation_target=0.7,
+        framework='pytorch',
+        **common,
+      )
   return str(root)
 
 
@@ -73,8 +94,9 @@ def test_step_condition_targets(two_workloads):
   criteo = lookup(result.targets, workload='criteo1tb_mini', split='validation')
   assert criteo.target == pytest.approx(0.45) and criteo.best_algorithm == 'velo'
   assert criteo.direction == 'min'
-  assert lookup(result.targets, workload='criteo1tb_mini', split='train').target == \
-      pytest.approx(0.35)
+  assert lookup(result.targets, workload='criteo1tb_mini', split='train').target == pytest.approx(
+    0.35
+  )
   # fastmri medians: adam 0.7, velo 0.6, velo_short 0.65 -> max 0.7 (adam)
   fastmri = lookup(result.targets, workload='fastmri_mini', split='validation')
   assert fastmri.target == pytest.approx(0.7) and fastmri.best_algorithm == 'adam'
@@ -86,14 +108,21 @@ def test_step_condition_times_to_target(two_workloads):
   # criteo <= 0.45: adam reaches at step 9 in all studies (0.45 ties the target);
   # velo at steps 7, 9, 7 -> median 7; velo_short never.
   # fastmri >= 0.7: adam step 7; velo step 9; velo_short step 9 (0.7 ties).
-  expected = {('adam', 'criteo1tb_mini'): 9, ('velo', 'criteo1tb_mini'): 7,
-              ('velo_short', 'criteo1tb_mini'): np.inf, ('adam', 'fastmri_mini'): 7,
-              ('velo', 'fastmri_mini'): 9, ('velo_short', 'fastmri_mini'): 9}
+  expected = {
+    ('adam', 'criteo1tb_mini'): 9,
+    ('velo', 'criteo1tb_mini'): 7,
+    ('velo_short', 'criteo1tb_mini'): np.inf,
+    ('adam', 'fastmri_mini'): 7,
+    ('velo', 'fastmri_mini'): 9,
+    ('velo_short', 'fastmri_mini'): 9,
+  }
   for split in ('train', 'validation'):
     assert medians_of(result, split) == expected
-  velo = result.per_trial[(result.per_trial['algorithm'] == 'velo')
-                          & (result.per_trial['workload'] == 'criteo1tb_mini')
-                          & (result.per_trial['split'] == 'validation')]
+  velo = result.per_trial[
+    (result.per_trial['algorithm'] == 'velo')
+    & (result.per_trial['workload'] == 'criteo1tb_mini')
+    & (result.per_trial['split'] == 'validation')
+  ]
   assert sorted(velo['time_to_target']) == [7, 7, 9]
 
 
@@ -113,17 +142,23 @@ def test_time_condition_differs(two_workloads):
   result = scoring.score_experiment(two_workloads, 'time')
   # point 75 s: adam/velo_short at step 7 (70 s), velo at step 4 (48 s).
   # criteo medians: adam 0.52, velo 0.5, velo_short 0.9 -> target 0.5
-  assert lookup(result.targets, workload='criteo1tb_mini',
-                split='validation').target == pytest.approx(0.5)
+  assert lookup(
+    result.targets, workload='criteo1tb_mini', split='validation'
+  ).target == pytest.approx(0.5)
   # fastmri: adam 0.7, velo 0.3, velo_short 0.65 -> 0.7
-  assert lookup(result.targets, workload='fastmri_mini',
-                split='validation').target == pytest.approx(0.7)
+  assert lookup(
+    result.targets, workload='fastmri_mini', split='validation'
+  ).target == pytest.approx(0.7)
   # criteo <= 0.5: adam 70, 90, 90 s -> 90; velo 48 s. fastmri >= 0.7: adam 70 s,
   # velo only at 108 s > budget -> inf, velo_short 90 s.
   assert medians_of(result, 'validation') == {
-      ('adam', 'criteo1tb_mini'): 90.0, ('velo', 'criteo1tb_mini'): 48.0,
-      ('velo_short', 'criteo1tb_mini'): np.inf, ('adam', 'fastmri_mini'): 70.0,
-      ('velo', 'fastmri_mini'): np.inf, ('velo_short', 'fastmri_mini'): 90.0}
+    ('adam', 'criteo1tb_mini'): 90.0,
+    ('velo', 'criteo1tb_mini'): 48.0,
+    ('velo_short', 'criteo1tb_mini'): np.inf,
+    ('adam', 'fastmri_mini'): 70.0,
+    ('velo', 'fastmri_mini'): np.inf,
+    ('velo_short', 'fastmri_mini'): 90.0,
+  }
   # adam ratios (90/48 = 1.875, 1): reached at k = 29 -> (28*0.5 + 0.75 + 70) / 99
   got = scores_of(result, 'validation')
   assert got['adam'] == pytest.approx(84.75 / 99)
@@ -139,8 +174,10 @@ def test_quality_at_budget(two_workloads):
   ssim = lookup(step, algorithm='velo', workload='fastmri_mini', quantity='train/ssim')
   assert ssim['mean'] == pytest.approx(1.0) and ssim['std'] == pytest.approx(0.0)
   # criteo's metric is the loss: no duplicate rows
-  assert set(step.loc[step['workload'] == 'criteo1tb_mini', 'quantity']) == \
-      {'train/loss', 'validation/loss'}
+  assert set(step.loc[step['workload'] == 'criteo1tb_mini', 'quantity']) == {
+    'train/loss',
+    'validation/loss',
+  }
   # time: velo's last evaluation within 100 s is step 7 (84 s): 0.45, 0.48, 0.40
   time = scoring.score_experiment(two_workloads, 'time').quality
   velo = lookup(time, algorithm='velo', workload='criteo1tb_mini', quantity='validation/loss')
@@ -174,24 +211,29 @@ def test_algoperf_targets_with_a_workload_nobody_solves(two_workloads):
 
 
 def test_paper_targets_on_stand_ins_only_when_asked(two_workloads):
-  with pytest.raises(BenchError, match="'criteo1tb_mini' is an embedded stand-in for "
-                     "'criteo1tb'.*--paper_targets_on_stand_ins"):
+  with pytest.raises(
+    BenchError,
+    match="'criteo1tb_mini' is an embedded stand-in for 'criteo1tb'.*--paper_targets_on_stand_ins",
+  ):
     scoring.score_experiment(two_workloads, 'step', target_source='paper')
-  result = scoring.score_experiment(two_workloads, 'step', target_source='paper',
-                                    paper_stand_ins=True)
+  result = scoring.score_experiment(
+    two_workloads, 'step', target_source='paper', paper_stand_ins=True
+  )
   assert set(result.targets['source']) == {'paper (criteo1tb)', 'paper (fastmri)'}
-  assert lookup(result.targets, workload='criteo1tb_mini',
-                split='validation').target == pytest.approx(0.12408)
-  assert lookup(result.targets, workload='fastmri_mini', split='train').target == \
-      pytest.approx(0.74535)
+  assert lookup(
+    result.targets, workload='criteo1tb_mini', split='validation'
+  ).target == pytest.approx(0.12408)
+  assert lookup(result.targets, workload='fastmri_mini', split='train').target == pytest.approx(
+    0.74535
+  )
 
 
 def test_budget_override(two_workloads):
   # step budget 5: the point is 3.75 -> step 2; criteo medians adam 0.8, velo 0.7
-  result = scoring.score_experiment(two_workloads, 'step',
-                                    budgets_override={'criteo1tb_mini': 5})
-  assert lookup(result.targets, workload='criteo1tb_mini',
-                split='validation').target == pytest.approx(0.7)
+  result = scoring.score_experiment(two_workloads, 'step', budgets_override={'criteo1tb_mini': 5})
+  assert lookup(
+    result.targets, workload='criteo1tb_mini', split='validation'
+  ).target == pytest.approx(0.7)
   # reaching 0.7 at step 2 (velo) is within 5 steps; adam reaches it at step 4
   assert medians_of(result, 'validation')[('adam', 'criteo1tb_mini')] == 4
 
@@ -201,15 +243,38 @@ def tuned_and_diverged(tmp_path_factory):
   """ogbg_mini (mAP): nesterov has two trials in study_0; heavy_ball diverged."""
   root = tmp_path_factory.mktemp('tuned')
   common = dict(steps=STEPS, max_global_steps=10)
-  write_trial(root, 'nesterov', 'study_0', 'ogbg_mini', trial=1,
-              train=[0.0, 0.1, 0.3, 0.4, 0.45, 0.5], validation=[0.0, 0.1, 0.3, 0.4, 0.45, 0.5],
-              **common)
-  write_trial(root, 'nesterov', 'study_0', 'ogbg_mini', trial=2,
-              train=[0.0, 0.1, 0.2, 0.3, 0.5, 0.6], validation=[0.0, 0.1, 0.2, 0.3, 0.5, 0.6],
-              **common)
-  write_trial(root, 'heavy_ball', 'study_0', 'ogbg_mini', steps=[0, 2, 4],
-              train=[0.1, 0.2, np.nan], validation=[0.1, 0.2, np.nan], max_global_steps=10,
-              diverged_step=5, complete=False)
+  write_trial(
+    root,
+    'nesterov',
+    'study_0',
+    'ogbg_mini',
+    trial=1,
+    train=[0.0, 0.1, 0.3, 0.4, 0.45, 0.5],
+    validation=[0.0, 0.1, 0.3, 0.4, 0.45, 0.5],
+    **common,
+  )
+  write_trial(
+    root,
+    'nesterov',
+    'study_0',
+    'ogbg_mini',
+    trial=2,
+    train=[0.0, 0.1, 0.2, 0.3, 0.5, 0.6],
+    validation=[0.0, 0.1, 0.2, 0.3, 0.5, 0.6],
+    **common,
+  )
+  write_trial(
+    root,
+    'heavy_ball',
+    'study_0',
+    'ogbg_mini',
+    steps=[0, 2, 4],
+    train=[0.1, 0.2, np.nan],
+    validation=[0.1, 0.2, np.nan],
+    max_global_steps=10,
+    diverged_step=5,
+    complete=False,
+  )
   return str(root)
 
 
@@ -220,14 +285,24 @@ def test_several_trials_per_study_and_divergence(tuned_and_diverged):
   target = lookup(result.targets, workload='ogbg_mini', split='validation')
   assert target.target == pytest.approx(0.3) and target.best_algorithm == 'nesterov'
   # study time = earliest over trials: trial_1 reaches 0.3 at step 4
-  assert medians_of(result, 'validation') == {('heavy_ball', 'ogbg_mini'): np.inf,
-                                              ('nesterov', 'ogbg_mini'): 4}
+  assert medians_of(result, 'validation') == {
+    ('heavy_ball', 'ogbg_mini'): np.inf,
+    ('nesterov', 'ogbg_mini'): 4,
+  }
   assert scores_of(result, 'validation') == {'heavy_ball': 0.0, 'nesterov': 1.0}
-  quality = lookup(result.quality, algorithm='nesterov', workload='ogbg_mini',
-                   quantity='validation/mean_average_precision')
+  quality = lookup(
+    result.quality,
+    algorithm='nesterov',
+    workload='ogbg_mini',
+    quantity='validation/mean_average_precision',
+  )
   assert quality['mean'] == pytest.approx(0.6) and np.isnan(quality['std'])
-  diverged = lookup(result.quality, algorithm='heavy_ball', workload='ogbg_mini',
-                    quantity='validation/mean_average_precision')
+  diverged = lookup(
+    result.quality,
+    algorithm='heavy_ball',
+    workload='ogbg_mini',
+    quantity='validation/mean_average_precision',
+  )
   assert diverged['n_studies'] == 0 and diverged['n_diverged'] == 1
   messages = ' '.join(i.message for i in result.issues)
   assert 'diverged' in messages

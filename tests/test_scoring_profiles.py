@@ -34,13 +34,14 @@ def reference_algoperf_scores(times: np.ndarray, max_tau: float) -> np.ndarray:
 def test_ratios_to_fastest_with_cutoff_and_unsolved_workload():
   times = [[1.0, 10.0, INF], [2.0, 50.0, INF], [5.0, 10.0, INF]]
   np.testing.assert_array_equal(
-      profiles.performance_ratios(times, 4.0),
-      [[1.0, 1.0, INF], [2.0, INF, INF], [INF, 1.0, INF]])
+    profiles.performance_ratios(times, 4.0), [[1.0, 1.0, INF], [2.0, INF, INF], [INF, 1.0, INF]]
+  )
 
 
 def test_zero_time_counts_as_tied_best():
-  np.testing.assert_array_equal(profiles.performance_ratios([[0.0], [0.0], [1.0]], 4.0),
-                                [[1.0], [1.0], [INF]])
+  np.testing.assert_array_equal(
+    profiles.performance_ratios([[0.0], [0.0], [1.0]], 4.0), [[1.0], [1.0], [INF]]
+  )
 
 
 def test_profile_counts_fraction_of_workloads():
@@ -48,16 +49,19 @@ def test_profile_counts_fraction_of_workloads():
   np.testing.assert_allclose(rho, [[1 / 3, 1 / 3, 2 / 3]])
 
 
-@pytest.mark.parametrize('times, expected', [
+@pytest.mark.parametrize(
+  'times, expected',
+  [
     # grid tau_k = 1 + 3k/99; ratio 2.5 is first reached at k = 50:
     # (49 * 0.5 + 0.75 + 49 * 1) * (3/99) / 3 = 74.25 / 99 = 0.75
     ([[1.0, 2.5], [2.5, 1.0]], [0.75, 0.75]),
-    ([[1.0, 1.0], [1.0, 1.0]], [1.0, 1.0]),                  # ties
-    ([[1.0], [4.5]], [1.0, 0.0]),                            # above max_tau
-    ([[1.0], [4.0]], [1.0, 0.5 / 99]),                       # exactly max_tau: last point only
-    ([[1.0, INF], [2.5, INF]], [0.5, 24.75 / 99]),           # a workload nobody solves
+    ([[1.0, 1.0], [1.0, 1.0]], [1.0, 1.0]),  # ties
+    ([[1.0], [4.5]], [1.0, 0.0]),  # above max_tau
+    ([[1.0], [4.0]], [1.0, 0.5 / 99]),  # exactly max_tau: last point only
+    ([[1.0, INF], [2.5, INF]], [0.5, 24.75 / 99]),  # a workload nobody solves
     ([[INF, INF], [INF, INF]], [0.0, 0.0]),
-])
+  ],
+)
 def test_hand_computed_scores(times, expected):
   np.testing.assert_allclose(profiles.scores_from_times(times, 4.0), expected, atol=1e-12)
 
@@ -70,15 +74,20 @@ def test_scores_broadcast_over_leading_dimensions():
 
 
 times_arrays = hnp.arrays(
-    float, st.tuples(st.integers(1, 6), st.integers(1, 9)),
-    elements=st.one_of(st.floats(0.5, 1e4), st.just(INF)))
+  float,
+  st.tuples(st.integers(1, 6), st.integers(1, 9)),
+  elements=st.one_of(st.floats(0.5, 1e4), st.just(INF)),
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(times_arrays, st.sampled_from([2.0, 3.0, 4.0, 7.5]))
 def test_matches_algoperf_formula(times, max_tau):
-  np.testing.assert_allclose(profiles.scores_from_times(times, max_tau),
-                             reference_algoperf_scores(times, max_tau), atol=1e-12)
+  np.testing.assert_allclose(
+    profiles.scores_from_times(times, max_tau),
+    reference_algoperf_scores(times, max_tau),
+    atol=1e-12,
+  )
 
 
 @settings(max_examples=60, deadline=None)
@@ -130,11 +139,14 @@ def test_profile_cli_prints_scores(tmp_path):
   np.testing.assert_allclose(got['score'], [expected, expected, 0.0])
 
 
-@pytest.mark.parametrize('content, message', [
+@pytest.mark.parametrize(
+  'content, message',
+  [
     ('name,w1\na,1\n', 'no column "algorithm"'),
     ('algorithm,w1\na,fast\n', "w1 of a is 'fast'"),
     ('algorithm\na\n', 'at least one workload'),
-])
+  ],
+)
 def test_profile_cli_bad_input(tmp_path, content, message):
   path = tmp_path / 'ttt.csv'
   path.write_text(content)
@@ -152,12 +164,13 @@ def test_tied_algorithms_stay_visible_and_legend_carries_b():
   figure = Figure()
   ax = figure.add_subplot(1, 1, 1)
   taus = profiles.tau_grid(4.0)
-  rho = np.ones((3, len(taus)))                       # three algorithms tied everywhere
-  plots.plot_performance_profile(ax, taus, rho, ['velo', 'velo_short', 'adam'],
-                                 scores=[1.0, 1.0, 0.25])
+  rho = np.ones((3, len(taus)))  # three algorithms tied everywhere
+  plots.plot_performance_profile(
+    ax, taus, rho, ['velo', 'velo_short', 'adam'], scores=[1.0, 1.0, 0.25]
+  )
   lines = ax.get_lines()
   assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 3
-  assert len({str(line.get_markevery()) for line in lines}) == 3   # markers not on top
+  assert len({str(line.get_markevery()) for line in lines}) == 3  # markers not on top
   labels = [t.get_text() for t in ax.get_legend().get_texts()]
   assert labels == ['velo (B = 1.000)', 'velo_short (B = 1.000)', 'adam (B = 0.250)']
   assert len(set(plots.line_styles(20))) == 20

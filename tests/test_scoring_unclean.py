@@ -11,17 +11,23 @@ from scoring_ext import audit, eval_csv, logs, report, scoring
 STEPS = [0, 2, 4, 6]
 
 
-@pytest.mark.parametrize('data, expected', [
+@pytest.mark.parametrize(
+  'data, expected',
+  [
     (b'a,b\n1,2\n3,4\n', []),
-    (b'a,b\n1,2\n3', [(3, 'the last row is cut off (the file does not end with a newline; '
-                          '1 of 2 fields)')]),
-    (b'a,b\n1,2\n3,4', [(3, 'the last row is cut off (the file does not end with a newline; '
-                            '2 of 2 fields)')]),
+    (
+      b'a,b\n1,2\n3',
+      [(3, 'the last row is cut off (the file does not end with a newline; 1 of 2 fields)')],
+    ),
+    (
+      b'a,b\n1,2\n3,4',
+      [(3, 'the last row is cut off (the file does not end with a newline; 2 of 2 fields)')],
+    ),
     (b'a,b\n1,2,9\n3,4\n', [(2, '3 fields where the header has 2')]),
     (b'a,b\r\n1,2\r\n\r\n', []),
-    (b'a,', [(1, 'the header is cut off (the file does not end with a newline; 2 of 2 '
-                 'fields)')]),
-])
+    (b'a,', [(1, 'the header is cut off (the file does not end with a newline; 2 of 2 fields)')]),
+  ],
+)
 def test_damaged_lines(data, expected):
   assert eval_csv.damaged_lines(data) == expected
 
@@ -39,11 +45,22 @@ def cut_last_row(csv_path, keep_text):
 def truncated(tmp_path):
   """adam on criteo1tb_mini, 3 studies; study_2's last row was cut off mid-value
   (0.0612345 -> 0.06), as a copy taken while the runner rewrote the file."""
-  finals = {'study_0': [1.0, 0.5, 0.08, 0.04], 'study_1': [1.0, 0.5, 0.09, 0.05],
-            'study_2': [1.0, 0.5, 0.0712345, 0.0612345]}
+  finals = {
+    'study_0': [1.0, 0.5, 0.08, 0.04],
+    'study_1': [1.0, 0.5, 0.09, 0.05],
+    'study_2': [1.0, 0.5, 0.0712345, 0.0612345],
+  }
   for study, valid in finals.items():
-    path = write_trial(tmp_path, 'adam', study, 'criteo1tb_mini', steps=STEPS,
-                       train=np.array(valid) - 0.01, validation=valid, max_global_steps=6)
+    path = write_trial(
+      tmp_path,
+      'adam',
+      study,
+      'criteo1tb_mini',
+      steps=STEPS,
+      train=np.array(valid) - 0.01,
+      validation=valid,
+      max_global_steps=6,
+    )
   cut_last_row(f'{path}/eval_measurements.csv', '0.06')
   return str(tmp_path), f'{path}/eval_measurements.csv'
 
@@ -53,7 +70,7 @@ def test_a_truncated_csv_drops_the_row_and_flags_the_trial(truncated):
   result = scoring.score_experiment(tree, 'step')
   trial = result.trials.set_index('study').loc['study_2']
   assert trial['status'] == 'ok' and trial['damaged_rows'] == 1 and trial['n_evals'] == 3
-  issue, = [i for i in result.issues if i.where.startswith(csv_path)]
+  (issue,) = [i for i in result.issues if i.where.startswith(csv_path)]
   assert issue.where == f'{csv_path}:5' and 'the last row is cut off' in issue.message
   # the final value of study_2 is its last whole row (0.0712345), not the cut 0.06
   quality = result.quality.set_index('quantity').loc['validation/loss']
@@ -70,14 +87,26 @@ def non_finite(tmp_path):
   study_0 clean; study_1's train/loss is NaN at its last evaluation (after reaching 0.9);
   study_2's train/loss is inf at step 4, after which its accuracy reads 0.95."""
   accuracy = [0.5, 0.8, 0.92, 0.95]
-  loss = {'study_0': [1.0, 0.5, 0.3, 0.2], 'study_1': [1.0, 0.5, 0.3, np.nan],
-          'study_2': [1.0, 0.5, np.inf, 0.2]}
+  loss = {
+    'study_0': [1.0, 0.5, 0.3, 0.2],
+    'study_1': [1.0, 0.5, 0.3, np.nan],
+    'study_2': [1.0, 0.5, np.inf, 0.2],
+  }
   study_2_accuracy = [0.5, 0.8, 0.85, 0.95]
   for study, train_loss in loss.items():
     values = study_2_accuracy if study == 'study_2' else accuracy
-    write_trial(tmp_path, 'nadamw', study, 'imagenet_resnet_mini', steps=STEPS, train=values,
-                validation=values, train_loss=train_loss, validation_target=0.9,
-                max_global_steps=6)
+    write_trial(
+      tmp_path,
+      'nadamw',
+      study,
+      'imagenet_resnet_mini',
+      steps=STEPS,
+      train=values,
+      validation=values,
+      train_loss=train_loss,
+      validation_target=0.9,
+      max_global_steps=6,
+    )
   return str(tmp_path)
 
 
@@ -109,17 +138,44 @@ def test_every_quality_cell_shows_its_count():
 
 
 def test_a_trial_stopped_on_time_warns_under_step_control(tmp_path):
-  write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=[0, 5, 10], train=[0, 1, 2],
-              validation=[0, 1, 2], max_global_steps=10)
-  write_trial(tmp_path, 'adam', 'study_1', 'ogbg_mini', steps=[0, 5, 7], train=[0, 1, 2],
-              validation=[0, 1, 2], max_global_steps=10, record={'is_time_remaining': False})
-  write_trial(tmp_path, 'adam', 'study_2', 'ogbg_mini', steps=[0, 5, 8], train=[0, 1, 2],
-              validation=[0, 1, 2], max_global_steps=10)   # the record does not say why
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_0',
+    'ogbg_mini',
+    steps=[0, 5, 10],
+    train=[0, 1, 2],
+    validation=[0, 1, 2],
+    max_global_steps=10,
+  )
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_1',
+    'ogbg_mini',
+    steps=[0, 5, 7],
+    train=[0, 1, 2],
+    validation=[0, 1, 2],
+    max_global_steps=10,
+    record={'is_time_remaining': False},
+  )
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_2',
+    'ogbg_mini',
+    steps=[0, 5, 8],
+    train=[0, 1, 2],
+    validation=[0, 1, 2],
+    max_global_steps=10,
+  )  # the record does not say why
   step = scoring.score_experiment(str(tmp_path), 'step')
   short = step.short_of_step_budget
   assert short[['study', 'last_step', 'budget', 'ran_out_of_time']].values.tolist() == [
-      ['study_1', 7.0, 10.0, 'yes'], ['study_2', 8.0, 10.0, 'not recorded']]
-  warning, = [i for i in step.issues if 'stopped before the step budget' in i.message]
+    ['study_1', 7.0, 10.0, 'yes'],
+    ['study_2', 8.0, 10.0, 'not recorded'],
+  ]
+  (warning,) = [i for i in step.issues if 'stopped before the step budget' in i.message]
   assert warning.where == 'ogbg_mini' and '2 trial(s) stopped before' in warning.message
   assert '; 1 ran out of time' in warning.message
   assert '## Stopped before the step budget' in report.render_outputs(step)['audit.md']
@@ -129,10 +185,28 @@ def test_a_trial_stopped_on_time_warns_under_step_control(tmp_path):
 
 def test_medians_of_hits_and_misses_are_explained(tmp_path):
   """demo-quick's situation: two studies, one hit and one miss -> median inf, B = 0."""
-  write_trial(tmp_path, 'adam', 'study_0', 'ogbg_mini', steps=STEPS, train=[0, 1, 2, 3],
-              validation=[0, 0.2, 0.6, 0.7], validation_target=0.5, max_global_steps=6)
-  write_trial(tmp_path, 'adam', 'study_1', 'ogbg_mini', steps=STEPS, train=[0, 1, 2, 3],
-              validation=[0, 0.1, 0.2, 0.3], validation_target=0.5, max_global_steps=6)
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_0',
+    'ogbg_mini',
+    steps=STEPS,
+    train=[0, 1, 2, 3],
+    validation=[0, 0.2, 0.6, 0.7],
+    validation_target=0.5,
+    max_global_steps=6,
+  )
+  write_trial(
+    tmp_path,
+    'adam',
+    'study_1',
+    'ogbg_mini',
+    steps=STEPS,
+    train=[0, 1, 2, 3],
+    validation=[0, 0.1, 0.2, 0.3],
+    validation_target=0.5,
+    max_global_steps=6,
+  )
   result = scoring.score_experiment(str(tmp_path), 'step', target_source='algoperf')
   table = report.median_times_wide(result, 'validation', counts=True)
   assert table.iloc[0]['ogbg_mini'] == 'inf (1/2)'

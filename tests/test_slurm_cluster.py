@@ -54,11 +54,36 @@ def generate(cluster, exp: Path, *extra: str) -> subprocess.CompletedProcess:
   budgets.write_text(json.dumps({WORKLOAD: {'max_allowed_runtime_sec': TIME_BUDGET_SEC}}))
   steps.write_text(json.dumps({WORKLOAD: STEP_BUDGET}))
   return subprocess.run(
-    [sys.executable, '-m', 'study.sweep', '--algorithms', *ALGORITHMS, '--workloads', WORKLOAD,
-     '--studies', '2', '--conditions', 'time', 'step', '--budgets', str(budgets),
-     '--step_budgets', str(steps), '--experiment_dir', str(exp), '--slurm',
-     str(exp / 'study.sbatch'), '--cpus_per_task', '1', *extra],
-    env=cluster.env, capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      '-m',
+      'study.sweep',
+      '--algorithms',
+      *ALGORITHMS,
+      '--workloads',
+      WORKLOAD,
+      '--studies',
+      '2',
+      '--conditions',
+      'time',
+      'step',
+      '--budgets',
+      str(budgets),
+      '--step_budgets',
+      str(steps),
+      '--experiment_dir',
+      str(exp),
+      '--slurm',
+      str(exp / 'study.sbatch'),
+      '--cpus_per_task',
+      '1',
+      *extra,
+    ],
+    env=cluster.env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
 
 
 def wait_for(ready, what: str, still_possible=lambda: True, timeout: float = WAIT_SEC):
@@ -77,9 +102,11 @@ def ended(cluster, job: str) -> bool:
 
 def snapshot(folder: Path) -> dict:
   """name -> (sha256, mtime_ns) of every file under ``folder``."""
-  return {str(f.relative_to(folder)): (hashlib.sha256(f.read_bytes()).hexdigest(),
-                                       f.stat().st_mtime_ns)
-          for f in sorted(folder.rglob('*')) if f.is_file()}
+  return {
+    str(f.relative_to(folder)): (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+    for f in sorted(folder.rglob('*'))
+    if f.is_file()
+  }
 
 
 def report_job_of(logs: Path, array_job: str) -> str:
@@ -106,7 +133,7 @@ def test_array_job_runs_requeues_and_resumes_on_a_real_scheduler(cluster, tmp_pa
   exp = tmp_path / 'exp'
   refused = generate(cluster, exp, '--partition', 'nosuch')
   assert refused.returncode == 2, refused.stderr
-  assert "--partition nosuch: no such partition" in refused.stderr
+  assert '--partition nosuch: no such partition' in refused.stderr
   assert slurm_cluster.PARTITION in refused.stderr
   made = generate(cluster, exp, '--partition', slurm_cluster.PARTITION)
   assert made.returncode == 0, made.stderr
@@ -116,14 +143,18 @@ def test_array_job_runs_requeues_and_resumes_on_a_real_scheduler(cluster, tmp_pa
 
   array = cluster.sbatch(str(script))
   first = trials[0]  # time control: runs for its whole budget, long enough to catch
-  wait_for(lambda: (first / 'eval_measurements.csv').is_file(), f'{first} to start training',
-           lambda: not ended(cluster, f'{array}_0'))
+  wait_for(
+    lambda: (first / 'eval_measurements.csv').is_file(),
+    f'{first} to start training',
+    lambda: not ended(cluster, f'{array}_0'),
+  )
   assert not (first / 'trial_complete.json').exists()
   cluster.run('scancel', f'{array}_0')
 
   # Requeue a finished task while the array still runs (its report job is pending then).
-  wait_for(lambda: any((t / 'trial_complete.json').is_file() for t in trials[1:]),
-           'a trial to finish')
+  wait_for(
+    lambda: any((t / 'trial_complete.json').is_file() for t in trials[1:]), 'a trial to finish'
+  )
   requeued = next(i for i, t in enumerate(trials) if i and (t / 'trial_complete.json').is_file())
   wait_for(lambda: ended(cluster, f'{array}_{requeued}'), f'task {requeued} to end')
   before = snapshot(trials[requeued])

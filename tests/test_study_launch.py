@@ -25,6 +25,7 @@ def write(path, data):
 
 # ---- the override itself ------------------------------------------------------------------
 
+
 class FakeWorkload:
   """Stands for an AlgoPerf workload class: the budget is a read-only property."""
 
@@ -40,23 +41,26 @@ def test_with_max_runtime_overrides_the_property_only():
   cls = official.with_overrides(FakeWorkload, 42)
   assert issubclass(cls, FakeWorkload) and cls.__name__ == 'FakeWorkload'
   assert cls(size=3).max_allowed_runtime_sec == 42 and cls(size=3).size == 3
-  assert FakeWorkload().max_allowed_runtime_sec == 7703                 # the original untouched
+  assert FakeWorkload().max_allowed_runtime_sec == 7703  # the original untouched
 
 
 def test_overriding_import_workload_for_instances_and_classes():
-  def import_workload(workload_path, workload_class_name, return_class=False,
-                      workload_init_kwargs=None):
+  def import_workload(
+    workload_path, workload_class_name, return_class=False, workload_init_kwargs=None
+  ):
     return FakeWorkload if return_class else FakeWorkload(**(workload_init_kwargs or {}))
 
   wrapped = official.overriding_import_workload(import_workload, max_runtime_sec=99)
-  instance = wrapped(workload_path='w.py', workload_class_name='FakeWorkload',
-                     workload_init_kwargs={'size': 5})
+  instance = wrapped(
+    workload_path='w.py', workload_class_name='FakeWorkload', workload_init_kwargs={'size': 5}
+  )
   assert instance.max_allowed_runtime_sec == 99 and instance.size == 5
   assert isinstance(instance, FakeWorkload)
   assert wrapped('w.py', 'FakeWorkload', return_class=True)().max_allowed_runtime_sec == 99
 
 
 # ---- command-line handling -----------------------------------------------------------------
+
 
 def test_budgets_file_lacking_the_workload(tmp_path, capsys):
   budgets = write(tmp_path / 'b.json', {'ogbg': {'max_allowed_runtime_sec': 10}})
@@ -65,13 +69,18 @@ def test_budgets_file_lacking_the_workload(tmp_path, capsys):
   assert rc != 0 and "b.json: no max_allowed_runtime_sec for workload 'imagenet_resnet_mini'" in err
 
 
-@pytest.mark.parametrize('argv, message', [
-  (['--budgets', 'b.json', '--workload=x'], 'runner flags after "--"'),
-  (['--budgets', 'b.json', '--', '--framework=jax'], 'lack --workload'),
-  (['--budgets', 'b.json', '--', '--workload=ogbg_mini', '--max_allowed_runtime_sec=5'],
-   'remove --max_allowed_runtime_sec'),
-  (['--', '--workload=nosuch_mini'], "unknown workload 'nosuch_mini'"),
-])
+@pytest.mark.parametrize(
+  'argv, message',
+  [
+    (['--budgets', 'b.json', '--workload=x'], 'runner flags after "--"'),
+    (['--budgets', 'b.json', '--', '--framework=jax'], 'lack --workload'),
+    (
+      ['--budgets', 'b.json', '--', '--workload=ogbg_mini', '--max_allowed_runtime_sec=5'],
+      'remove --max_allowed_runtime_sec',
+    ),
+    (['--', '--workload=nosuch_mini'], "unknown workload 'nosuch_mini'"),
+  ],
+)
 def test_launcher_flag_errors(argv, message, capsys):
   assert cli.run_main(launch.main, argv) != 0
   assert message in capsys.readouterr().err
@@ -87,53 +96,101 @@ def launched_command(monkeypatch, argv):
   return cmd[3:]
 
 
-def test_step_condition_passes_steps_no_time_limit_and_a_step_cadence(tmp_path, monkeypatch,
-                                                                      capsys):
+def test_step_condition_passes_steps_no_time_limit_and_a_step_cadence(
+  tmp_path, monkeypatch, capsys
+):
   steps = write(tmp_path / 's.json', {'imagenet_resnet_mini': 25, 'ogbg_mini': 1200})
-  flags = launched_command(monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--',
-                                         '--workload', 'imagenet_resnet_mini', '--rng_seed=1'])
+  flags = launched_command(
+    monkeypatch,
+    [
+      '--condition',
+      'step',
+      '--step_budgets',
+      steps,
+      '--',
+      '--workload',
+      'imagenet_resnet_mini',
+      '--rng_seed=1',
+    ],
+  )
   # 25 steps: one evaluation per step (2 % of 25 is under one step)
-  assert flags == ['--workload', 'imagenet_resnet_mini', '--rng_seed=1', '--max_global_steps=25',
-                   f'--max_allowed_runtime_sec={10**9}', '--eval_every_steps=1']
-  flags = launched_command(monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--',
-                                         '--workload=ogbg_mini'])
-  assert flags[-3:] == ['--max_global_steps=1200', f'--max_allowed_runtime_sec={10**9}',
-                        '--eval_every_steps=24']  # 2 % of 1,200
-  flags = launched_command(monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--',
-                                         '--workload=ogbg_mini', '--eval_every_steps=100'])
+  assert flags == [
+    '--workload',
+    'imagenet_resnet_mini',
+    '--rng_seed=1',
+    '--max_global_steps=25',
+    f'--max_allowed_runtime_sec={10**9}',
+    '--eval_every_steps=1',
+  ]
+  flags = launched_command(
+    monkeypatch, ['--condition', 'step', '--step_budgets', steps, '--', '--workload=ogbg_mini']
+  )
+  assert flags[-3:] == [
+    '--max_global_steps=1200',
+    f'--max_allowed_runtime_sec={10**9}',
+    '--eval_every_steps=24',
+  ]  # 2 % of 1,200
+  flags = launched_command(
+    monkeypatch,
+    [
+      '--condition',
+      'step',
+      '--step_budgets',
+      steps,
+      '--',
+      '--workload=ogbg_mini',
+      '--eval_every_steps=100',
+    ],
+  )
   assert flags.count('--eval_every_steps=100') == 1 and not any(
-    f.startswith('--eval_every_steps=24') for f in flags)  # the user's cadence is kept
-  rc = cli.run_main(launch.main, ['--condition', 'step', '--step_budgets', steps, '--',
-                                  '--workload=imagenet_resnet_mini', '--max_global_steps=3'])
+    f.startswith('--eval_every_steps=24') for f in flags
+  )  # the user's cadence is kept
+  rc = cli.run_main(
+    launch.main,
+    [
+      '--condition',
+      'step',
+      '--step_budgets',
+      steps,
+      '--',
+      '--workload=imagenet_resnet_mini',
+      '--max_global_steps=3',
+    ],
+  )
   assert rc != 0 and 'remove it from the runner flags' in capsys.readouterr().err
 
 
-def test_time_condition_passes_the_transferred_budget_and_no_cadence(tmp_path, monkeypatch,
-                                                                    capsys):
+def test_time_condition_passes_the_transferred_budget_and_no_cadence(tmp_path, monkeypatch, capsys):
   budgets = write(tmp_path / 'b.json', {'imagenet_resnet_mini': {'max_allowed_runtime_sec': 8}})
-  flags = launched_command(monkeypatch, ['--budgets', budgets, '--',
-                                         '--workload=imagenet_resnet_mini'])
+  flags = launched_command(
+    monkeypatch, ['--budgets', budgets, '--', '--workload=imagenet_resnet_mini']
+  )
   assert flags == ['--workload=imagenet_resnet_mini', '--max_allowed_runtime_sec=8']
   assert launched_command(monkeypatch, ['--', '--workload=imagenet_resnet_mini']) == [
-    '--workload=imagenet_resnet_mini']  # the workload's own budget
+    '--workload=imagenet_resnet_mini'
+  ]  # the workload's own budget
   rc = cli.run_main(launch.main, ['--', '--workload=ogbg_mini', '--eval_every_steps=10'])
   assert rc != 0 and 'it is for step control' in capsys.readouterr().err
 
 
 def test_official_runner_gets_no_step_cadence(capsys):
-  rc = cli.run_main(launch.main, ['--condition', 'step', '--', '--workload=criteo1tb',
-                                  '--eval_every_steps=10'])
+  rc = cli.run_main(
+    launch.main, ['--condition', 'step', '--', '--workload=criteo1tb', '--eval_every_steps=10']
+  )
   assert rc != 0 and 'the official runner evaluates every eval_period_time_sec' in (
-    capsys.readouterr().err)
+    capsys.readouterr().err
+  )
 
 
 # ---- a real run on the local runner (slow: its outcome depends on real time) ----------------
 
+
 @pytest.mark.slow
 def test_local_run_stops_at_the_transferred_budget(tmp_path):
-  override = 8                        # the workload's own budget is 20 s
-  budgets = write(tmp_path / 'b.json',
-                  {'imagenet_resnet_mini': {'max_allowed_runtime_sec': override}})
+  override = 8  # the workload's own budget is 20 s
+  budgets = write(
+    tmp_path / 'b.json', {'imagenet_resnet_mini': {'max_allowed_runtime_sec': override}}
+  )
   # adam with a learning rate so small that the targets (which would end the run early) stay
   # out of reach: only the time budget can stop it
   space = json.loads((REPO / 'tuning_search_spaces' / 'adam.json').read_text())
@@ -141,23 +198,39 @@ def test_local_run_stops_at_the_transferred_budget(tmp_path):
   space['min_learning_rate'] = {'feasible_points': [1e-7]}
   space_path = write(tmp_path / 'adam_tiny_lr.json', space)
   proc = subprocess.run(
-    [sys.executable, '-m', 'study.launch', '--budgets', budgets, '--',
-     '--workload=imagenet_resnet_mini', '--submission_path=submissions/adam/submission.py',
-     f'--tuning_search_space={space_path}', f'--experiment_dir={tmp_path}',
-     '--experiment_name=launch', '--rng_seed=1', '--overwrite'],
-    cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      '-m',
+      'study.launch',
+      '--budgets',
+      budgets,
+      '--',
+      '--workload=imagenet_resnet_mini',
+      '--submission_path=submissions/adam/submission.py',
+      f'--tuning_search_space={space_path}',
+      f'--experiment_dir={tmp_path}',
+      '--experiment_name=launch',
+      '--rng_seed=1',
+      '--overwrite',
+    ],
+    cwd=REPO,
+    env=ENV,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   trial = tmp_path / 'launch' / 'imagenet_resnet_mini_jax' / 'trial_1'
   meta = json.loads((trial / 'meta_data_0.json').read_text())
   assert meta['workload.max_allowed_runtime_sec'] == override
   summary = json.loads((trial / 'trial_complete.json').read_text())
-  assert summary['is_time_remaining'] is False                  # stopped by the time budget
+  assert summary['is_time_remaining'] is False  # stopped by the time budget
   assert not summary['validation_goal_reached']
   eval_period = meta['workload.eval_period_time_sec']
   final_time = pd.read_csv(trial / 'measurements.csv')['score'].max()
   assert override <= final_time < override + eval_period + 2.0  # one eval period (+ a slow step)
   evals_csv = trial / 'eval_measurements.csv'
-  if evals_csv.exists():                 # absent only if compiling step 1 took the whole budget
+  if evals_csv.exists():  # absent only if compiling step 1 took the whole budget
     assert (pd.read_csv(evals_csv)['accumulated_submission_time'] < override).all()
 
 
@@ -167,20 +240,25 @@ HAS_ALGOPERF = importlib.util.find_spec('algoperf') is not None
 
 
 @pytest.mark.algoperf
-@pytest.mark.skipif(not HAS_ALGOPERF, reason='the official algoperf package is not installed '
-                    '(make install-algoperf; make test-official runs this)')
+@pytest.mark.skipif(
+  not HAS_ALGOPERF,
+  reason='the official algoperf package is not installed '
+  '(make install-algoperf; make test-official runs this)',
+)
 def test_official_workload_class_gets_the_transferred_budget():
   from algoperf.workloads import workloads
 
   metadata = workloads.WORKLOADS['mnist']
-  path = os.path.join(workloads.BASE_WORKLOADS_DIR, metadata['workload_path'] + '_jax',
-                      'workload.py')
+  path = os.path.join(
+    workloads.BASE_WORKLOADS_DIR, metadata['workload_path'] + '_jax', 'workload.py'
+  )
   wrapped = official.overriding_import_workload(workloads.import_workload, max_runtime_sec=123)
-  cls = wrapped(workload_path=path, workload_class_name=metadata['workload_class_name'],
-                return_class=True)
-  original = workloads.import_workload(workload_path=path,
-                                       workload_class_name=metadata['workload_class_name'],
-                                       return_class=True)
+  cls = wrapped(
+    workload_path=path, workload_class_name=metadata['workload_class_name'], return_class=True
+  )
+  original = workloads.import_workload(
+    workload_path=path, workload_class_name=metadata['workload_class_name'], return_class=True
+  )
   assert cls().max_allowed_runtime_sec == 123
   assert original().max_allowed_runtime_sec != 123
 
@@ -200,9 +278,16 @@ def test_stop_on_targets_off_hides_reached_targets():
 
 
 def test_official_flags_are_made_to_work_from_any_directory(tmp_path):
-  flags = ['--workload=mnist', f'--submission_path={REPO}/submissions/nadamw/submission.py',
-           '--tuning_search_space=tuning_search_spaces/nadamw.json', '--experiment_dir=exp',
-           '--resume_last_run', '--nostop_on_targets', '--data_dir', 'data']
+  flags = [
+    '--workload=mnist',
+    f'--submission_path={REPO}/submissions/nadamw/submission.py',
+    '--tuning_search_space=tuning_search_spaces/nadamw.json',
+    '--experiment_dir=exp',
+    '--resume_last_run',
+    '--nostop_on_targets',
+    '--data_dir',
+    'data',
+  ]
   workdir, out = official.prepared_flags(flags)
   assert workdir == REPO
   assert out[-2:] == ['--submission_path=submissions/nadamw/submission.py', '--overwrite']

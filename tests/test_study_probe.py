@@ -14,10 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_probe_steps_is_the_ceiling_of_the_fraction():
-  assert probe.probe_steps(0.05, 800) == 40                  # 40 exactly
-  assert probe.probe_steps(0.05, 10_667) == 534              # 533.35 -> 534
-  assert probe.probe_steps(0.1, 30) == 3                     # in floats 3.0000000000000004 -> 4
-  assert probe.probe_steps(0.05, 186_667) == 9334            # 9333.35 -> 9334
+  assert probe.probe_steps(0.05, 800) == 40  # 40 exactly
+  assert probe.probe_steps(0.05, 10_667) == 534  # 533.35 -> 534
+  assert probe.probe_steps(0.1, 30) == 3  # in floats 3.0000000000000004 -> 4
+  assert probe.probe_steps(0.05, 186_667) == 9334  # 9333.35 -> 9334
 
 
 def test_full_steps_are_step_hint_for_embedded_and_reference_for_official():
@@ -30,17 +30,26 @@ def fake_runner(calls):
 
   def call(command):
     calls.append(command)
-    flags = command[command.index('--') + 1:]
+    flags = command[command.index('--') + 1 :]
     step_budgets = json.loads(Path(command[command.index('--step_budgets') + 1]).read_text())
     workload = runners.flag_value(flags, 'workload')
     steps = step_budgets[workload]
-    trial = (Path(runners.flag_value(flags, 'experiment_dir'))
-             / runners.flag_value(flags, 'experiment_name') / f'{workload}_jax' / 'trial_1')
+    trial = (
+      Path(runners.flag_value(flags, 'experiment_dir'))
+      / runners.flag_value(flags, 'experiment_name')
+      / f'{workload}_jax'
+      / 'trial_1'
+    )
     trial.mkdir(parents=True)
     # step 1 at 5 s (compilation); the remaining steps at 0.25 s each
     last_time = 5.0 + 0.25 * (steps - 1)
-    pd.DataFrame({'global_step': [1, steps], 'accumulated_submission_time': [5.0, last_time],
-                  'score': [5.0, last_time]}).to_csv(trial / 'eval_measurements.csv', index=False)
+    pd.DataFrame(
+      {
+        'global_step': [1, steps],
+        'accumulated_submission_time': [5.0, last_time],
+        'score': [5.0, last_time],
+      }
+    ).to_csv(trial / 'eval_measurements.csv', index=False)
     (trial / 'meta_data_0.json').write_text(json.dumps({'hardware.device_count': 1}))
     return 0
 
@@ -52,8 +61,18 @@ def test_probe_runs_the_fraction_and_merges_the_measurement(tmp_path, monkeypatc
   monkeypatch.setattr(probe.subprocess, 'call', fake_runner(calls))
   out = tmp_path / 'measured.json'
   out.write_text(json.dumps({'ogbg': {'steps': 1, 'runtime_sec': 1, 'num_gpus': 8}}))
-  argv = ['--opt', 'heavy_ball', '--workload', 'imagenet_resnet_mini', '--fraction', '0.05',
-          '--out', str(out), '--experiment_dir', str(tmp_path / 'exp')]
+  argv = [
+    '--opt',
+    'heavy_ball',
+    '--workload',
+    'imagenet_resnet_mini',
+    '--fraction',
+    '0.05',
+    '--out',
+    str(out),
+    '--experiment_dir',
+    str(tmp_path / 'exp'),
+  ]
   assert cli.run_main(probe.main, argv) == 0
   # ceil(0.05 * 800) = 40 steps as a step-control trial; skip_steps=1: 39 steps in 9.75 s
   (command,) = calls
@@ -69,18 +88,42 @@ def test_probe_as_probe_appends_to_the_probe_list(tmp_path, monkeypatch):
   monkeypatch.setattr(probe.subprocess, 'call', fake_runner([]))
   out = tmp_path / 'probes.json'
   for steps in ('11', '21'):
-    argv = ['--opt', 'velo', '--tuning_search_space', 'tuning_search_spaces/velo/ogbg_mini.json',
-            '--workload', 'imagenet_resnet_mini', '--steps', steps,
-            '--as_probe', '--out', str(out), '--experiment_dir', str(tmp_path / f'exp{steps}')]
+    argv = [
+      '--opt',
+      'velo',
+      '--tuning_search_space',
+      'tuning_search_spaces/velo/ogbg_mini.json',
+      '--workload',
+      'imagenet_resnet_mini',
+      '--steps',
+      steps,
+      '--as_probe',
+      '--out',
+      str(out),
+      '--experiment_dir',
+      str(tmp_path / f'exp{steps}'),
+    ]
     assert cli.run_main(probe.main, argv) == 0
   # 10 steps in 2.5 s, then 20 steps in 5 s
-  assert json.loads(out.read_text()) == {'imagenet_resnet_mini': [
-    {'steps': 10, 'runtime_sec': 2.5}, {'steps': 20, 'runtime_sec': 5.0}]}
+  assert json.loads(out.read_text()) == {
+    'imagenet_resnet_mini': [{'steps': 10, 'runtime_sec': 2.5}, {'steps': 20, 'runtime_sec': 5.0}]
+  }
 
 
 def test_probe_too_short_for_skip_steps(tmp_path, capsys):
-  rc = cli.run_main(probe.main, ['--opt', 'adam', '--workload', 'imagenet_resnet_mini',
-                                 '--steps', '1', '--out', str(tmp_path / 'm.json')])
+  rc = cli.run_main(
+    probe.main,
+    [
+      '--opt',
+      'adam',
+      '--workload',
+      'imagenet_resnet_mini',
+      '--steps',
+      '1',
+      '--out',
+      str(tmp_path / 'm.json'),
+    ],
+  )
   assert rc != 0 and 'not more than --skip_steps=1' in capsys.readouterr().err
 
 
@@ -88,9 +131,19 @@ def test_official_workload_without_algoperf_says_how_to_install(tmp_path, capsys
   monkeypatch.setattr(runners, 'official_runner_importable', lambda: False)
   monkeypatch.setattr(runners, 'ALGOPERF_VENV', tmp_path / 'no-venv')
   monkeypatch.delenv('ALGOPERF_PYTHON', raising=False)
-  rc = cli.run_main(probe.main, ['--opt', 'nesterov', '--workload', 'criteo1tb',
-                                 '--out', str(tmp_path / 'm.json'),
-                                 '--experiment_dir', str(tmp_path / 'exp')])
+  rc = cli.run_main(
+    probe.main,
+    [
+      '--opt',
+      'nesterov',
+      '--workload',
+      'criteo1tb',
+      '--out',
+      str(tmp_path / 'm.json'),
+      '--experiment_dir',
+      str(tmp_path / 'exp'),
+    ],
+  )
   err = capsys.readouterr().err
   assert rc != 0
   assert 'make install-algoperf' in err and "'criteo1tb_mini'" in err
@@ -100,10 +153,19 @@ def test_official_workload_without_algoperf_says_how_to_install(tmp_path, capsys
 @pytest.mark.slow
 def test_probe_on_the_local_runner(tmp_path):
   out = tmp_path / 'measured.json'
-  argv = ['--opt', 'heavy_ball', '--workload', 'imagenet_resnet_mini', '--fraction', '0.05',
-          '--out', str(out),
-          '--experiment_dir', str(tmp_path / 'exp')]
+  argv = [
+    '--opt',
+    'heavy_ball',
+    '--workload',
+    'imagenet_resnet_mini',
+    '--fraction',
+    '0.05',
+    '--out',
+    str(out),
+    '--experiment_dir',
+    str(tmp_path / 'exp'),
+  ]
   assert cli.run_main(probe.main, argv) == 0
   entry = json.loads(out.read_text())['imagenet_resnet_mini']
-  assert entry['steps'] == 39                                  # 40 steps, step 1 skipped
+  assert entry['steps'] == 39  # 40 steps, step 1 skipped
   assert 0 < entry['runtime_sec'] < 60 and math.isfinite(entry['runtime_sec'])

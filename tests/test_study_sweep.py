@@ -16,8 +16,9 @@ from study import sweep
 
 
 def test_plan_gives_every_combination_once_with_per_study_seeds(tmp_path):
-  trials = sweep.plan(['adam', 'nesterov'], ['imagenet_resnet_mini'], 3, ['time', 'step'], 10,
-                      tmp_path)
+  trials = sweep.plan(
+    ['adam', 'nesterov'], ['imagenet_resnet_mini'], 3, ['time', 'step'], 10, tmp_path
+  )
   assert len(trials) == len(set(trials)) == 12
   assert {(t.study, t.seed) for t in trials} == {(1, 11), (2, 12), (3, 13)}
   with pytest.raises(BenchError, match='unknown condition'):
@@ -27,8 +28,9 @@ def test_plan_gives_every_combination_once_with_per_study_seeds(tmp_path):
 
 
 def test_trial_commands_per_condition(tmp_path):
-  time_trial, step_trial = sweep.plan(['adam'], ['imagenet_resnet_mini'], 1, ['time', 'step'], 0,
-                                      tmp_path)
+  time_trial, step_trial = sweep.plan(
+    ['adam'], ['imagenet_resnet_mini'], 1, ['time', 'step'], 0, tmp_path
+  )
   cmd = time_trial.command()
   assert cmd[0] == sys.executable and cmd[1:5] == ['-m', 'study.launch', '--condition', 'time']
   assert '--nostop_on_targets' in cmd and '--resume_last_run' in cmd
@@ -36,8 +38,9 @@ def test_trial_commands_per_condition(tmp_path):
   assert f'--submission_path={REPO}/submissions/adam/submission.py' in cmd
   assert step_trial.command()[1:5] == ['-m', 'study.launch', '--condition', 'step']
   budgets = tmp_path / 'b.json'
-  with_budgets = sweep.plan(['adam'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path,
-                            budgets=str(budgets))[0]
+  with_budgets = sweep.plan(
+    ['adam'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path, budgets=str(budgets)
+  )[0]
   assert with_budgets.command()[5:7] == ['--budgets', str(budgets)]
   with pytest.raises(BenchError, match='no submission'):
     sweep.plan(['nope'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path)[0].command()
@@ -47,11 +50,27 @@ def test_sweep_killed_midway_resumes_and_the_report_renders(tmp_path):
   # Step control with 40-step budgets: short trials whose length does not depend on the load.
   exp, steps = tmp_path / 'exp', tmp_path / 'steps.json'
   steps.write_text(json.dumps({'imagenet_resnet_mini': 40}))
-  cmd = [sys.executable, '-m', 'study.sweep', '--algorithms', 'adam', 'heavy_ball',
-         '--workloads', 'imagenet_resnet_mini', '--studies', '2', '--conditions', 'step',
-         '--experiment_dir', str(exp), '--step_budgets', str(steps)]
-  proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          start_new_session=True)
+  cmd = [
+    sys.executable,
+    '-m',
+    'study.sweep',
+    '--algorithms',
+    'adam',
+    'heavy_ball',
+    '--workloads',
+    'imagenet_resnet_mini',
+    '--studies',
+    '2',
+    '--conditions',
+    'step',
+    '--experiment_dir',
+    str(exp),
+    '--step_budgets',
+    str(steps),
+  ]
+  proc = subprocess.Popen(
+    cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+  )
   deadline = time.monotonic() + 240
   while not list(exp.glob('step/*/*/*/trial_1/trial_complete.json')):
     assert time.monotonic() < deadline and proc.poll() is None, 'no trial finished'
@@ -73,7 +92,9 @@ def test_sweep_killed_midway_resumes_and_the_report_renders(tmp_path):
   trials = sorted(exp.glob('step/*/study_*/imagenet_resnet_mini_jax/trial_*'))
   assert [t.relative_to(exp).as_posix() for t in trials] == [
     f'step/{a}/study_{s}/imagenet_resnet_mini_jax/trial_1'
-    for a in ('adam', 'heavy_ball') for s in (1, 2)]
+    for a in ('adam', 'heavy_ball')
+    for s in (1, 2)
+  ]
   for trial in trials:
     assert (trial / 'trial_complete.json').is_file()
     seed = json.loads((trial / 'meta_data_0.json').read_text())['rng_seed']
@@ -82,11 +103,30 @@ def test_sweep_killed_midway_resumes_and_the_report_renders(tmp_path):
     assert steps_logged.is_monotonic_increasing and steps_logged.iloc[-1] == 40
 
   out = tmp_path / 'report'
-  report = subprocess.run([sys.executable, '-m', 'scoring_ext.report', '--experiment_dir',
-                           str(exp / 'step'), '--condition', 'step', '--out', str(out)],
-                          cwd=REPO, capture_output=True, text=True)
+  report = subprocess.run(
+    [
+      sys.executable,
+      '-m',
+      'scoring_ext.report',
+      '--experiment_dir',
+      str(exp / 'step'),
+      '--condition',
+      'step',
+      '--out',
+      str(out),
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+  )
   assert report.returncode == 0, report.stderr
-  for name in ('audit.md', 'report.md', 'scores.csv', 'time_to_target.csv', 'quality.csv',
-               'performance_profile_validation.png'):
+  for name in (
+    'audit.md',
+    'report.md',
+    'scores.csv',
+    'time_to_target.csv',
+    'quality.csv',
+    'performance_profile_validation.png',
+  ):
     assert (out / name).stat().st_size > 0, name
   assert 'heavy_ball' in (out / 'scores.csv').read_text()

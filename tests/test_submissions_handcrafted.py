@@ -90,13 +90,15 @@ def test_parameter_trajectory_matches_numpy_reference(name):
   for t, g in enumerate(grads):
     updates, state = update(jnp.asarray(g), state, params)
     params = params + updates
-    np.testing.assert_allclose(np.asarray(params), expected[t], rtol=2e-5, atol=2e-6,
-                               err_msg=f'{name} after update {t + 1}')
+    np.testing.assert_allclose(
+      np.asarray(params), expected[t], rtol=2e-5, atol=2e-6, err_msg=f'{name} after update {t + 1}'
+    )
 
 
 def test_schedule_at_warmup_mid_decay_and_after():
-  lr = _common.warmup_cosine_schedule(1000, 0.01, warmup_fraction=0.05, schedule_fraction=0.75,
-                                      min_learning_rate=1e-4)
+  lr = _common.warmup_cosine_schedule(
+    1000, 0.01, warmup_fraction=0.05, schedule_fraction=0.75, min_learning_rate=1e-4
+  )
   # S = 750, W = 37: warmup linear from 0; half-way through the cosine the LR is the midpoint.
   assert float(lr(0)) == 0.0
   assert float(lr(10)) == pytest.approx(0.01 * 10 / 37, rel=1e-6)
@@ -140,7 +142,11 @@ def test_self_tuning_uses_the_defaults():
 def test_get_batch_size_per_workload_and_valueerror_for_unknown():
   get = submission('adam').get_batch_size
   assert [get(w) for w in ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg')] == [
-    262_144, 32, 1024, 512]
+    262_144,
+    32,
+    1024,
+    512,
+  ]
   with pytest.raises(ValueError):
     get('criteo1tb_layernorm')  # a variant: the runner retries with the base name
 
@@ -163,57 +169,82 @@ def test_update_compiles_once(tiny_workload):
   queue = workload._build_input_queue(jax.random.PRNGKey(1), 'train', global_batch_size=32)
   for step in range(5):
     opt, params, model_state = sub.update_params(
-      workload, params, workload.model_params_types, model_state, defaults_from_json('nadamw'),
-      next(queue), workload.loss_type, opt, [], step, jax.random.PRNGKey(step))
+      workload,
+      params,
+      workload.model_params_types,
+      model_state,
+      defaults_from_json('nadamw'),
+      next(queue),
+      workload.loss_type,
+      opt,
+      [],
+      step,
+      jax.random.PRNGKey(step),
+    )
   assert len(traces) == 1
 
 
-@pytest.mark.parametrize('field, value, message', [
-  ('min_learning_rate', 0.02, r'min_learning_rate \(0.02\) exceeds learning_rate \(0.01\)'),
-  ('beta1', 1.0, r"'beta1' must be in \[0, 1\), got 1.0"),
-  ('beta2', -0.1, r"'beta2' must be in \[0, 1\), got -0.1"),
-  ('learning_rate', -1e-3, r"'learning_rate' must be in \[0, inf\), got -0.001"),
-  ('weight_decay', -4e-3, r"'weight_decay' must be in \[0, inf\), got -0.004"),
-  ('learning_rate', '1e-2', r"'learning_rate' must be a finite number, got '1e-2' \(str\)"),
-  ('beta1', None, r"'beta1' must be a finite number, got None"),
-  ('weight_decay', True, r"'weight_decay' must be a finite number, got True \(bool\)"),
-  ('warmup_fraction', 1.5, r"'warmup_fraction' must be in \[0, 1\], got 1.5"),
-  ('schedule_fraction', 0.0, r"'schedule_fraction' must be in \(0, 1\], got 0.0"),
-  ('learning_rate', float('nan'), r"'learning_rate' must be a finite number, got nan"),
-])
+@pytest.mark.parametrize(
+  'field, value, message',
+  [
+    ('min_learning_rate', 0.02, r'min_learning_rate \(0.02\) exceeds learning_rate \(0.01\)'),
+    ('beta1', 1.0, r"'beta1' must be in \[0, 1\), got 1.0"),
+    ('beta2', -0.1, r"'beta2' must be in \[0, 1\), got -0.1"),
+    ('learning_rate', -1e-3, r"'learning_rate' must be in \[0, inf\), got -0.001"),
+    ('weight_decay', -4e-3, r"'weight_decay' must be in \[0, inf\), got -0.004"),
+    ('learning_rate', '1e-2', r"'learning_rate' must be a finite number, got '1e-2' \(str\)"),
+    ('beta1', None, r"'beta1' must be a finite number, got None"),
+    ('weight_decay', True, r"'weight_decay' must be a finite number, got True \(bool\)"),
+    ('warmup_fraction', 1.5, r"'warmup_fraction' must be in \[0, 1\], got 1.5"),
+    ('schedule_fraction', 0.0, r"'schedule_fraction' must be in \(0, 1\], got 0.0"),
+    ('learning_rate', float('nan'), r"'learning_rate' must be a finite number, got nan"),
+  ],
+)
 def test_nonsense_hyperparameters_are_refused_by_name(field, value, message):
   hp = dict(submission('nadamw').DEFAULTS, **{field: value})
   point = hyperparameter_points([hp], 1)[0]
   with pytest.raises(BenchError, match=f'nadamw: hyperparameter {message}'):
-    submission('nadamw').init_optimizer_state(types.SimpleNamespace(step_hint=10), {}, {}, point,
-                                              None)
+    submission('nadamw').init_optimizer_state(
+      types.SimpleNamespace(step_hint=10), {}, {}, point, None
+    )
 
 
-@pytest.mark.parametrize('name, field', [('heavy_ball', 'momentum'), ('nesterov', 'momentum'),
-                                         ('adam', 'beta2'), ('nadam', 'beta1')])
+@pytest.mark.parametrize(
+  'name, field',
+  [('heavy_ball', 'momentum'), ('nesterov', 'momentum'), ('adam', 'beta2'), ('nadam', 'beta1')],
+)
 def test_momentum_of_one_is_refused_for_every_submission(name, field):
   point = hyperparameter_points([dict(submission(name).DEFAULTS, **{field: 1.0})], 1)[0]
   with pytest.raises(BenchError, match=f"{name}: hyperparameter '{field}' must be in"):
     submission(name).init_optimizer_state(types.SimpleNamespace(step_hint=10), {}, {}, point, None)
 
 
-@pytest.mark.parametrize('kwargs, message', [
-  (dict(min_learning_rate=1e-4, learning_rate=1e-7), 'min_learning_rate .0.0001. exceeds'),
-  (dict(learning_rate='0.01'), "'learning_rate' must be a finite number"),
-  (dict(step_hint=0), 'step_hint must be a positive integer, got 0'),
-  (dict(step_hint=10.5), 'step_hint must be a positive integer, got 10.5'),
-])
+@pytest.mark.parametrize(
+  'kwargs, message',
+  [
+    (dict(min_learning_rate=1e-4, learning_rate=1e-7), 'min_learning_rate .0.0001. exceeds'),
+    (dict(learning_rate='0.01'), "'learning_rate' must be a finite number"),
+    (dict(step_hint=0), 'step_hint must be a positive integer, got 0'),
+    (dict(step_hint=10.5), 'step_hint must be a positive integer, got 10.5'),
+  ],
+)
 def test_warmup_cosine_schedule_refuses_nonsense(kwargs, message):
-  args = dict(step_hint=100, learning_rate=0.01, warmup_fraction=0.05, schedule_fraction=0.75,
-              min_learning_rate=1e-4)
+  args = dict(
+    step_hint=100,
+    learning_rate=0.01,
+    warmup_fraction=0.05,
+    schedule_fraction=0.75,
+    min_learning_rate=1e-4,
+  )
   args.update(kwargs)
   with pytest.raises(_common.HyperparameterError, match=message):
     _common.warmup_cosine_schedule(args.pop('step_hint'), args.pop('learning_rate'), **args)
 
 
 def test_zero_learning_rate_gives_a_zero_schedule():
-  lr = _common.warmup_cosine_schedule(100, 0.0, warmup_fraction=0.05, schedule_fraction=0.75,
-                                      min_learning_rate=0.0)
+  lr = _common.warmup_cosine_schedule(
+    100, 0.0, warmup_fraction=0.05, schedule_fraction=0.75, min_learning_rate=0.0
+  )
   assert [float(lr(t)) for t in (0, 3, 50, 200)] == [0.0, 0.0, 0.0, 0.0]
 
 
@@ -221,12 +252,19 @@ def test_zero_learning_rate_gives_a_zero_schedule():
 def test_submission_reaches_imagenet_resnet_mini_validation_target(tmp_path, name):
   # Step control: 800 steps (step_hint) evaluated every 16, so that the outcome is the same on
   # any machine; the run stops at the first evaluation reaching both targets.
-  [summary] = run(RunConfig(
-    workload='imagenet_resnet_mini',
-    submission_path=str(REPO / f'submissions/{name}/submission.py'),
-    tuning_search_space=str(REPO / f'tuning_search_spaces/{name}.json'),
-    experiment_dir=str(tmp_path), rng_seed=1, max_global_steps=800, eval_every_steps=16,
-    max_allowed_runtime_sec=10**9), progress=lambda m: None)
+  [summary] = run(
+    RunConfig(
+      workload='imagenet_resnet_mini',
+      submission_path=str(REPO / f'submissions/{name}/submission.py'),
+      tuning_search_space=str(REPO / f'tuning_search_spaces/{name}.json'),
+      experiment_dir=str(tmp_path),
+      rng_seed=1,
+      max_global_steps=800,
+      eval_every_steps=16,
+      max_allowed_runtime_sec=10**9,
+    ),
+    progress=lambda m: None,
+  )
   assert summary['validation_goal_reached'] and not summary['diverged']
   assert summary['stop_reason'] == 'targets reached' and summary['global_step'] < 800
   hparams = json.loads((tmp_path / 'imagenet_resnet_mini_jax/trial_1/hparams.json').read_text())

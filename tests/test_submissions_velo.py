@@ -14,8 +14,9 @@ from local_runner.runner import RunConfig, run
 from study.locate import search_space_file
 from submissions import _common, _velo
 
-needs_theta = pytest.mark.skipif(not GOLDEN_THETA.is_file(),
-                                 reason=f'golden VeLO theta not found at {GOLDEN_THETA}')
+needs_theta = pytest.mark.skipif(
+  not GOLDEN_THETA.is_file(), reason=f'golden VeLO theta not found at {GOLDEN_THETA}'
+)
 
 
 def hp(**kw):
@@ -65,8 +66,9 @@ def test_above_the_limit_velo_updates_once_per_k_steps_with_mean_gradient_and_lo
 
   monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
   params = {'w': jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), 'b': jnp.linspace(0.0, 0.5, 4)}
-  grads = [jax.tree_util.tree_map(lambda p, i=i: (i + 1) * 0.1 * p + 0.01, params)
-           for i in range(3)]
+  grads = [
+    jax.tree_util.tree_map(lambda p, i=i: (i + 1) * 0.1 * p + 0.01, params) for i in range(3)
+  ]
   losses = [2.0, 1.0, 0.6]
   tx = _velo.make_velo(30, max_training_steps=10)  # k = 3, VeLO told 10 steps
   state = tx.init(params)
@@ -82,10 +84,12 @@ def test_above_the_limit_velo_updates_once_per_k_steps_with_mean_gradient_and_lo
   direct = velo.velo(velo.load_theta(GOLDEN_THETA), 10)
   mean_g = jax.tree_util.tree_map(lambda *g: sum(g) / 3, *grads)
   expected, _ = jax.jit(lambda g, s, p, loss: direct.update(g, s, p, loss=loss))(
-    mean_g, direct.init(params), params, sum(losses) / 3)
+    mean_g, direct.init(params), params, sum(losses) / 3
+  )
   for k in params:
-    np.testing.assert_allclose(updates[k], expected[k], rtol=1e-5,
-                               atol=1e-6 * np.abs(np.asarray(expected[k])).max())
+    np.testing.assert_allclose(
+      updates[k], expected[k], rtol=1e-5, atol=1e-6 * np.abs(np.asarray(expected[k])).max()
+    )
     assert np.abs(np.asarray(updates[k])).max() > 0
 
 
@@ -123,10 +127,14 @@ def test_velo_time_passes_the_fraction_to_velo(monkeypatch):
 def test_missing_checkpoint_fails_at_once_saying_how_to_get_it(tmp_path, monkeypatch):
   monkeypatch.setenv('VELO_CHECKPOINT', str(tmp_path / 'absent.msgpack'))
   with pytest.raises(BenchError, match='make velo-weights'):
-    run(RunConfig(workload='imagenet_resnet_mini',
-                  submission_path=str(REPO / 'submissions/velo/submission.py'),
-                  tuning_search_space=str(search_space_file('velo', 'imagenet_resnet_mini', 'time')),
-                  experiment_dir=str(tmp_path / 'exp')))
+    run(
+      RunConfig(
+        workload='imagenet_resnet_mini',
+        submission_path=str(REPO / 'submissions/velo/submission.py'),
+        tuning_search_space=str(search_space_file('velo', 'imagenet_resnet_mini', 'time')),
+        experiment_dir=str(tmp_path / 'exp'),
+      )
+    )
 
 
 @needs_theta
@@ -134,28 +142,51 @@ def test_missing_checkpoint_fails_at_once_saying_how_to_get_it(tmp_path, monkeyp
 def test_velo_submissions_run_through_the_local_runner(tmp_path, monkeypatch, name):
   monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
   space = search_space_file(name, 'imagenet_resnet_mini', 'time')
-  [summary] = run(RunConfig(
-    workload='imagenet_resnet_mini', submission_path=str(REPO / f'submissions/{name}/submission.py'),
-    tuning_search_space=str(space), experiment_dir=str(tmp_path), rng_seed=2, max_global_steps=4,
-    max_allowed_runtime_sec=10**6), progress=lambda m: None)
+  [summary] = run(
+    RunConfig(
+      workload='imagenet_resnet_mini',
+      submission_path=str(REPO / f'submissions/{name}/submission.py'),
+      tuning_search_space=str(space),
+      experiment_dir=str(tmp_path),
+      rng_seed=2,
+      max_global_steps=4,
+      max_allowed_runtime_sec=10**6,
+    ),
+    progress=lambda m: None,
+  )
   assert summary['global_step'] == 4 and not summary['diverged']
 
 
-WORKLOADS = ('criteo1tb', 'fastmri', 'imagenet_resnet', 'ogbg', 'mnist', 'criteo1tb_mini',
-             'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
+WORKLOADS = (
+  'criteo1tb',
+  'fastmri',
+  'imagenet_resnet',
+  'ogbg',
+  'mnist',
+  'criteo1tb_mini',
+  'fastmri_mini',
+  'imagenet_resnet_mini',
+  'ogbg_mini',
+)
 
 
 @pytest.mark.parametrize('condition', ['time', 'step'])
 @pytest.mark.parametrize('workload', WORKLOADS)
 def test_velo_prompts_exist_and_velo_short_is_75_percent(workload, condition):
   load = lambda name: json.loads(
-    search_space_file(name, workload, condition, allow_placeholder=True).read_text())
+    search_space_file(name, workload, condition, allow_placeholder=True).read_text()
+  )
   full = load('velo')['total_steps']['feasible_points'][0]
   short = load('velo_short')['total_steps']['feasible_points'][0]
   assert isinstance(full, int) and full > 0 and short == math.floor(0.75 * full)
   if condition == 'step':
-    steps = {'criteo1tb': 7000, 'fastmri': 36000, 'imagenet_resnet': 150000, 'ogbg': 80000,
-             'mnist': 7813}
+    steps = {
+      'criteo1tb': 7000,
+      'fastmri': 36000,
+      'imagenet_resnet': 150000,
+      'ogbg': 80000,
+      'mnist': 7813,
+    }
     if workload.endswith('_mini'):
       from local_runner.workloads import get_workload
 

@@ -14,9 +14,18 @@ def write_trial(root, workload, trial, evals, meta=None, framework='jax', name='
   """``<root>/<name>/<workload>_<framework>/trial_<trial>/`` with eval rows (step, time)."""
   trial_dir = root / name / f'{workload}_{framework}' / f'trial_{trial}'
   trial_dir.mkdir(parents=True)
-  rows = [{'accumulated_eval_time': 0.5 * i, 'accumulated_logging_time': 0.0,
-           'accumulated_submission_time': t, 'global_step': s, 'preemption_count': 0, 'score': t,
-           'validation/loss': 1.0 / (i + 1)} for i, (s, t) in enumerate(evals)]
+  rows = [
+    {
+      'accumulated_eval_time': 0.5 * i,
+      'accumulated_logging_time': 0.0,
+      'accumulated_submission_time': t,
+      'global_step': s,
+      'preemption_count': 0,
+      'score': t,
+      'validation/loss': 1.0 / (i + 1),
+    }
+    for i, (s, t) in enumerate(evals)
+  ]
   pd.DataFrame(rows).to_csv(trial_dir / 'eval_measurements.csv', index=False)
   (trial_dir / 'meta_data_0.json').write_text(json.dumps(meta or {'rng_seed': 1}))
   (trial_dir / 'flags_0.json').write_text(json.dumps({'workload': workload}))
@@ -53,8 +62,9 @@ def test_skipping_past_the_second_to_last_evaluation_is_an_error(tmp_path):
 def test_missing_column_names_the_file_and_column(tmp_path):
   trial = write_trial(tmp_path, 'ogbg', 1, EVALS)
   pd.DataFrame({'global_step': [1, 2]}).to_csv(trial / 'eval_measurements.csv', index=False)
-  with pytest.raises(BenchError,
-                     match='eval_measurements.csv: lacks column.*accumulated_submission_time'):
+  with pytest.raises(
+    BenchError, match='eval_measurements.csv: lacks column.*accumulated_submission_time'
+  ):
     log_measurements.measurement_from_trial(trial)
 
 
@@ -63,7 +73,7 @@ def test_find_trials_by_workload_in_trial_order(tmp_path):
     write_trial(tmp_path, 'imagenet_resnet_mini', k, EVALS)
   write_trial(tmp_path, 'ogbg', 1, EVALS, framework='pytorch')
   (tmp_path / 'notes').mkdir()
-  (tmp_path / 'notes' / 'eval_measurements.csv').write_text('x\n1\n')   # not in the layout
+  (tmp_path / 'notes' / 'eval_measurements.csv').write_text('x\n1\n')  # not in the layout
   found = log_measurements.find_trials(tmp_path)
   assert list(found) == ['imagenet_resnet_mini', 'ogbg']
   assert [p.name for p in found['imagenet_resnet_mini']] == ['trial_1', 'trial_2', 'trial_10']
@@ -99,8 +109,12 @@ def test_transfer_cli_from_logs(tmp_path, capsys):
   # 100 steps in 11.5 s after step 1 -> 0.115 s/step; ogbg budget 0.115 * 80000 = 9200 s
   write_trial(tmp_path / 'logs', 'ogbg', 1, [(1, 5.0), (51, 10.75), (101, 16.5)])
   out = tmp_path / 'budgets.json'
-  assert transfer.main(['--measured_logs', str(tmp_path / 'logs'), '--skip_steps', '1',
-                        '--out', str(out)]) == 0
+  assert (
+    transfer.main(
+      ['--measured_logs', str(tmp_path / 'logs'), '--skip_steps', '1', '--out', str(out)]
+    )
+    == 0
+  )
   budgets = json.loads(out.read_text())
   assert budgets['ogbg']['max_allowed_runtime_sec'] == 9200
   assert budgets['ogbg']['local_time_per_step'] == pytest.approx(0.115)
@@ -116,9 +130,22 @@ def test_step_prompt_cli_from_probe_logs(tmp_path):
   write_trial(tmp_path / 'p2', 'ogbg', 1, [(1, 3.0), (201, 26.0)])
   (tmp_path / 'b.json').write_text(json.dumps({'ogbg': {'max_allowed_runtime_sec': 9200}}))
   out = tmp_path / 'spaces'
-  assert step_prompt.main(['--budgets', str(tmp_path / 'b.json'), '--probe_logs',
-                           str(tmp_path / 'p1'), str(tmp_path / 'p2'), '--skip_steps', '1',
-                           '--out_dir', str(out)]) == 0
+  assert (
+    step_prompt.main(
+      [
+        '--budgets',
+        str(tmp_path / 'b.json'),
+        '--probe_logs',
+        str(tmp_path / 'p1'),
+        str(tmp_path / 'p2'),
+        '--skip_steps',
+        '1',
+        '--out_dir',
+        str(out),
+      ]
+    )
+    == 0
+  )
   # estimates 76666 and 80000 -> 78333; velo_short 58749
   velo = json.loads((out / 'velo' / 'ogbg.json').read_text())
   short = json.loads((out / 'velo_short' / 'ogbg.json').read_text())

@@ -20,14 +20,27 @@ bench = _load_bench()
 
 
 def result(params, ratio, velo_compile, temp):
-  return {'params': params, 'tensors': 7, 'adam_ms': 2.0, 'velo_ms': 2.0 * ratio, 'ratio': ratio,
-          'adam_compile_s': 0.6, 'velo_compile_s': velo_compile + 1, 'adam_compile_cpu_s': 0.5,
-          'velo_compile_cpu_s': velo_compile, 'adam_temp': 0.0, 'velo_temp': temp,
-          'velo_state': 5.0}
+  return {
+    'params': params,
+    'tensors': 7,
+    'adam_ms': 2.0,
+    'velo_ms': 2.0 * ratio,
+    'ratio': ratio,
+    'adam_compile_s': 0.6,
+    'velo_compile_s': velo_compile + 1,
+    'adam_compile_cpu_s': 0.5,
+    'velo_compile_cpu_s': velo_compile,
+    'adam_temp': 0.0,
+    'velo_temp': temp,
+    'velo_state': 5.0,
+  }
 
 
-RESULTS = {'big_a': result(10_000_000, 6.5, 3.0, 2.3), 'big_b': result(25_000_000, 8.25, 4.5, 2.5),
-           'mini': result(20_000, 5.9, 1.2, 6.0)}
+RESULTS = {
+  'big_a': result(10_000_000, 6.5, 3.0, 2.3),
+  'big_b': result(25_000_000, 8.25, 4.5, 2.5),
+  'mini': result(20_000, 5.9, 1.2, 6.0),
+}
 
 
 def test_summary_states_the_ranges_of_the_table():
@@ -69,8 +82,16 @@ def test_missing_theta_file_is_an_input_error(tmp_path, capsys):
 
 
 def test_trees_have_the_announced_sizes():
-  sizes = {name: (sum(math.prod(s) for s in tree.values()), len(tree))
-           for name, tree in (('mlp', bench.mlp()), ('resnet18', bench.resnet18()),
-                              ('resnet50', bench.resnet50()))}
-  assert sizes == {'mlp': (10_490_880, 6), 'resnet18': (11_689_512, 62),
-                   'resnet50': (25_557_032, 161)}
+  sizes = {
+    name: (sum(math.prod(s) for s in tree.values()), len(tree))
+    for name, tree in (
+      ('mlp', bench.mlp()),
+      ('resnet18', bench.resnet18()),
+      ('resnet50', bench.resnet50()),
+    )
+  }
+  assert sizes == {
+    'mlp': (10_490_880, 6),
+    'resnet18': (11_689_512, 62),
+    'resnet50': (25_557_032, 161),
+  }

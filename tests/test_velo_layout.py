@@ -7,14 +7,28 @@ import pytest
 
 from velo import layout as velo_layout
 
-SHAPES = [(), (1,), (7,), (300,), (5, 3), (3, 70), (1, 1), (3, 3, 2, 4), (7, 7, 3, 64),
-          (2, 33, 9), (4, 1, 130), (1024, 8), (600, 600)]
+SHAPES = [
+  (),
+  (1,),
+  (7,),
+  (300,),
+  (5, 3),
+  (3, 70),
+  (1, 1),
+  (3, 3, 2, 4),
+  (7, 7, 3, 64),
+  (2, 33, 9),
+  (4, 1, 130),
+  (1024, 8),
+  (600, 600),
+]
 
 
 def params_of(shapes, seed=0):
   rng = np.random.default_rng(seed)
-  return {f't{i}': jnp.asarray(rng.standard_normal(s).astype(np.float32))
-          for i, s in enumerate(shapes)}
+  return {
+    f't{i}': jnp.asarray(rng.standard_normal(s).astype(np.float32)) for i, s in enumerate(shapes)
+  }
 
 
 @pytest.mark.parametrize('tile', velo_layout.TILE_SHAPES)
@@ -26,8 +40,10 @@ def test_pack_then_unpack_is_the_identity(monkeypatch, tile):
   velo_layout._layout_for.cache_clear()
   leaves = jax.tree_util.tree_leaves(params)
   tiles, chunks = jax.jit(layout.pack)(leaves)
-  assert tiles.shape == (layout.num_tiles, *tile) and chunks.shape == (layout.num_chunks,
-                                                                       velo_layout.CHUNK)
+  assert tiles.shape == (layout.num_tiles, *tile) and chunks.shape == (
+    layout.num_chunks,
+    velo_layout.CHUNK,
+  )
   # every real value appears once, the rest is zero padding
   real = sum(max(1, int(np.prod(s))) for s in SHAPES)
   assert int(layout.tile_mask().sum()) + int(layout.chunk_mask().sum()) == real

@@ -37,8 +37,9 @@ def random_theta(seed=0):
 
 def make_params(seed=0, shapes=SHAPES):
   rng = np.random.default_rng(seed)
-  return {k: jnp.asarray(rng.standard_normal(s).astype(np.float32) * 0.1)
-          for k, s in shapes.items()}
+  return {
+    k: jnp.asarray(rng.standard_normal(s).astype(np.float32) * 0.1) for k, s in shapes.items()
+  }
 
 
 def grads_for(params, scale=0.3):
@@ -94,7 +95,8 @@ def test_all_ranks_under_jit_with_donated_state_compiles_once(opt, traced_step):
   assert state.num_steps.dtype == jnp.int32 and int(state.num_steps) == NUM_STEPS
   for i in range(4):
     updates, state = step(
-      params, state, grads_for(params), jnp.float32(2.0 - 0.1 * i), jnp.float32(i / 4))
+      params, state, grads_for(params), jnp.float32(2.0 - 0.1 * i), jnp.float32(i / 4)
+    )
     params = optax.apply_updates(params, updates)
   assert len(traces) == 1
   assert int(state.iteration) == 4
@@ -119,8 +121,9 @@ def test_fraction_trained_override(opt, traced_step, default_step):
   other, _ = step(params, _copy(state), grads, loss, jnp.float32(0.9))
   for k in params:
     np.testing.assert_allclose(np.asarray(default[k]), np.asarray(same[k]), rtol=1e-6, atol=1e-12)
-  assert any(not np.allclose(np.asarray(default[k]), np.asarray(other[k]), rtol=1e-3)
-             for k in params)
+  assert any(
+    not np.allclose(np.asarray(default[k]), np.asarray(other[k]), rtol=1e-3) for k in params
+  )
 
 
 def test_gradient_clipping(opt, default_step):
@@ -152,8 +155,9 @@ def test_views_follow_the_gradients(opt, default_step):
   weight = 1 - np.asarray([0.9, 0.99, 0.999], np.float32)
   for k, g in grads.items():
     g = np.asarray(g)
-    np.testing.assert_allclose(state.momentum[k], weight.reshape((3,) + (1,) * g.ndim) * g,
-                               rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(
+      state.momentum[k], weight.reshape((3,) + (1,) * g.ndim) * g, rtol=1e-5, atol=1e-12
+    )
     np.testing.assert_allclose(state.rms[k][0], weight[2] * g * g, rtol=1e-5, atol=1e-12)
   g2 = np.square(np.asarray(grads['k4'])) + 1e-30
   w = weight.reshape(3, 1, 1, 1)
@@ -216,8 +220,9 @@ def test_tile_shape_does_not_change_the_result(monkeypatch):
       ref = np.asarray(ref_updates[k])
       np.testing.assert_allclose(new_updates[k], ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
       for view in ('momentum', 'rms', 'v_row', 'v_col', 'v_diag'):
-        np.testing.assert_allclose(getattr(new_state, view)[k], getattr(ref_state, view)[k],
-                                   rtol=1e-5, atol=1e-30)
+        np.testing.assert_allclose(
+          getattr(new_state, view)[k], getattr(ref_state, view)[k], rtol=1e-5, atol=1e-30
+        )
     np.testing.assert_allclose(new_state.lstm_hidden, ref_state.lstm_hidden, atol=1e-5)
   assert all(np.abs(np.asarray(ref_updates[k])).max() > 0 for k in shapes)
 
@@ -255,13 +260,19 @@ def test_the_mlp_is_compiled_once_per_class_not_per_tensor():
     updates, s = opt.update(g, s, p, loss=jnp.float32(1.0))
     return optax.apply_updates(p, updates), s
 
-  hlo = jax.jit(step, donate_argnums=(0, 1)).lower(params, opt.init(params),
-                                                    params).compile().as_text()
-  exp_shapes = [line.split('=')[1].split('{')[0].strip() for line in hlo.splitlines()
-                if 'exponential(' in line]
+  hlo = (
+    jax.jit(step, donate_argnums=(0, 1)).lower(params, opt.init(params), params).compile().as_text()
+  )
+  exp_shapes = [
+    line.split('=')[1].split('{')[0].strip() for line in hlo.splitlines() if 'exponential(' in line
+  ]
   mlp = sorted(s for s in exp_shapes if s != f'f32[{len(shapes)},512]')
-  assert mlp == sorted([f'f32[{layout.num_tiles},{layout.tile_rows},{layout.tile_cols}]',
-                        f'f32[{layout.num_chunks},{velo_layout.CHUNK}]'])
+  assert mlp == sorted(
+    [
+      f'f32[{layout.num_tiles},{layout.tile_rows},{layout.tile_cols}]',
+      f'f32[{layout.num_chunks},{velo_layout.CHUNK}]',
+    ]
+  )
 
 
 def test_state_has_no_zero_size_leaf(opt):

@@ -24,7 +24,11 @@ def workload_and_params():
 def test_data_is_deterministic_with_the_documented_layout():
   splits = criteo1tb_mini.generate_clicks(0)
   assert {k: len(v['targets']) for k, v in splits.items()} == {
-    'train': 400_000, 'validation': 10_000, 'test': 10_000, 'eval_train': 10_000}
+    'train': 400_000,
+    'validation': 10_000,
+    'test': 10_000,
+    'eval_train': 10_000,
+  }
   inputs = splits['validation']['inputs']
   assert inputs.shape == (10_000, 39) and inputs.dtype == np.float32
   categories = inputs[:, 13:]
@@ -51,9 +55,11 @@ def test_power_law_categories_and_a_known_achievable_loss():
 
 def test_param_shapes_types_and_output_layer(workload_and_params):
   workload, params, _ = workload_and_params
-  assert jax.tree_util.tree_map(lambda x: tuple(x.shape), params) == \
-      jax.tree_util.tree_map(lambda s: tuple(s.shape_tuple), workload.param_shapes,
-                             is_leaf=lambda x: isinstance(x, spec.ShapeTuple))
+  assert jax.tree_util.tree_map(lambda x: tuple(x.shape), params) == jax.tree_util.tree_map(
+    lambda s: tuple(s.shape_tuple),
+    workload.param_shapes,
+    is_leaf=lambda x: isinstance(x, spec.ShapeTuple),
+  )
   total_rows = sum(criteo1tb_mini.VOCAB_SIZES)
   assert params['embedding_table']['embedding'].shape == (total_rows, 16)
   types = workload.model_params_types
@@ -75,7 +81,9 @@ def test_logits_and_masked_sigmoid_loss(workload_and_params):
   assert float(out['n_valid_examples']) == 2
   assert float(out['summed']) == pytest.approx(2 * math.log(2), rel=1e-6)
   smoothed = workload.loss_fn(jnp.array([1.0]), jnp.array([10.0]), label_smoothing=0.2)
-  assert float(smoothed['summed']) > float(workload.loss_fn(jnp.array([1.0]), jnp.array([10.0]))['summed'])
+  assert float(smoothed['summed']) > float(
+    workload.loss_fn(jnp.array([1.0]), jnp.array([10.0]))['summed']
+  )
 
 
 @pytest.mark.parametrize('submission', ['nadamw', 'heavy_ball'])

@@ -33,21 +33,27 @@ def test_full_mask_reconstructs_exactly_and_undersampling_degrades():
   splits = fastmri_mini.generate_phantoms(0)
   targets = splits['validation']['targets'][:4]
   full = np.ones((4, fastmri_mini.IMAGE_SIZE), bool)
-  np.testing.assert_allclose(fastmri_mini.zero_filled_reconstruction(targets, full), targets, atol=1e-5)
+  np.testing.assert_allclose(
+    fastmri_mini.zero_filled_reconstruction(targets, full), targets, atol=1e-5
+  )
   inputs = splits['validation']['inputs']
   zero_filled = np.mean([ssim(x, y) for x, y in zip(inputs, splits['validation']['targets'])])
   assert 0.3 < zero_filled < get_workload(NAME).validation_target_value
   again = fastmri_mini.generate_phantoms.__wrapped__(0)
   np.testing.assert_array_equal(again['test']['inputs'], splits['test']['inputs'])
   assert {k: len(v['targets']) for k, v in splits.items()} == {
-    'train': 3000, 'validation': 256, 'test': 256, 'eval_train': 256}
+    'train': 3000,
+    'validation': 256,
+    'test': 256,
+    'eval_train': 256,
+  }
 
 
 def test_param_shapes_types_and_output_layer(workload_and_params):
   workload, params, _ = workload_and_params
-  assert jax.tree_util.tree_map(lambda x: tuple(x.shape), params) == \
-      jax.tree_util.tree_map(lambda s: s.shape_tuple, workload.param_shapes,
-                             is_leaf=lambda x: isinstance(x, spec.ShapeTuple))
+  assert jax.tree_util.tree_map(lambda x: tuple(x.shape), params) == jax.tree_util.tree_map(
+    lambda s: s.shape_tuple, workload.param_shapes, is_leaf=lambda x: isinstance(x, spec.ShapeTuple)
+  )
   types = workload.model_params_types
   assert types['ConvBlock_down_0']['Conv_0']['kernel'] == spec.ParameterType.CONV_WEIGHT
   assert types['UpBlock_0']['ConvTranspose']['kernel'] == spec.ParameterType.CONV_WEIGHT
@@ -66,8 +72,9 @@ def test_output_shape_and_masked_l1_loss(workload_and_params):
   target = jnp.stack([jnp.full((32, 32), 0.5), jnp.full((32, 32), 2.0)])
   out = workload.loss_fn(target, prediction, jnp.array([1.0, 0.0]))
   assert float(out['summed']) == pytest.approx(0.5) and float(out['n_valid_examples']) == 1
-  dropped, _ = workload.model_fn(params, batch, state, spec.ForwardPassMode.TRAIN,
-                                 jax.random.PRNGKey(1), True, dropout_rate=0.5)
+  dropped, _ = workload.model_fn(
+    params, batch, state, spec.ForwardPassMode.TRAIN, jax.random.PRNGKey(1), True, dropout_rate=0.5
+  )
   assert not np.allclose(dropped, images)
 
 

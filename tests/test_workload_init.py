@@ -23,5 +23,7 @@ def test_jitted_init_matches_the_eager_init_bit_for_bit():
   jitted, eager = init_variables(model, rng, example), model.init(rng, example, train=False)
   assert set(jitted) == {'params', 'batch_stats'}
   assert jax.tree_util.tree_structure(jitted) == jax.tree_util.tree_structure(eager)
-  assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(jitted),
-                                                  jax.tree_util.tree_leaves(eager)))
+  assert all(
+    np.array_equal(a, b)
+    for a, b in zip(jax.tree_util.tree_leaves(jitted), jax.tree_util.tree_leaves(eager))
+  )

@@ -17,12 +17,14 @@ def test_ssim_of_identical_images_is_one_even_when_constant():
   image = np.random.default_rng(0).uniform(size=(12, 12))
   assert ssim(image, image) == pytest.approx(1.0)
   assert ssim(np.full((9, 9), 0.3), np.full((9, 9), 0.3)) == pytest.approx(1.0)
-  assert ssim(np.zeros((7, 7)), np.zeros((7, 7))) == pytest.approx(1.0)  # data range falls back to 1
+  assert ssim(np.zeros((7, 7)), np.zeros((7, 7))) == pytest.approx(
+    1.0
+  )  # data range falls back to 1
 
 
 def test_ssim_of_two_constant_images_is_the_luminance_term():
   a, b = 0.2, 0.6  # no variance: the contrast-structure term is C2 / C2 = 1
-  c1 = (SSIM_K1 * b)**2  # data range = target max = b
+  c1 = (SSIM_K1 * b) ** 2  # data range = target max = b
   expected = (2 * a * b + c1) / (a * a + b * b + c1)
   assert ssim(np.full((8, 8), a), np.full((8, 8), b)) == pytest.approx(expected, rel=1e-9)
   assert expected == pytest.approx(0.6000, abs=1e-3)
@@ -35,7 +37,7 @@ def test_ssim_on_a_single_window_by_hand():
   mx, my = x.mean(), y.mean()
   vx, vy = x.var(ddof=1), y.var(ddof=1)
   cxy = np.sum((x - mx) * (y - my)) / (n - 1)
-  c1, c2 = (SSIM_K1 * L)**2, (SSIM_K2 * L)**2
+  c1, c2 = (SSIM_K1 * L) ** 2, (SSIM_K2 * L) ** 2
   expected = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
   assert ssim(x, y) == pytest.approx(expected, rel=1e-9)
 
@@ -46,15 +48,18 @@ def test_ssim_averages_every_valid_window_and_penalises_noise():
   noisy = target + rng.normal(0, 0.3, target.shape)
   slightly = target + rng.normal(0, 0.01, target.shape)
   assert ssim(noisy, target) < ssim(slightly, target) < 1.0
-  windows = [ssim(noisy[i:i + 7, j:j + 7], target[i:i + 7, j:j + 7], data_range=target.max())
-             for i in range(4) for j in range(4)]
+  windows = [
+    ssim(noisy[i : i + 7, j : j + 7], target[i : i + 7, j : j + 7], data_range=target.max())
+    for i in range(4)
+    for j in range(4)
+  ]
   assert ssim(noisy, target) == pytest.approx(np.mean(windows), rel=1e-9)
 
 
 def test_ssim_per_image_gives_the_numbers_of_ssim_image_by_image():
   rng = np.random.default_rng(5)
   targets = rng.uniform(size=(6, 12, 10))
-  targets[2] = 0.0                                   # an all-zero target: L falls back to 1
+  targets[2] = 0.0  # an all-zero target: L falls back to 1
   predictions = targets + rng.normal(0, 0.1, targets.shape)
   batched = ssim_per_image(predictions, targets)
   assert batched.shape == (6,)
@@ -84,6 +89,7 @@ def test_average_precision_puts_tied_scores_in_one_threshold():
 
 def test_average_precision_matches_scikit_learn():
   from sklearn.metrics import average_precision_score
+
   rng = np.random.default_rng(3)
   labels = rng.uniform(size=200) < 0.3
   scores = np.round(rng.normal(size=200) + labels, 1)  # rounding creates ties
@@ -92,8 +98,9 @@ def test_average_precision_matches_scikit_learn():
 
 def test_mean_average_precision_skips_labels_without_both_classes_and_masked_entries():
   labels = np.array([[1, 0, 1, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 0, 1, 0]], float)
-  scores = np.array([[0.9, 0.1, 0.5, 0.2], [0.8, 0.2, 0.5, 0.9], [0.7, 0.3, 0.5, 0.4],
-                     [0.1, 0.4, 0.5, 0.6]])
+  scores = np.array(
+    [[0.9, 0.1, 0.5, 0.2], [0.8, 0.2, 0.5, 0.9], [0.7, 0.3, 0.5, 0.4], [0.1, 0.4, 0.5, 0.6]]
+  )
   mask = np.ones_like(labels)
   mask[3, 3] = 0  # the negative that outranks nothing is hidden; label 3 keeps both classes
   # label 0: ranking +,-,+,- -> (1 + 2/3) / 2; label 1: no positive -> skipped;

@@ -43,14 +43,29 @@ def test_padding_matches_jraph_pad_with_graphs():
   split = ogbg_mini.generate_molecules(0)['validation']
   batch = ogbg_mini.padded_batch(split, np.arange(3), 5)
   graphs = [split['graphs'][i] for i in range(3)]
-  real = jraph.batch([jraph.GraphsTuple(nodes=g['nodes'], edges=g['edges'], senders=g['senders'],
-                                        receivers=g['receivers'], n_node=np.array([len(g['nodes'])]),
-                                        n_edge=np.array([len(g['senders'])]),
-                                        globals=np.zeros((1, 1), np.float32)) for g in graphs])
-  expected = jraph.pad_with_graphs(real, 5 * ogbg_mini.MAX_NODES + 1, 5 * ogbg_mini.MAX_EDGES + 1, 6)
+  real = jraph.batch(
+    [
+      jraph.GraphsTuple(
+        nodes=g['nodes'],
+        edges=g['edges'],
+        senders=g['senders'],
+        receivers=g['receivers'],
+        n_node=np.array([len(g['nodes'])]),
+        n_edge=np.array([len(g['senders'])]),
+        globals=np.zeros((1, 1), np.float32),
+      )
+      for g in graphs
+    ]
+  )
+  expected = jraph.pad_with_graphs(
+    real, 5 * ogbg_mini.MAX_NODES + 1, 5 * ogbg_mini.MAX_EDGES + 1, 6
+  )
   for field in ('nodes', 'edges', 'senders', 'receivers', 'n_node', 'n_edge', 'globals'):
-    np.testing.assert_array_equal(np.asarray(getattr(batch['inputs'], field)),
-                                  np.asarray(getattr(expected, field)), err_msg=field)
+    np.testing.assert_array_equal(
+      np.asarray(getattr(batch['inputs'], field)),
+      np.asarray(getattr(expected, field)),
+      err_msg=field,
+    )
   assert batch['targets'].shape == (6, ogbg_mini.NUM_LABELS)
   assert np.all(batch['weights'][3:] == 0)
   np.testing.assert_array_equal(batch['targets'][:3], split['targets'][:3])
@@ -58,9 +73,9 @@ def test_padding_matches_jraph_pad_with_graphs():
 
 def test_param_shapes_types_and_output_layer(workload_and_params):
   workload, params, _ = workload_and_params
-  assert jax.tree_util.tree_map(lambda x: tuple(x.shape), params) == \
-      jax.tree_util.tree_map(lambda s: s.shape_tuple, workload.param_shapes,
-                             is_leaf=lambda x: isinstance(x, spec.ShapeTuple))
+  assert jax.tree_util.tree_map(lambda x: tuple(x.shape), params) == jax.tree_util.tree_map(
+    lambda s: s.shape_tuple, workload.param_shapes, is_leaf=lambda x: isinstance(x, spec.ShapeTuple)
+  )
   types = workload.model_params_types
   assert types['MLP_node_0']['LayerNorm_0']['scale'] == spec.ParameterType.LAYER_NORM_SCALE
   assert types['MLP_edge_2']['LayerNorm_0']['bias'] == spec.ParameterType.LAYER_NORM_BIAS

@@ -2,28 +2,28 @@
 
 from velo.accumulation import every_k_calls
 from velo.checkpoint import (
-    VeloCheckpointError,
-    VeloCheckpointMissing,
-    default_cache_path,
-    load_theta,
-    resolve_checkpoint,
-    theta_from_bytes,
-    validate_theta,
+  VeloCheckpointError,
+  VeloCheckpointMissing,
+  default_cache_path,
+  load_theta,
+  resolve_checkpoint,
+  theta_from_bytes,
+  validate_theta,
 )
 from velo.optimizer import ControllerOutputs, VeloState, controller_outputs, velo, velo_update
 
 __all__ = [
-    "ControllerOutputs",
-    "VeloCheckpointError",
-    "VeloCheckpointMissing",
-    "VeloState",
-    "controller_outputs",
-    "default_cache_path",
-    "every_k_calls",
-    "load_theta",
-    "resolve_checkpoint",
-    "theta_from_bytes",
-    "validate_theta",
-    "velo",
-    "velo_update",
+  'ControllerOutputs',
+  'VeloCheckpointError',
+  'VeloCheckpointMissing',
+  'VeloState',
+  'controller_outputs',
+  'default_cache_path',
+  'every_k_calls',
+  'load_theta',
+  'resolve_checkpoint',
+  'theta_from_bytes',
+  'validate_theta',
+  'velo',
+  'velo_update',
 ]

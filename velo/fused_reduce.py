@@ -37,8 +37,12 @@ def segment_sums(values: jnp.ndarray, segment_ids, num_segments: int) -> jnp.nda
   scatter is small; it never touches single parameter elements.
   """
   ids = np.asarray(segment_ids)
-  return jax.ops.segment_sum(values, jnp.asarray(ids), num_segments=num_segments,
-                             indices_are_sorted=bool(np.all(np.diff(ids) >= 0)))
+  return jax.ops.segment_sum(
+    values,
+    jnp.asarray(ids),
+    num_segments=num_segments,
+    indices_are_sorted=bool(np.all(np.diff(ids) >= 0)),
+  )
 
 
 def rows_at(table: jnp.ndarray, index) -> jnp.ndarray:

@@ -125,8 +125,10 @@ def _orientations(shape):
   d1, d0 = factored_axes(shape)
   low, high = sorted((d1, d0))
   others = tuple(a for a in range(len(shape)) if a not in (d1, d0))
-  return [(others + (low, high), shape[low], shape[high], high == d0),
-          (others + (high, low), shape[high], shape[low], low == d0)]
+  return [
+    (others + (low, high), shape[low], shape[high], high == d0),
+    (others + (high, low), shape[high], shape[low], low == d0),
+  ]
 
 
 def _padded(rows, cols, tile_rows, tile_cols):
@@ -146,10 +148,12 @@ def _cost(shapes, tile_rows, tile_cols) -> int:
       continue
     _, rows, cols, _ = _choose_orientation(shape, tile_rows, tile_cols)
     batch = math.prod(shape) // (rows * cols) if rows * cols else 0
-    tiles = batch * (_round_up(rows, tile_rows) // tile_rows) * (_round_up(cols, tile_cols)
-                                                                // tile_cols)
-    total += tiles * (tile_rows * tile_cols + _VALUES_PER_TILE
-                      + _VALUES_PER_BAND_ENTRY * (tile_rows + tile_cols))
+    tiles = (
+      batch * (_round_up(rows, tile_rows) // tile_rows) * (_round_up(cols, tile_cols) // tile_cols)
+    )
+    total += tiles * (
+      tile_rows * tile_cols + _VALUES_PER_TILE + _VALUES_PER_BAND_ENTRY * (tile_rows + tile_cols)
+    )
   return total
 
 
@@ -176,10 +180,20 @@ class TensorLayout:
         perm, rows, cols, cols_are_d0 = _choose_orientation(shape, self.tile_rows, self.tile_cols)
         batch = math.prod(shape) // (rows * cols) if rows * cols else 0
         placement = MatrixPlacement(
-          leaf=leaf, shape=shape, perm=perm, batch=batch, rows=rows, cols=cols,
-          cols_are_d0=cols_are_d0, row_bands=-(-rows // self.tile_rows),
-          col_bands=-(-cols // self.tile_cols), first_tile=tile, first_row_band=row_band,
-          first_col_band=col_band, first_matrix=matrix)
+          leaf=leaf,
+          shape=shape,
+          perm=perm,
+          batch=batch,
+          rows=rows,
+          cols=cols,
+          cols_are_d0=cols_are_d0,
+          row_bands=-(-rows // self.tile_rows),
+          col_bands=-(-cols // self.tile_cols),
+          first_tile=tile,
+          first_row_band=row_band,
+          first_col_band=col_band,
+          first_matrix=matrix,
+        )
         matrices.append(placement)
         tile += placement.num_tiles
         row_band += batch * placement.row_bands
@@ -188,8 +202,11 @@ class TensorLayout:
     for leaf, shape in enumerate(shapes):
       if len(shape) < 2:
         size = max(1, math.prod(shape))
-        vectors.append(VectorPlacement(leaf=leaf, shape=shape, size=size, first_chunk=chunk,
-                                       num_chunks=-(-size // CHUNK)))
+        vectors.append(
+          VectorPlacement(
+            leaf=leaf, shape=shape, size=size, first_chunk=chunk, num_chunks=-(-size // CHUNK)
+          )
+        )
         chunk += vectors[-1].num_chunks
     self.matrices: tuple[MatrixPlacement, ...] = tuple(matrices)
     self.vectors: tuple[VectorPlacement, ...] = tuple(vectors)
@@ -207,8 +224,10 @@ class TensorLayout:
     return hash(self._key())
 
   def __repr__(self):
-    return (f'TensorLayout({self.num_tensors} tensors: {self.num_tiles} tiles of '
-            f'{self.tile_rows}x{self.tile_cols}, {self.num_chunks} chunks of {CHUNK})')
+    return (
+      f'TensorLayout({self.num_tensors} tensors: {self.num_tiles} tiles of '
+      f'{self.tile_rows}x{self.tile_cols}, {self.num_chunks} chunks of {CHUNK})'
+    )
 
   def _build_indices(self):
     i32 = lambda x: np.asarray(x, np.int32)
@@ -241,7 +260,10 @@ class TensorLayout:
             tile_rows.append(min(R, pl.rows - i * R))
             tile_cols.append(min(C, pl.cols - j * C))
     self.tile_tensor, self.tile_row_band, self.tile_col_band = (
-      i32(tile_tensor), i32(tile_row_band), i32(tile_col_band))
+      i32(tile_tensor),
+      i32(tile_row_band),
+      i32(tile_col_band),
+    )
     self.tile_valid_rows, self.tile_valid_cols = i32(tile_rows), i32(tile_cols)
     self.row_band_tensor, self.row_band_matrix = i32(row_band_tensor), i32(row_band_matrix)
     self.row_band_valid = i32(row_band_valid)
@@ -280,10 +302,12 @@ class TensorLayout:
 
   def tile_mask(self) -> jnp.ndarray:
     """``(num_tiles, tile_rows, tile_cols)`` bool: real (not padding) elements."""
-    rows = jnp.arange(self.tile_rows)[None, :, None] < jnp.asarray(self.tile_valid_rows)[:, None,
-                                                                                          None]
-    cols = jnp.arange(self.tile_cols)[None, None, :] < jnp.asarray(self.tile_valid_cols)[:, None,
-                                                                                          None]
+    rows = (
+      jnp.arange(self.tile_rows)[None, :, None] < jnp.asarray(self.tile_valid_rows)[:, None, None]
+    )
+    cols = (
+      jnp.arange(self.tile_cols)[None, None, :] < jnp.asarray(self.tile_valid_cols)[:, None, None]
+    )
     return rows & cols
 
   def row_band_mask(self) -> jnp.ndarray:
@@ -312,7 +336,7 @@ class TensorLayout:
     """Inverse of :meth:`pack_matrix`: the tensor in its own shape."""
     R, C = self.tile_rows, self.tile_cols
     x = tiles.reshape(pl.batch, pl.row_bands, pl.col_bands, R, C).transpose(0, 1, 3, 2, 4)
-    x = x.reshape(pl.batch, pl.row_bands * R, pl.col_bands * C)[:, :pl.rows, :pl.cols]
+    x = x.reshape(pl.batch, pl.row_bands * R, pl.col_bands * C)[:, : pl.rows, : pl.cols]
     x = x.reshape(tuple(pl.shape[a] for a in pl.perm))
     return jnp.transpose(x, np.argsort(pl.perm))
 
@@ -326,15 +350,17 @@ class TensorLayout:
     tiles = chunks = None
     if self.matrices:
       small = [pl for pl in self.matrices if math.prod(pl.shape) <= SMALL_TENSOR]
-      large = self.matrices[len(small):]
-      block = (jnp.concatenate([self.pack_matrix(pl, leaves[pl.leaf]) for pl in small])
-               if small else None)
+      large = self.matrices[len(small) :]
+      block = (
+        jnp.concatenate([self.pack_matrix(pl, leaves[pl.leaf]) for pl in small]) if small else None
+      )
       if not large:
         tiles = block
       else:
         tiles = jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
         for start, part in ([(0, block)] if small else []) + [
-            (pl.first_tile, self.pack_matrix(pl, leaves[pl.leaf])) for pl in large]:
+          (pl.first_tile, self.pack_matrix(pl, leaves[pl.leaf])) for pl in large
+        ]:
           tiles = jax.lax.dynamic_update_slice(tiles, part, (start, 0, 0))
     if self.vectors:
       parts = []
@@ -349,7 +375,7 @@ class TensorLayout:
     """Inverse of :meth:`pack`: float32 leaves in tree-leaf order."""
     leaves: list = [None] * self.num_tensors
     for pl in self.matrices:
-      leaves[pl.leaf] = self.unpack_matrix(pl, tiles[pl.first_tile:pl.first_tile + pl.num_tiles])
+      leaves[pl.leaf] = self.unpack_matrix(pl, tiles[pl.first_tile : pl.first_tile + pl.num_tiles])
     for pl in self.vectors:
       leaves[pl.leaf] = self.unpack_vector(pl, chunks)
     return leaves
@@ -357,20 +383,20 @@ class TensorLayout:
   @staticmethod
   def unpack_vector(pl: VectorPlacement, chunks) -> jnp.ndarray:
     """One vector tensor, in its own shape, from ``(num_chunks, CHUNK)`` storage."""
-    flat = chunks[pl.first_chunk:pl.first_chunk + pl.num_chunks].reshape(-1)[:pl.size]
+    flat = chunks[pl.first_chunk : pl.first_chunk + pl.num_chunks].reshape(-1)[: pl.size]
     return flat.reshape(pl.shape)
 
   def unpack_row_vector(self, pl: MatrixPlacement, bands) -> jnp.ndarray:
     """A matrix tensor's per-row values from ``(num_row_bands, tile_rows)`` band storage,
     in the shape of the tensor without its column axis (axes in original order)."""
     n = pl.batch * pl.row_bands
-    x = bands[pl.first_row_band:pl.first_row_band + n].reshape(pl.batch, -1)[:, :pl.rows]
+    x = bands[pl.first_row_band : pl.first_row_band + n].reshape(pl.batch, -1)[:, : pl.rows]
     return self._unbatch(pl, x, pl.perm[-2])
 
   def unpack_col_vector(self, pl: MatrixPlacement, bands) -> jnp.ndarray:
     """Like :meth:`unpack_row_vector` for the per-column values (the row axis dropped)."""
     n = pl.batch * pl.col_bands
-    x = bands[pl.first_col_band:pl.first_col_band + n].reshape(pl.batch, -1)[:, :pl.cols]
+    x = bands[pl.first_col_band : pl.first_col_band + n].reshape(pl.batch, -1)[:, : pl.cols]
     return self._unbatch(pl, x, pl.perm[-1])
 
   @staticmethod
@@ -393,5 +419,6 @@ def tensor_layout(params) -> TensorLayout:
 
 # Static data of the optimizer state: no leaves for jax, nothing to save in a checkpoint.
 jax.tree_util.register_static(TensorLayout)
-serialization.register_serialization_state(TensorLayout, lambda layout: {},
-                                           lambda layout, state: layout)
+serialization.register_serialization_state(
+  TensorLayout, lambda layout: {}, lambda layout, state: layout
+)

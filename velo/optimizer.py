@@ -108,12 +108,22 @@ class VeloState(NamedTuple):
     layout = self.layout
     leaves: list = [None] * layout.num_tensors
     for pl in layout.matrices:
-      leaves[pl.leaf] = (_placeholder() if matrix_arrays is None else jnp.stack(
-        [layout.unpack_matrix(pl, a[pl.first_tile:pl.first_tile + pl.num_tiles])
-         for a in matrix_arrays]))
+      leaves[pl.leaf] = (
+        _placeholder()
+        if matrix_arrays is None
+        else jnp.stack(
+          [
+            layout.unpack_matrix(pl, a[pl.first_tile : pl.first_tile + pl.num_tiles])
+            for a in matrix_arrays
+          ]
+        )
+      )
     for pl in layout.vectors:
-      leaves[pl.leaf] = (_placeholder() if vector_arrays is None else jnp.stack(
-        [layout.unpack_vector(pl, a) for a in vector_arrays]))
+      leaves[pl.leaf] = (
+        _placeholder()
+        if vector_arrays is None
+        else jnp.stack([layout.unpack_vector(pl, a) for a in vector_arrays])
+      )
     return self._tree(leaves)
 
   @property
@@ -122,8 +132,9 @@ class VeloState(NamedTuple):
 
   @property
   def rms(self):
-    return self._per_tensor(_field(self.matrices, 'rms', single=True),
-                            _field(self.vectors, 'rms', single=True))
+    return self._per_tensor(
+      _field(self.matrices, 'rms', single=True), _field(self.vectors, 'rms', single=True)
+    )
 
   @property
   def v_diag(self):
@@ -142,11 +153,13 @@ class VeloState(NamedTuple):
     leaves: list = [_placeholder() for _ in range(layout.num_tensors)]
     for pl in layout.matrices:
       if pl.cols_are_d0 == velo_row:  # VeLO's accumulator is the one kept per matrix row
-        leaves[pl.leaf] = jnp.stack([layout.unpack_row_vector(pl, self.matrices.per_row[:, k])
-                                     for k in range(NUM_DECAYS)])
+        leaves[pl.leaf] = jnp.stack(
+          [layout.unpack_row_vector(pl, self.matrices.per_row[:, k]) for k in range(NUM_DECAYS)]
+        )
       else:
-        leaves[pl.leaf] = jnp.stack([layout.unpack_col_vector(pl, self.matrices.per_col[:, k])
-                                     for k in range(NUM_DECAYS)])
+        leaves[pl.leaf] = jnp.stack(
+          [layout.unpack_col_vector(pl, self.matrices.per_col[:, k]) for k in range(NUM_DECAYS)]
+        )
     return self._tree(leaves)
 
 
@@ -187,14 +200,20 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
   if layout.matrices:
     tiles = (layout.num_tiles, layout.tile_rows, layout.tile_cols)
     matrices = MatrixState(
-      momenta=zeros(NUM_DECAYS, *tiles), rms=zeros(*tiles),
+      momenta=zeros(NUM_DECAYS, *tiles),
+      rms=zeros(*tiles),
       per_row=zeros(layout.num_row_bands, NUM_DECAYS, layout.tile_rows),
       per_col=zeros(layout.num_col_bands, NUM_DECAYS, layout.tile_cols),
-      step=zeros(layout.num_tiles + 1, *tiles[1:]))
+      step=zeros(layout.num_tiles + 1, *tiles[1:]),
+    )
   if layout.vectors:
     chunks = (layout.num_chunks, CHUNK)
-    vectors = VectorState(momenta=zeros(NUM_DECAYS, *chunks), rms=zeros(*chunks),
-                          diag=zeros(NUM_DECAYS, *chunks), step=zeros(layout.num_chunks + 1, CHUNK))
+    vectors = VectorState(
+      momenta=zeros(NUM_DECAYS, *chunks),
+      rms=zeros(*chunks),
+      diag=zeros(NUM_DECAYS, *chunks),
+      step=zeros(layout.num_chunks + 1, CHUNK),
+    )
   n = layout.num_tensors
   init_lstm = theta['lstm_init_state']
   return VeloState(
@@ -225,48 +244,64 @@ def _pack(state: VeloState, params, grads=None):
   """``(p_tiles, g_tiles, p_chunks, g_chunks)``: float32 params and clipped grads, packed."""
   layout = state.layout
   if tensor_layout(params) != layout:
-    raise ValueError('VeLO: the parameter tree differs from the one the state was '
-                     f'initialised with ({tensor_layout(params)} vs {layout})')
-  p_tiles, p_chunks = layout.pack([jnp.asarray(p, jnp.float32)
-                                   for p in jax.tree_util.tree_leaves(params)])
+    raise ValueError(
+      'VeLO: the parameter tree differs from the one the state was '
+      f'initialised with ({tensor_layout(params)} vs {layout})'
+    )
+  p_tiles, p_chunks = layout.pack(
+    [jnp.asarray(p, jnp.float32) for p in jax.tree_util.tree_leaves(params)]
+  )
   g_tiles = g_chunks = None
   if grads is not None:
     treedef = jax.tree_util.tree_structure(params)
     # Clipped per matrix leaf (fused into the tile packing), once for all vector chunks.
     clip = lambda x: jnp.clip(x, -GRAD_CLIP, GRAD_CLIP)
-    g_tiles, g_chunks = layout.pack([clip(jnp.asarray(g, jnp.float32)) if np.ndim(g) >= 2
-                                     else jnp.asarray(g, jnp.float32)
-                                     for g in treedef.flatten_up_to(grads)])
+    g_tiles, g_chunks = layout.pack(
+      [
+        clip(jnp.asarray(g, jnp.float32)) if np.ndim(g) >= 2 else jnp.asarray(g, jnp.float32)
+        for g in treedef.flatten_up_to(grads)
+      ]
+    )
     g_chunks = None if g_chunks is None else clip(g_chunks)
   return p_tiles, g_tiles, p_chunks, g_chunks
 
 
-def _controller(theta, state: VeloState, sums: statistics.ParameterSums, loss,
-                fraction_trained) -> ControllerOutputs:
+def _controller(
+  theta, state: VeloState, sums: statistics.ParameterSums, loss, fraction_trained
+) -> ControllerOutputs:
   """Steps 2-4, from the current accumulators' statistics and ``mean(p^2)``."""
   loss_buffer = update_loss_buffer(state.loss_buffer, loss)
   loss_feats = loss_features(loss_buffer)
   if fraction_trained is None:
     fraction_trained = state.iteration / jnp.asarray(state.num_steps, jnp.float32)
   fraction_trained = jnp.asarray(fraction_trained, jnp.float32)
-  lstm_input = lstm_inputs(state.layout, statistics.param_scale_inverse(sums.mean_p2),
-                           state.stats, fraction_embedding(fraction_trained), loss_feats)
+  lstm_input = lstm_inputs(
+    state.layout,
+    statistics.param_scale_inverse(sums.mean_p2),
+    state.stats,
+    fraction_embedding(fraction_trained),
+    loss_feats,
+  )
   controls, lr_mult, hidden, cell = controller_step(
-    theta['rnn_params'], lstm_input, state.lstm_hidden, state.lstm_cell)
-  return ControllerOutputs(loss_buffer, loss_feats, fraction_trained, lstm_input, controls,
-                           lr_mult, hidden, cell)
+    theta['rnn_params'], lstm_input, state.lstm_hidden, state.lstm_cell
+  )
+  return ControllerOutputs(
+    loss_buffer, loss_feats, fraction_trained, lstm_input, controls, lr_mult, hidden, cell
+  )
 
 
-def controller_outputs(theta: Mapping[str, Any], state: VeloState, params: Any, loss,
-                       fraction_trained=None) -> ControllerOutputs:
+def controller_outputs(
+  theta: Mapping[str, Any], state: VeloState, params: Any, loss, fraction_trained=None
+) -> ControllerOutputs:
   """Steps 2-4: loss features, LSTM inputs and one controller step."""
   p_tiles, _, p_chunks, _ = _pack(state, params)
   sums = statistics.parameter_sums(state.layout, p_tiles, None, p_chunks, None)
   return _controller(theta, state, sums, loss, fraction_trained)
 
 
-def velo_update(theta: Mapping[str, Any], grads: Any, state: VeloState, params: Any, loss,
-                fraction_trained=None):
+def velo_update(
+  theta: Mapping[str, Any], grads: Any, state: VeloState, params: Any, loss, fraction_trained=None
+):
   """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
   layout = state.layout
   p_tiles, g_tiles, p_chunks, g_chunks = _pack(state, params, grads)
@@ -278,13 +313,23 @@ def velo_update(theta: Mapping[str, Any], grads: Any, state: VeloState, params: 
   if state.matrices is not None:
     m = state.matrices
     factors = statistics.update_factored(layout, m.per_row, m.per_col, sums)
-    mats = statistics.MatrixArrays(p_tiles, g_tiles, acc.update_momenta(m.momenta, g_tiles),
-                                   acc.update_rms(m.rms, g_tiles), factors.per_row,
-                                   factors.per_col)
+    mats = statistics.MatrixArrays(
+      p_tiles,
+      g_tiles,
+      acc.update_momenta(m.momenta, g_tiles),
+      acc.update_rms(m.rms, g_tiles),
+      factors.per_row,
+      factors.per_col,
+    )
   if state.vectors is not None:
     v = state.vectors
-    vecs = statistics.VectorArrays(p_chunks, g_chunks, acc.update_momenta(v.momenta, g_chunks),
-                                   acc.update_rms(v.rms, g_chunks), acc.update_diag(v.diag, g_chunks))
+    vecs = statistics.VectorArrays(
+      p_chunks,
+      g_chunks,
+      acc.update_momenta(v.momenta, g_chunks),
+      acc.update_rms(v.rms, g_chunks),
+      acc.update_diag(v.diag, g_chunks),
+    )
   shift = statistics.momentum_mean_shift(state.stats, sums)
   moments = statistics.channel_sums(layout, sums, shift, mats, vecs, factors)
 
@@ -295,22 +340,36 @@ def velo_update(theta: Mapping[str, Any], grads: Any, state: VeloState, params: 
   step_tiles = step_chunks = None
   if mats is not None:
     rows, cols = per_param_mlp.matrix_band_inputs(layout, w0n, mixed['b0'], factors)
-    step = per_param_mlp.matrix_step(rows_at(table, layout.tile_tensor), rows, cols, mats.p,
-                                     mats.g, mats.momenta, mats.rms)
-    matrices = MatrixState(mats.momenta, mats.rms, factors.per_row, factors.per_col,
-                           write_step(state.matrices.step, step))
+    step = per_param_mlp.matrix_step(
+      rows_at(table, layout.tile_tensor), rows, cols, mats.p, mats.g, mats.momenta, mats.rms
+    )
+    matrices = MatrixState(
+      mats.momenta,
+      mats.rms,
+      factors.per_row,
+      factors.per_col,
+      write_step(state.matrices.step, step),
+    )
     step_tiles = matrices.step
   if vecs is not None:
     w_diag = per_param_mlp.vector_diag_weights(w0n, mixed['b0'])
-    step = per_param_mlp.vector_step(rows_at(table, layout.chunk_tensor),
-                                     rows_at(w_diag, layout.chunk_tensor), vecs.p, vecs.g,
-                                     vecs.momenta, vecs.rms, vecs.diag)
+    step = per_param_mlp.vector_step(
+      rows_at(table, layout.chunk_tensor),
+      rows_at(w_diag, layout.chunk_tensor),
+      vecs.p,
+      vecs.g,
+      vecs.momenta,
+      vecs.rms,
+      vecs.diag,
+    )
     vectors = VectorState(vecs.momenta, vecs.rms, vecs.diag, write_step(state.vectors.step, step))
     step_chunks = vectors.step
 
   steps = layout.unpack(step_tiles, step_chunks)
-  updates = [(-step).astype(jnp.asarray(p).dtype)
-             for step, p in zip(steps, jax.tree_util.tree_leaves(params))]
+  updates = [
+    (-step).astype(jnp.asarray(p).dtype)
+    for step, p in zip(steps, jax.tree_util.tree_leaves(params))
+  ]
   new_state = VeloState(
     matrices=matrices,
     vectors=vectors,
@@ -347,8 +406,7 @@ def velo(theta: Mapping[str, Any], num_steps) -> optax.GradientTransformationExt
   def update_fn(updates, state, params=None, *, loss=None, fraction_trained=None, **extra_args):
     del extra_args
     if loss is None:
-      raise TypeError(
-        'VeLO needs the training loss: call update(grads, state, params, loss=loss).')
+      raise TypeError('VeLO needs the training loss: call update(grads, state, params, loss=loss).')
     if params is None:
       raise ValueError('VeLO needs the current params: update(grads, state, params, loss=...).')
     return velo_update(theta, updates, state, params, loss, fraction_trained)

@@ -77,8 +77,18 @@ _UNIT_WIDTH = len(_UNIT_CHANNELS)
 
 
 def _unit_columns():
-  names = [('g', 1), ('gr', 1), ('fg', 3), ('cg', 1), ('p', 1), ('rms', 1), ('r', 1), ('m', 3),
-           ('mr', 3), ('fm', 3)]
+  names = [
+    ('g', 1),
+    ('gr', 1),
+    ('fg', 3),
+    ('cg', 1),
+    ('p', 1),
+    ('rms', 1),
+    ('r', 1),
+    ('m', 3),
+    ('mr', 3),
+    ('fm', 3),
+  ]
   columns = {}
   for j in range(HIDDEN):
     start = j * _UNIT_WIDTH
@@ -107,15 +117,18 @@ def coefficient_table(w0n, mixed, lr_mult, mean_p2) -> jnp.ndarray:
   """``(n, TABLE_WIDTH)``: the per-tensor scalars of the elementwise pass."""
   n = w0n.shape[0]
   units = jnp.take(w0n, np.asarray(_UNIT_CHANNELS), axis=1)  # (n, channels, HIDDEN)
-  return jnp.concatenate([
-    jnp.swapaxes(units, 1, 2).reshape(n, -1),
-    mixed['w1'].reshape(n, -1),
-    mixed['b1'],
-    jnp.swapaxes(mixed['w2'][:, :, :2], 1, 2).reshape(n, -1),
-    mixed['b2'][:, :2],
-    lr_mult[:, None],
-    jnp.sqrt(mean_p2 + 1e-9)[:, None],
-  ], axis=1)
+  return jnp.concatenate(
+    [
+      jnp.swapaxes(units, 1, 2).reshape(n, -1),
+      mixed['w1'].reshape(n, -1),
+      mixed['b1'],
+      jnp.swapaxes(mixed['w2'][:, :, :2], 1, 2).reshape(n, -1),
+      mixed['b2'][:, :2],
+      lr_mult[:, None],
+      jnp.sqrt(mean_p2 + 1e-9)[:, None],
+    ],
+    axis=1,
+  )
 
 
 def _side_sums(w_value, w_rsqrt, values, bias=None):
@@ -123,8 +136,9 @@ def _side_sums(w_value, w_rsqrt, values, bias=None):
   (+ ``bias_j``); weights ``(bands, 3, HIDDEN)``, ``values`` ``(bands, 3, width)``.
   Returns ``(bands, HIDDEN, width)``."""
   rsqrts = jax.lax.rsqrt(values + statistics.FACTORED_RSQRT_EPS)
-  total = (jnp.einsum('bkj,bkw->bjw', w_value, values, precision=jax.lax.Precision.HIGHEST)
-           + jnp.einsum('bkj,bkw->bjw', w_rsqrt, rsqrts, precision=jax.lax.Precision.HIGHEST))
+  total = jnp.einsum(
+    'bkj,bkw->bjw', w_value, values, precision=jax.lax.Precision.HIGHEST
+  ) + jnp.einsum('bkj,bkw->bjw', w_rsqrt, rsqrts, precision=jax.lax.Precision.HIGHEST)
   return total if bias is None else total + bias[:, :, None]
 
 
@@ -139,16 +153,19 @@ def matrix_band_inputs(layout: TensorLayout, w0n, b0, factors: statistics.Matrix
   def side(values, band_factors, band_tensor, is_v_row, with_bias):
     w = rows_at(w0n, band_tensor)
     as_row = jnp.asarray(is_v_row)[:, None, None]
-    w_value = jnp.where(as_row, w[:, ROW[0]:ROW[-1] + 1], w[:, COL[0]:COL[-1] + 1])
-    w_rsqrt = jnp.where(as_row, w[:, ROW_RSQRT[0]:ROW_RSQRT[-1] + 1],
-                        w[:, COL_RSQRT[0]:COL_RSQRT[-1] + 1])
+    w_value = jnp.where(as_row, w[:, ROW[0] : ROW[-1] + 1], w[:, COL[0] : COL[-1] + 1])
+    w_rsqrt = jnp.where(
+      as_row, w[:, ROW_RSQRT[0] : ROW_RSQRT[-1] + 1], w[:, COL_RSQRT[0] : COL_RSQRT[-1] + 1]
+    )
     bias = rows_at(b0, band_tensor) if with_bias else None
     return jnp.concatenate([_side_sums(w_value, w_rsqrt, values, bias), band_factors], axis=1)
 
-  rows = side(factors.per_row, factors.row_factors, layout.row_band_tensor,
-              layout.row_band_is_v_row, True)
-  cols = side(factors.per_col, factors.col_factors, layout.col_band_tensor,
-              layout.col_band_is_v_row, False)
+  rows = side(
+    factors.per_row, factors.row_factors, layout.row_band_tensor, layout.row_band_is_v_row, True
+  )
+  cols = side(
+    factors.per_col, factors.col_factors, layout.col_band_tensor, layout.col_band_is_v_row, False
+  )
   return rows_at(rows, layout.tile_row_band), rows_at(cols, layout.tile_col_band)
 
 
@@ -176,7 +193,14 @@ def _shared_terms(coef, j, g, clip_g, p, rms, r, m, g_factor, m_factor):
   """
   u = lambda name: [coef(c) for c in _UNIT[name, j]]
   (w_g,), (w_gr,), w_fg, (w_cg,), (w_p,), (w_rms,), (w_r,) = (
-    u('g'), u('gr'), u('fg'), u('cg'), u('p'), u('rms'), u('r'))
+    u('g'),
+    u('gr'),
+    u('fg'),
+    u('cg'),
+    u('p'),
+    u('rms'),
+    u('r'),
+  )
   w_m, w_mr, w_fm = u('m'), u('mr'), u('fm')
   g_coef = w_g + w_gr * r
   total = w_cg * clip_g + w_p * p + w_rms * rms + w_r * r
@@ -198,8 +222,12 @@ def matrix_step(table, rows, cols, p, g, momenta, rms):
   col_f = [cols[:, HIDDEN + k, None, :] for k in range(NUM_DECAYS)]
   m = [momenta[k] for k in range(NUM_DECAYS)]
   clip_g, r, f = statistics.matrix_channels(g, rms, row_f, col_f)
-  first = [rows[:, j, :, None] + cols[:, j, None, :]
-           + _shared_terms(coef, j, g, clip_g, p, rms, r, m, f, f) for j in range(HIDDEN)]
+  first = [
+    rows[:, j, :, None]
+    + cols[:, j, None, :]
+    + _shared_terms(coef, j, g, clip_g, p, rms, r, m, f, f)
+    for j in range(HIDDEN)
+  ]
   return _hidden_and_step(coef, first)
 
 
@@ -217,8 +245,11 @@ def vector_step(table, w_diag, p, g, momenta, rms, diag):
   for j in range(HIDDEN):
     total = dcoef(_DIAG_B0 + j)
     for k in range(NUM_DECAYS):
-      total = (total + dcoef(_diag_column(j, k, False)) * diag[k]
-               + dcoef(_diag_column(j, k, True)) * diag_rsqrt[k])
+      total = (
+        total
+        + dcoef(_diag_column(j, k, False)) * diag[k]
+        + dcoef(_diag_column(j, k, True)) * diag_rsqrt[k]
+      )
     first.append(total + _shared_terms(coef, j, g, clip_g, p, rms, r, m, g_factor, m_factor))
   return _hidden_and_step(coef, first)
 
@@ -235,7 +266,7 @@ def vector_diag_weights(w0n, b0) -> jnp.ndarray:
   ``W[row_rsqrt_k] + W[col_rsqrt_k]`` (both channels are ``v_diag`` for a vector),
   then ``b0``."""
   n = w0n.shape[0]
-  values = w0n[:, ROW[0]:ROW[-1] + 1] + w0n[:, COL[0]:COL[-1] + 1]  # (n, 3, HIDDEN)
-  rsqrts = w0n[:, ROW_RSQRT[0]:ROW_RSQRT[-1] + 1] + w0n[:, COL_RSQRT[0]:COL_RSQRT[-1] + 1]
+  values = w0n[:, ROW[0] : ROW[-1] + 1] + w0n[:, COL[0] : COL[-1] + 1]  # (n, 3, HIDDEN)
+  rsqrts = w0n[:, ROW_RSQRT[0] : ROW_RSQRT[-1] + 1] + w0n[:, COL_RSQRT[0] : COL_RSQRT[-1] + 1]
   per_unit = jnp.swapaxes(jnp.concatenate([values, rsqrts], axis=1), 1, 2)  # (n, HIDDEN, 6)
   return jnp.concatenate([per_unit.reshape(n, -1), b0], axis=1)

@@ -72,9 +72,12 @@ class AccumulatorStats(NamedTuple):
 
 def zero_stats(n: int) -> AccumulatorStats:
   """Statistics of zero accumulators."""
-  return AccumulatorStats(jnp.zeros((n, NUM_DECAYS), jnp.float32),
-                          jnp.zeros((n, NUM_DECAYS), jnp.float32), jnp.zeros((n,), jnp.float32),
-                          jnp.zeros((n, NUM_DECAYS), jnp.float32))
+  return AccumulatorStats(
+    jnp.zeros((n, NUM_DECAYS), jnp.float32),
+    jnp.zeros((n, NUM_DECAYS), jnp.float32),
+    jnp.zeros((n,), jnp.float32),
+    jnp.zeros((n, NUM_DECAYS), jnp.float32),
+  )
 
 
 class ParameterSums(NamedTuple):
@@ -90,8 +93,11 @@ class ParameterSums(NamedTuple):
 def _per_tensor(layout: TensorLayout, tile_values, chunk_values):
   """``(n, k)`` sums per tensor from per-tile ``(T, k)`` and per-chunk ``(U, k)`` sums."""
   values = [v for v in (tile_values, chunk_values) if v is not None]
-  ids = [i for v, i in ((tile_values, layout.tile_tensor), (chunk_values, layout.chunk_tensor))
-         if v is not None]
+  ids = [
+    i
+    for v, i in ((tile_values, layout.tile_tensor), (chunk_values, layout.chunk_tensor))
+    if v is not None
+  ]
   return segment_sums(jnp.concatenate(values), np.concatenate(ids), layout.num_tensors)
 
 
@@ -103,8 +109,14 @@ def parameter_sums(layout: TensorLayout, p_tiles, g_tiles, p_chunks, g_chunks) -
     # two multi-output reductions, one along each tile axis
     per_row = fused_sums([jnp.square(p_tiles), jnp.square(g)], (2,))  # (T, R, 2)
     per_col = fused_sums([g, jnp.square(g)], (1,))  # (T, C, 2)
-    tile_sums = jnp.stack([jnp.sum(per_row[:, :, 0], axis=1), jnp.sum(per_col[:, :, 0], axis=1),
-                           jnp.sum(per_row[:, :, 1], axis=1)], axis=1)
+    tile_sums = jnp.stack(
+      [
+        jnp.sum(per_row[:, :, 0], axis=1),
+        jnp.sum(per_col[:, :, 0], axis=1),
+        jnp.sum(per_row[:, :, 1], axis=1),
+      ],
+      axis=1,
+    )
     row_g2 = segment_sums(per_row[:, :, 1], layout.tile_row_band, layout.num_row_bands)
     col_g2 = segment_sums(per_col[:, :, 1], layout.tile_col_band, layout.num_col_bands)
   if p_chunks is not None:
@@ -138,8 +150,11 @@ def _factors(layout, values, is_v_row, band_matrix, counts):
   """Row factor for bands holding VeLO's ``v_row`` (its mean taken per matrix), else column factor."""
   per_matrix = segment_sums(jnp.sum(values, axis=2), band_matrix, layout.num_matrices)
   mean = (per_matrix / jnp.asarray(counts, jnp.float32)[:, None])[jnp.asarray(band_matrix)]
-  return jnp.where(jnp.asarray(is_v_row)[:, None, None], acc.row_factor(values, mean[:, :, None]),
-                   acc.col_factor(values))
+  return jnp.where(
+    jnp.asarray(is_v_row)[:, None, None],
+    acc.row_factor(values, mean[:, :, None]),
+    acc.col_factor(values),
+  )
 
 
 def update_factored(layout: TensorLayout, per_row, per_col, sums: ParameterSums) -> MatrixFactors:
@@ -150,16 +165,18 @@ def update_factored(layout: TensorLayout, per_row, per_col, sums: ParameterSums)
   """
   row_mean_g2 = sums.row_g2 / jnp.asarray(layout.row_band_mean_count)[:, None] + acc.FACTORED_EPS
   col_mean_g2 = sums.col_g2 / jnp.asarray(layout.col_band_mean_count)[:, None] + acc.FACTORED_EPS
-  per_row = jnp.where(layout.row_band_mask()[:, None, :],
-                      acc.update_stacked(per_row, row_mean_g2), 0.0)
-  per_col = jnp.where(layout.col_band_mask()[:, None, :],
-                      acc.update_stacked(per_col, col_mean_g2), 0.0)
+  per_row = jnp.where(
+    layout.row_band_mask()[:, None, :], acc.update_stacked(per_row, row_mean_g2), 0.0
+  )
+  per_col = jnp.where(
+    layout.col_band_mask()[:, None, :], acc.update_stacked(per_col, col_mean_g2), 0.0
+  )
   return MatrixFactors(
-    per_row, per_col,
-    _factors(layout, per_row, layout.row_band_is_v_row, layout.row_band_matrix,
-             layout.matrix_rows),
-    _factors(layout, per_col, layout.col_band_is_v_row, layout.col_band_matrix,
-             layout.matrix_cols))
+    per_row,
+    per_col,
+    _factors(layout, per_row, layout.row_band_is_v_row, layout.row_band_matrix, layout.matrix_rows),
+    _factors(layout, per_col, layout.col_band_is_v_row, layout.col_band_matrix, layout.matrix_cols),
+  )
 
 
 def matrix_channels(g, new_rms, row_f, col_f):
@@ -183,15 +200,23 @@ def vector_channels(g, new_rms, new_diag):
   """
   r = jax.lax.rsqrt(new_rms + RMS_EPS)
   g_factor = [acc.safe_rsqrt(v + DIAG_RSQRT_EPS) for v in new_diag]
-  m_factor = [v ** -0.5 for v in new_diag]
+  m_factor = [v**-0.5 for v in new_diag]
   diag_rsqrt = [jax.lax.rsqrt(v + FACTORED_RSQRT_EPS) for v in new_diag]
   return jnp.clip(g, -CLIP_SMALL, CLIP_SMALL), r, g_factor, m_factor, diag_rsqrt
 
 
 # Order of the per-tile / per-chunk sums of :func:`channel_sums` (vectors add the last six).
 _STAT_TERMS = (('m1', 3), ('m_shift2', 3), ('rms1', 1))
-_MATRIX_TERMS = (('clip_g', 1), ('m', 3), ('rms', 1), ('r', 1), ('mr', 3), ('gr', 1), ('fg', 3),
-                 ('fm', 3)) + _STAT_TERMS
+_MATRIX_TERMS = (
+  ('clip_g', 1),
+  ('m', 3),
+  ('rms', 1),
+  ('r', 1),
+  ('mr', 3),
+  ('gr', 1),
+  ('fg', 3),
+  ('fm', 3),
+) + _STAT_TERMS
 _VECTOR_TERMS = _MATRIX_TERMS + (('v', 3), ('vr', 3))
 
 
@@ -223,9 +248,14 @@ def _common_terms(g, m, rms, fac_g, fac_m, shift, mask):
   """
   clip_g = jnp.clip(g, -CLIP_SMALL, CLIP_SMALL)
   r2 = 1 / (rms + RMS_EPS)
-  terms = ([jnp.square(x) for x in (clip_g, *m, rms)] + [jnp.where(mask, r2, 0.0)]
-           + [jnp.square(mk) * r2 for mk in m] + [jnp.square(g) * r2]
-           + [jnp.square(x) for x in fac_g + fac_m] + list(m))
+  terms = (
+    [jnp.square(x) for x in (clip_g, *m, rms)]
+    + [jnp.where(mask, r2, 0.0)]
+    + [jnp.square(mk) * r2 for mk in m]
+    + [jnp.square(g) * r2]
+    + [jnp.square(x) for x in fac_g + fac_m]
+    + list(m)
+  )
   terms += [jnp.where(mask, jnp.square(mk - a), 0.0) for mk, a in zip(m, shift)]
   return terms + [rms]
 
@@ -238,8 +268,15 @@ def _matrix_sums(layout, mats: MatrixArrays, factors: MatrixFactors, shift):
   col_f = [col_f[:, k, None, :] for k in range(NUM_DECAYS)]
   g, m = mats.g, [mats.momenta[k] for k in range(NUM_DECAYS)]
   f = [row_f[k] * col_f[k] for k in range(NUM_DECAYS)]
-  terms = _common_terms(g, m, mats.rms, [g * fk for fk in f], [mk * fk for mk, fk in zip(m, f)],
-                        _shift_per_element(shift, layout.tile_tensor, 3), layout.tile_mask())
+  terms = _common_terms(
+    g,
+    m,
+    mats.rms,
+    [g * fk for fk in f],
+    [mk * fk for mk, fk in zip(m, f)],
+    _shift_per_element(shift, layout.tile_tensor, 3),
+    layout.tile_mask(),
+  )
   return fused_sums(terms, (1, 2))
 
 
@@ -248,11 +285,16 @@ def _vector_sums(layout, vecs: VectorArrays, shift):
   g, m, diag = vecs.g, [vecs.momenta[k] for k in range(NUM_DECAYS)], list(vecs.diag)
   _, _, g_factor, m_factor, diag_rsqrt = vector_channels(g, vecs.rms, diag)
   mask = layout.chunk_mask()
-  terms = _common_terms(g, m, vecs.rms, [g * fk for fk in g_factor],
-                        [mk * fk for mk, fk in zip(m, m_factor)],
-                        _shift_per_element(shift, layout.chunk_tensor, 2), mask)
-  terms += [jnp.square(v) for v in diag] + [jnp.where(mask, jnp.square(x), 0.0)
-                                             for x in diag_rsqrt]
+  terms = _common_terms(
+    g,
+    m,
+    vecs.rms,
+    [g * fk for fk in g_factor],
+    [mk * fk for mk, fk in zip(m, m_factor)],
+    _shift_per_element(shift, layout.chunk_tensor, 2),
+    mask,
+  )
+  terms += [jnp.square(v) for v in diag] + [jnp.where(mask, jnp.square(x), 0.0) for x in diag_rsqrt]
   return fused_sums(terms, (1,))
 
 
@@ -286,8 +328,14 @@ def _new_stats(means, shift) -> AccumulatorStats:
   return AccumulatorStats(mean_m, var_m, mean_rms[:, 0], var_rms)
 
 
-def channel_sums(layout: TensorLayout, sums: ParameterSums, shift, mats: MatrixArrays | None,
-                 vecs: VectorArrays | None, factors: MatrixFactors | None) -> ChannelMoments:
+def channel_sums(
+  layout: TensorLayout,
+  sums: ParameterSums,
+  shift,
+  mats: MatrixArrays | None,
+  vecs: VectorArrays | None,
+  factors: MatrixFactors | None,
+) -> ChannelMoments:
   """The 30 channel second moments and the new accumulators' statistics, one pass per class.
 
   ``mats`` / ``vecs`` hold the UPDATED accumulators; ``shift``: the
@@ -305,17 +353,22 @@ def channel_sums(layout: TensorLayout, sums: ParameterSums, shift, mats: MatrixA
   v_row = v_col = diag
   if factors is not None:
     is_matrix = jnp.asarray(layout.tensor_is_matrix)[:, None]
-    by_row = _band_moments(layout, factors.per_row, layout.row_band_tensor,
-                           layout.row_band_mask())
-    by_col = _band_moments(layout, factors.per_col, layout.col_band_tensor,
-                           layout.col_band_mask())
+    by_row = _band_moments(layout, factors.per_row, layout.row_band_tensor, layout.row_band_mask())
+    by_col = _band_moments(layout, factors.per_col, layout.col_band_tensor, layout.col_band_mask())
     cols_are_d0 = jnp.asarray(layout.tensor_cols_are_d0)[:, None]
-    v_row = jnp.where(is_matrix, jnp.where(cols_are_d0, by_row, by_col)
-                      / jnp.asarray(layout.tensor_v_row_count)[:, None], diag)
-    v_col = jnp.where(is_matrix, jnp.where(cols_are_d0, by_col, by_row)
-                      / jnp.asarray(layout.tensor_v_col_count)[:, None], diag)
+    v_row = jnp.where(
+      is_matrix,
+      jnp.where(cols_are_d0, by_row, by_col) / jnp.asarray(layout.tensor_v_row_count)[:, None],
+      diag,
+    )
+    v_col = jnp.where(
+      is_matrix,
+      jnp.where(cols_are_d0, by_col, by_row) / jnp.asarray(layout.tensor_v_col_count)[:, None],
+      diag,
+    )
   candidates = jnp.concatenate(
-    [means, sums.mean_g2[:, None], sums.mean_p2[:, None], v_row, v_col], axis=1)
+    [means, sums.mean_g2[:, None], sums.mean_p2[:, None], v_row, v_col], axis=1
+  )
   return ChannelMoments(jnp.take(candidates, _CHANNEL_SOURCE, axis=1), _new_stats(means, shift))
 
 
@@ -326,8 +379,12 @@ def _channel_source():
   c = _COLUMN
   return np.asarray(
     [g2, *c['clip_g'], p2, *c['m'], *c['rms'], *c['mr'], *c['r'], *c['fg'], *c['gr']]
-    + [v_row + k for k in range(3)] + [v_col + k for k in range(3)]
-    + [v_row + 3 + k for k in range(3)] + [v_col + 3 + k for k in range(3)] + list(c['fm']))
+    + [v_row + k for k in range(3)]
+    + [v_col + k for k in range(3)]
+    + [v_row + 3 + k for k in range(3)]
+    + [v_col + 3 + k for k in range(3)]
+    + list(c['fm'])
+  )
 
 
 _CHANNEL_SOURCE = _channel_source()

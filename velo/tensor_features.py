@@ -41,8 +41,9 @@ def clip_log_abs(x, scale: float = 10.0):
   return jnp.clip(jnp.log(1e-8 + jnp.abs(x * scale)), -5, 5) * 0.5
 
 
-def lstm_inputs(layout: TensorLayout, scale, stats: AccumulatorStats, fraction_embed,
-                loss_feats) -> jnp.ndarray:
+def lstm_inputs(
+  layout: TensorLayout, scale, stats: AccumulatorStats, fraction_embed, loss_feats
+) -> jnp.ndarray:
   """``(n, 30)`` LSTM inputs, rows in tree-leaf order.
 
   ``scale``: ``s`` per tensor; ``stats``: the current accumulators' means and

@@ -23,29 +23,29 @@ NUM_MLP_INPUTS = sum(INPUT_GROUP_WIDTHS)  # 30 channels
 
 
 def _expected_shapes() -> dict[str, tuple[int, ...]]:
-    h, k = LSTM_HIDDEN_SIZE, NUM_MLP_SETS
-    shapes: dict[str, tuple[int, ...]] = {
-        "lstm_init_state/hidden": (1, h),
-        "lstm_init_state/cell": (1, h),
-    }
-    for name in ("linear", "linear_1", "linear_2"):
-        shapes[f"rnn_params/{name}/w"] = (NUM_LSTM_INPUTS, h)
-        shapes[f"rnn_params/{name}/b"] = (h,)
-    shapes["rnn_params/rnn/linear/w"] = (2 * h, 4 * h)
-    shapes["rnn_params/rnn/linear/b"] = (4 * h,)
-    shapes["rnn_params/rnn_to_controls/w"] = (h, k)
-    shapes["rnn_params/rnn_to_controls/b"] = (k,)
-    shapes["rnn_params/step_size/w"] = (h, 1)
-    shapes["rnn_params/step_size/b"] = (1,)
-    ff = "ff_mod_stack/~"
-    for i, width in enumerate(INPUT_GROUP_WIDTHS):
-        shapes[f"{ff}/w0__{i}"] = (k, width, MLP_HIDDEN_SIZE)
-    shapes[f"{ff}/b0"] = (k, MLP_HIDDEN_SIZE)
-    shapes[f"{ff}/w1"] = (k, MLP_HIDDEN_SIZE, MLP_HIDDEN_SIZE)
-    shapes[f"{ff}/b1"] = (k, MLP_HIDDEN_SIZE)
-    shapes[f"{ff}/w2"] = (k, MLP_HIDDEN_SIZE, MLP_OUTPUTS)
-    shapes[f"{ff}/b2"] = (k, MLP_OUTPUTS)
-    return shapes
+  h, k = LSTM_HIDDEN_SIZE, NUM_MLP_SETS
+  shapes: dict[str, tuple[int, ...]] = {
+    'lstm_init_state/hidden': (1, h),
+    'lstm_init_state/cell': (1, h),
+  }
+  for name in ('linear', 'linear_1', 'linear_2'):
+    shapes[f'rnn_params/{name}/w'] = (NUM_LSTM_INPUTS, h)
+    shapes[f'rnn_params/{name}/b'] = (h,)
+  shapes['rnn_params/rnn/linear/w'] = (2 * h, 4 * h)
+  shapes['rnn_params/rnn/linear/b'] = (4 * h,)
+  shapes['rnn_params/rnn_to_controls/w'] = (h, k)
+  shapes['rnn_params/rnn_to_controls/b'] = (k,)
+  shapes['rnn_params/step_size/w'] = (h, 1)
+  shapes['rnn_params/step_size/b'] = (1,)
+  ff = 'ff_mod_stack/~'
+  for i, width in enumerate(INPUT_GROUP_WIDTHS):
+    shapes[f'{ff}/w0__{i}'] = (k, width, MLP_HIDDEN_SIZE)
+  shapes[f'{ff}/b0'] = (k, MLP_HIDDEN_SIZE)
+  shapes[f'{ff}/w1'] = (k, MLP_HIDDEN_SIZE, MLP_HIDDEN_SIZE)
+  shapes[f'{ff}/b1'] = (k, MLP_HIDDEN_SIZE)
+  shapes[f'{ff}/w2'] = (k, MLP_HIDDEN_SIZE, MLP_OUTPUTS)
+  shapes[f'{ff}/b2'] = (k, MLP_OUTPUTS)
+  return shapes
 
 
 EXPECTED_THETA_SHAPES: dict[str, tuple[int, ...]] = _expected_shapes()
@@ -54,10 +54,10 @@ assert NUM_THETA_VALUES == 2_320_385, NUM_THETA_VALUES
 
 # The released file (flax msgpack, wrapper record with a ``params`` field).
 RELEASE_URL = (
-    "https://storage.googleapis.com/gresearch/learned_optimization/pretrained_lopts/"
-    "aug12_continue_on_bigger_2xbs_200kstep_bigproblem_v2_5620/params"
+  'https://storage.googleapis.com/gresearch/learned_optimization/pretrained_lopts/'
+  'aug12_continue_on_bigger_2xbs_200kstep_bigproblem_v2_5620/params'
 )
 RELEASE_WRAPPER_BYTES = 9_282_564
 # Mirrors redistribute the bare theta map ("theta.state").
 RELEASE_BARE_BYTES = 9_282_507
-RELEASE_BARE_GIT_BLOB = "2233e53ad4974489183a9863c8e165ab50ae4b63"
+RELEASE_BARE_GIT_BLOB = '2233e53ad4974489183a9863c8e165ab50ae4b63'

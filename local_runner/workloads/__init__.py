@@ -21,7 +21,10 @@ def get_workload(name: str):
       raise UnknownWorkloadError(
         f'{name!r} is an official AlgoPerf workload: the local runner runs embedded workloads '
         f'only ({known}); run it with the official runner (make submit, python -m study.launch)'
-        + (f', or use the embedded stand-in {stand_in!r}' if stand_in else ''))
-    raise UnknownWorkloadError(f'unknown workload {name!r} (--workload); embedded workloads: {known}')
+        + (f', or use the embedded stand-in {stand_in!r}' if stand_in else '')
+      )
+    raise UnknownWorkloadError(
+      f'unknown workload {name!r} (--workload); embedded workloads: {known}'
+    )
   module_name, class_name = catalogue.EMBEDDED_WORKLOADS[name].split(':')
   return getattr(importlib.import_module(module_name), class_name)()

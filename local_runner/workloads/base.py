@@ -41,9 +41,17 @@ def param_types_of(params) -> dict:
     if name == 'embedding':
       return spec.ParameterType.EMBEDDING
     if 'BatchNorm' in parents:
-      return spec.ParameterType.BATCH_NORM_SCALE if name == 'scale' else spec.ParameterType.BATCH_NORM_BIAS
+      return (
+        spec.ParameterType.BATCH_NORM_SCALE
+        if name == 'scale'
+        else spec.ParameterType.BATCH_NORM_BIAS
+      )
     if 'LayerNorm' in parents:
-      return spec.ParameterType.LAYER_NORM_SCALE if name == 'scale' else spec.ParameterType.LAYER_NORM_BIAS
+      return (
+        spec.ParameterType.LAYER_NORM_SCALE
+        if name == 'scale'
+        else spec.ParameterType.LAYER_NORM_BIAS
+      )
     if name == 'bias':
       return spec.ParameterType.BIAS
     if np.ndim(leaf) == 4:
@@ -77,14 +85,18 @@ def masked_loss(per_example, mask_batch=None) -> dict:
   if mask_batch is None:
     mask_batch = jnp.ones_like(per_example)
   per_example = per_example * mask_batch
-  return {'summed': per_example.sum(), 'n_valid_examples': mask_batch.sum(),
-          'per_example': per_example}
+  return {
+    'summed': per_example.sum(),
+    'n_valid_examples': mask_batch.sum(),
+    'per_example': per_example,
+  }
 
 
 def smoothed_sigmoid_cross_entropy(logits, labels, label_smoothing: float = 0.0):
   """Elementwise sigmoid cross-entropy with binary targets smoothed towards 1/2."""
   return optax.sigmoid_binary_cross_entropy(
-    logits, labels * (1.0 - label_smoothing) + 0.5 * label_smoothing)
+    logits, labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
+  )
 
 
 class EmbeddedWorkload:
@@ -146,8 +158,9 @@ class EmbeddedWorkload:
     return value <= target if self.target_metric_is_minimised else value >= target
 
   def has_reached_validation_target(self, eval_result: Dict[str, float]) -> bool:
-    return self._reached(eval_result[f'validation/{self.target_metric_name}'],
-                         self.validation_target_value)
+    return self._reached(
+      eval_result[f'validation/{self.target_metric_name}'], self.validation_target_value
+    )
 
   def has_reached_test_target(self, eval_result: Dict[str, float]) -> bool:
     return self._reached(eval_result[f'test/{self.target_metric_name}'], self.test_target_value)
@@ -172,8 +185,9 @@ class EmbeddedWorkload:
   def num_test_examples(self) -> int:
     return len(next(iter(self.splits['test'].values())))
 
-  def _build_input_queue(self, data_rng, split: str, data_dir=None,
-                         global_batch_size: int | None = None) -> Iterator[Dict[str, jnp.ndarray]]:
+  def _build_input_queue(
+    self, data_rng, split: str, data_dir=None, global_batch_size: int | None = None
+  ) -> Iterator[Dict[str, jnp.ndarray]]:
     """Endless shuffled batches of ``split``; a fresh permutation each epoch, drop the remainder."""
     del data_dir
     data = self.splits[split]
@@ -184,11 +198,19 @@ class EmbeddedWorkload:
     while True:
       order = rng.permutation(n)
       for start in range(0, n - batch_size + 1, batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         yield {k: jnp.asarray(v[idx]) for k, v in data.items()}
 
-  def eval_model(self, global_batch_size, params, model_state, rng, data_dir=None,
-                 imagenet_v2_data_dir=None, global_step: int = 0) -> Dict[str, float]:
+  def eval_model(
+    self,
+    global_batch_size,
+    params,
+    model_state,
+    rng,
+    data_dir=None,
+    imagenet_v2_data_dir=None,
+    global_step: int = 0,
+  ) -> Dict[str, float]:
     """Metrics on eval_train (reported as ``train/``), validation and test."""
     del global_batch_size, rng, data_dir, imagenet_v2_data_dir, global_step
     results = {}
@@ -218,12 +240,25 @@ class StatelessWorkload(EmbeddedWorkload):
 
   default_dropout_rate: float = 0.0
 
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-               update_batch_norm: bool, dropout_rate=None):
+  def model_fn(
+    self,
+    params,
+    augmented_and_preprocessed_input_batch,
+    model_state,
+    mode,
+    rng,
+    update_batch_norm: bool,
+    dropout_rate=None,
+  ):
     del update_batch_norm
     train = mode == spec.ForwardPassMode.TRAIN
     rate = self.default_dropout_rate if dropout_rate is None else dropout_rate
     rngs = {'dropout': rng} if train and rate else None
-    outputs = self._model.apply({'params': params}, augmented_and_preprocessed_input_batch['inputs'],
-                                train=train, dropout_rate=rate, rngs=rngs)
+    outputs = self._model.apply(
+      {'params': params},
+      augmented_and_preprocessed_input_batch['inputs'],
+      train=train,
+      dropout_rate=rate,
+      rngs=rngs,
+    )
     return outputs, model_state

@@ -71,7 +71,7 @@ def generate_clicks(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
   # The hidden model.
   dense_mu = rng.uniform(0.0, 3.0, NUM_DENSE)
   dense_weights = rng.normal(0.0, 0.3, NUM_DENSE)
-  category_probs = [(np.arange(v) + 1.0)**-1.2 for v in VOCAB_SIZES]
+  category_probs = [(np.arange(v) + 1.0) ** -1.2 for v in VOCAB_SIZES]
   category_probs = [p / p.sum() for p in category_probs]
   category_weights = [rng.normal(0.0, 0.35, v) for v in VOCAB_SIZES]
   factors = [rng.normal(0.0, 0.35, (v, FACTOR_RANK)) for v in VOCAB_SIZES[:NUM_INTERACTING]]
@@ -80,8 +80,13 @@ def generate_clicks(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
   counts = np.floor(np.exp(rng.normal(dense_mu, 1.0, (n, NUM_DENSE))))
   log_counts = np.log1p(counts)
   z = log_counts - dense_mu
-  categories = np.stack([np.minimum(np.searchsorted(np.cumsum(p), rng.uniform(size=n)), len(p) - 1)
-                         for p in category_probs], 1)
+  categories = np.stack(
+    [
+      np.minimum(np.searchsorted(np.cumsum(p), rng.uniform(size=n)), len(p) - 1)
+      for p in category_probs
+    ],
+    1,
+  )
 
   logit = z @ dense_weights + 0.4 * z[:, 0] * z[:, 1]
   logit += sum(w[categories[:, j]] for j, w in enumerate(category_weights))
@@ -97,8 +102,12 @@ def generate_clicks(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
   splits, start = {}, 0
   for name, size in SPLIT_SIZES.items():
     part = slice(start, start + size)
-    splits[name] = {'inputs': inputs[part], 'targets': clicks[part],
-                    'weights': np.ones(size, np.float32), 'probability': probability[part]}
+    splits[name] = {
+      'inputs': inputs[part],
+      'targets': clicks[part],
+      'weights': np.ones(size, np.float32),
+      'probability': probability[part],
+    }
     start += size
   splits['eval_train'] = {k: v[:EVAL_TRAIN_SIZE] for k, v in splits['train'].items()}
   return splits
@@ -125,9 +134,12 @@ class DLRMSmall(nn.Module):
     for i, width in enumerate(self.bottom_widths):
       x = nn.relu(nn.Dense(width, name=f'Dense_bottom_{i}')(x))
     offsets = jnp.asarray(np.cumsum((0,) + self.vocab_sizes[:-1]), jnp.int32)
-    table = nn.Embed(sum(self.vocab_sizes), self.embed_dim,
-                     embedding_init=nn.initializers.normal(1.0 / np.sqrt(self.embed_dim)),
-                     name='embedding_table')
+    table = nn.Embed(
+      sum(self.vocab_sizes),
+      self.embed_dim,
+      embedding_init=nn.initializers.normal(1.0 / np.sqrt(self.embed_dim)),
+      name='embedding_table',
+    )
     vectors = jnp.concatenate([x[:, None, :], table(categories + offsets)], axis=1)
     dots = jnp.einsum('bid,bjd->bij', vectors, vectors)
     upper_i, upper_j = np.triu_indices(vectors.shape[1], k=1)
@@ -158,8 +170,10 @@ class Criteo1tbMiniWorkload(StatelessWorkload):
     self._model = DLRMSmall()
 
   def _make_splits(self):
-    return {name: {k: v for k, v in split.items() if k != 'probability'}
-            for name, split in generate_clicks(self.data_seed).items()}
+    return {
+      name: {k: v for k, v in split.items() if k != 'probability'}
+      for name, split in generate_clicks(self.data_seed).items()
+    }
 
   @property
   def validation_bayes_loss(self) -> float:
@@ -175,8 +189,9 @@ class Criteo1tbMiniWorkload(StatelessWorkload):
 
   def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing: float = 0.0):
     """Sigmoid cross-entropy per example (targets smoothed towards 1/2): summed, count, per example."""
-    return masked_loss(smoothed_sigmoid_cross_entropy(logits_batch, label_batch, label_smoothing),
-                       mask_batch)
+    return masked_loss(
+      smoothed_sigmoid_cross_entropy(logits_batch, label_batch, label_smoothing), mask_batch
+    )
 
   def _split_metrics(self, params, model_state, split):
     del model_state

@@ -41,12 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algoperf_compat import spec
-from local_runner.workloads.base import (
-  StatelessWorkload,
-  init_variables,
-  masked_loss,
-  predict_eval,
-)
+from local_runner.workloads.base import StatelessWorkload, init_variables, masked_loss, predict_eval
 from local_runner.workloads.metrics import ssim_per_image
 
 IMAGE_SIZE = 32
@@ -70,13 +65,26 @@ def _ellipse_phantoms(rng: np.random.Generator, n: int) -> np.ndarray:
     images[:] += (u * u + v * v <= 1.0) * col(intensity * keep)
 
   ones = np.ones(n)
-  add(rng.uniform(-0.05, 0.05, n), rng.uniform(-0.05, 0.05, n), rng.uniform(0.7, 0.9, n),
-      rng.uniform(0.8, 0.95, n), rng.uniform(0, np.pi, n), ones, ones)
+  add(
+    rng.uniform(-0.05, 0.05, n),
+    rng.uniform(-0.05, 0.05, n),
+    rng.uniform(0.7, 0.9, n),
+    rng.uniform(0.8, 0.95, n),
+    rng.uniform(0, np.pi, n),
+    ones,
+    ones,
+  )
   num_inner = rng.integers(3, 8, n)
   for k in range(7):
-    add(rng.uniform(-0.5, 0.5, n), rng.uniform(-0.5, 0.5, n), rng.uniform(0.05, 0.35, n),
-        rng.uniform(0.05, 0.35, n), rng.uniform(0, np.pi, n), rng.uniform(-0.4, 0.6, n),
-        (k < num_inner).astype(float))
+    add(
+      rng.uniform(-0.5, 0.5, n),
+      rng.uniform(-0.5, 0.5, n),
+      rng.uniform(0.05, 0.35, n),
+      rng.uniform(0.05, 0.35, n),
+      rng.uniform(0, np.pi, n),
+      rng.uniform(-0.4, 0.6, n),
+      (k < num_inner).astype(float),
+    )
   return np.clip(images, 0.0, None)
 
 
@@ -84,11 +92,13 @@ def _column_masks(rng: np.random.Generator, n: int) -> np.ndarray:
   """Boolean ``(n, size)`` masks of kept k-space columns: the centre plus random ones, 1/4 overall."""
   num_center = int(round(CENTER_FRACTION * IMAGE_SIZE))
   num_kept = IMAGE_SIZE // ACCELERATION
-  center = np.arange(IMAGE_SIZE // 2 - num_center // 2, IMAGE_SIZE // 2 - num_center // 2 + num_center)
+  center = np.arange(
+    IMAGE_SIZE // 2 - num_center // 2, IMAGE_SIZE // 2 - num_center // 2 + num_center
+  )
   others = np.setdiff1d(np.arange(IMAGE_SIZE), center)
   masks = np.zeros((n, IMAGE_SIZE), bool)
   masks[:, center] = True
-  picked = np.argsort(rng.uniform(size=(n, len(others))), axis=1)[:, :num_kept - num_center]
+  picked = np.argsort(rng.uniform(size=(n, len(others))), axis=1)[:, : num_kept - num_center]
   masks[np.arange(n)[:, None], others[picked]] = True
   return masks
 
@@ -110,8 +120,11 @@ def generate_phantoms(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
   splits, start = {}, 0
   for name, size in SPLIT_SIZES.items():
     part = slice(start, start + size)
-    splits[name] = {'inputs': inputs[part], 'targets': targets[part],
-                    'weights': np.ones(size, np.float32)}
+    splits[name] = {
+      'inputs': inputs[part],
+      'targets': targets[part],
+      'weights': np.ones(size, np.float32),
+    }
     start += size
   splits['eval_train'] = {k: v[:EVAL_TRAIN_SIZE] for k, v in splits['train'].items()}
   return splits
@@ -146,7 +159,9 @@ class UpBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    x = nn.ConvTranspose(self.channels, (2, 2), strides=(2, 2), use_bias=False, name='ConvTranspose')(x)
+    x = nn.ConvTranspose(
+      self.channels, (2, 2), strides=(2, 2), use_bias=False, name='ConvTranspose'
+    )(x)
     return nn.leaky_relu(_instance_norm(x), negative_slope=0.2)
 
 
@@ -215,5 +230,7 @@ class FastmriMiniWorkload(StatelessWorkload):
     per_example_l1 = np.mean(np.abs(outputs - split['targets']), axis=(1, 2))
     per_example_ssim = ssim_per_image(outputs, split['targets'])
     n = weights.sum()
-    return {'loss': float((per_example_l1 * weights).sum() / n),
-            'ssim': float((per_example_ssim * weights).sum() / n)}
+    return {
+      'loss': float((per_example_l1 * weights).sum() / n),
+      'ssim': float((per_example_ssim * weights).sum() / n),
+    }

@@ -67,8 +67,11 @@ def _digits_splits(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
   images = (images - mean) / std
 
   def split(s):
-    return {'inputs': images[s], 'targets': labels[s],
-            'weights': np.ones(len(labels[s]), np.float32)}
+    return {
+      'inputs': images[s],
+      'targets': labels[s],
+      'weights': np.ones(len(labels[s]), np.float32),
+    }
 
   splits = {'train': split(train), 'validation': split(validation), 'test': split(test)}
   splits['eval_train'] = {k: v[:300] for k, v in splits['train'].items()}
@@ -105,8 +108,17 @@ class ImagenetResnetMiniWorkload(EmbeddedWorkload):
     self._record_param_tree(params)
     return params, model_state
 
-  def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-               update_batch_norm: bool, use_running_average_bn=None, dropout_rate=None):
+  def model_fn(
+    self,
+    params,
+    augmented_and_preprocessed_input_batch,
+    model_state,
+    mode,
+    rng,
+    update_batch_norm: bool,
+    use_running_average_bn=None,
+    dropout_rate=None,
+  ):
     """Logits; in TRAIN mode with ``update_batch_norm`` the batch statistics are updated."""
     del rng, dropout_rate
     train = mode == spec.ForwardPassMode.TRAIN

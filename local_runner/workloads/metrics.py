@@ -20,24 +20,31 @@ def _window_means(x: np.ndarray, window: int) -> np.ndarray:
   filter over the last two axes)."""
   c = np.cumsum(np.cumsum(x, axis=-2), axis=-1)
   c = np.pad(c, [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)])
-  sums = (c[..., window:, window:] - c[..., :-window, window:] - c[..., window:, :-window]
-          + c[..., :-window, :-window])
+  sums = (
+    c[..., window:, window:]
+    - c[..., :-window, window:]
+    - c[..., window:, :-window]
+    + c[..., :-window, :-window]
+  )
   return sums / window**2
 
 
 def _check_images(x: np.ndarray, y: np.ndarray, ndim: int, window: int) -> None:
   if x.shape != y.shape or x.ndim != ndim:
-    raise ValueError(f'ssim: expected two {"batches of " if ndim == 3 else ""}2-D images of '
-                     f'equal shape, got {x.shape} and {y.shape}')
+    raise ValueError(
+      f'ssim: expected two {"batches of " if ndim == 3 else ""}2-D images of '
+      f'equal shape, got {x.shape} and {y.shape}'
+    )
   if min(x.shape[-2:]) < window:
     raise ValueError(f'ssim: images {x.shape[-2:]} are smaller than the {window}x{window} window')
 
 
-def _ssim_per_image(x: np.ndarray, y: np.ndarray, data_range: np.ndarray,
-                    window: int) -> np.ndarray:
+def _ssim_per_image(
+  x: np.ndarray, y: np.ndarray, data_range: np.ndarray, window: int
+) -> np.ndarray:
   """The SSIM of each image pair along the leading axes (the formula of :func:`ssim`)."""
-  c1 = ((SSIM_K1 * data_range)**2)[..., None, None]
-  c2 = ((SSIM_K2 * data_range)**2)[..., None, None]
+  c1 = ((SSIM_K1 * data_range) ** 2)[..., None, None]
+  c2 = ((SSIM_K2 * data_range) ** 2)[..., None, None]
   n = window**2
   unbias = n / (n - 1)
   mx, my = _window_means(x, window), _window_means(y, window)
@@ -49,8 +56,12 @@ def _ssim_per_image(x: np.ndarray, y: np.ndarray, data_range: np.ndarray,
   return np.mean(numerator / denominator, axis=(-2, -1))
 
 
-def ssim(prediction: np.ndarray, target: np.ndarray, data_range: float | None = None,
-         window: int = SSIM_WINDOW) -> float:
+def ssim(
+  prediction: np.ndarray,
+  target: np.ndarray,
+  data_range: float | None = None,
+  window: int = SSIM_WINDOW,
+) -> float:
   """Mean structural similarity of two 2-D images.
 
   For every ``window x window`` patch fully inside the image, with patch means
@@ -74,8 +85,9 @@ def ssim(prediction: np.ndarray, target: np.ndarray, data_range: float | None = 
   return float(_ssim_per_image(x, y, np.float64(data_range), window))
 
 
-def ssim_per_image(predictions: np.ndarray, targets: np.ndarray,
-                   window: int = SSIM_WINDOW) -> np.ndarray:
+def ssim_per_image(
+  predictions: np.ndarray, targets: np.ndarray, window: int = SSIM_WINDOW
+) -> np.ndarray:
   """:func:`ssim` of each pair of a batch of images (shape ``(n, height, width)``), each with
   its own target's maximum as ``L``; the same numbers as calling :func:`ssim` per image,
   computed in one pass."""

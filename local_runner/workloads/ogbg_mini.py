@@ -90,10 +90,16 @@ LABEL_RULES = (
   ('has_ring', lambda a, b, adj: len(b) >= len(a)),
   ('at_least_3_type1', lambda a, b, adj: np.sum(a == 1) >= 3),
   ('type2_type2_bond', lambda a, b, adj: _typed_bond(a, b, 2, 2)),
-  ('type1_triple_bond', lambda a, b, adj: any(t == 2 and 1 in (a[i], a[j]) for (i, j), t in b.items())),
+  (
+    'type1_triple_bond',
+    lambda a, b, adj: any(t == 2 and 1 in (a[i], a[j]) for (i, j), t in b.items()),
+  ),
   ('has_degree_4_atom', lambda a, b, adj: adj.sum(1).max() >= 4),
   ('at_least_16_atoms', lambda a, b, adj: len(a) >= 16),
-  ('type4_double_bond', lambda a, b, adj: any(t == 1 and 4 in (a[i], a[j]) for (i, j), t in b.items())),
+  (
+    'type4_double_bond',
+    lambda a, b, adj: any(t == 1 and 4 in (a[i], a[j]) for (i, j), t in b.items()),
+  ),
   ('has_triangle', lambda a, b, adj: _has_triangle(adj)),
   ('type3_on_type1', lambda a, b, adj: _typed_bond(a, b, 1, 3)),
   ('type5_type5_bond', lambda a, b, adj: _typed_bond(a, b, 5, 5)),
@@ -108,7 +114,9 @@ def _random_molecule(rng: np.random.Generator):
   atoms = np.searchsorted(np.cumsum(ATOM_TYPE_PROBS), rng.uniform(size=n) * 0.999999)
   atoms[0] = 0  # a carbon-like root always has room for children
   capacity = np.array([MAX_DEGREE[t] for t in atoms])
-  bond_types = np.searchsorted(np.cumsum(BOND_TYPE_PROBS), rng.uniform(size=n + MAX_EXTRA_BONDS) * 0.999999)
+  bond_types = np.searchsorted(
+    np.cumsum(BOND_TYPE_PROBS), rng.uniform(size=n + MAX_EXTRA_BONDS) * 0.999999
+  )
   picks = rng.uniform(size=(n + MAX_EXTRA_BONDS, 2))
   bonds = {}
 
@@ -175,7 +183,9 @@ def generate_molecules(seed: int) -> Dict[str, Dict[str, object]]:
   return splits
 
 
-def pad_graphs(graph: jraph.GraphsTuple, n_node: int, n_edge: int, n_graph: int) -> jraph.GraphsTuple:
+def pad_graphs(
+  graph: jraph.GraphsTuple, n_node: int, n_edge: int, n_graph: int
+) -> jraph.GraphsTuple:
   """``jraph.pad_with_graphs`` in numpy (the same layout, without device round trips).
 
   One padding graph takes all padding nodes and all padding edges (which join
@@ -183,18 +193,24 @@ def pad_graphs(graph: jraph.GraphsTuple, n_node: int, n_edge: int, n_graph: int)
   """
   real_nodes, real_edges, real_graphs = len(graph.nodes), len(graph.senders), len(graph.n_node)
   if real_nodes >= n_node or real_edges > n_edge or real_graphs >= n_graph:
-    raise ValueError(f'pad_graphs: {real_nodes} nodes / {real_edges} edges / {real_graphs} graphs '
-                     f'do not fit {n_node} / {n_edge} / {n_graph}')
+    raise ValueError(
+      f'pad_graphs: {real_nodes} nodes / {real_edges} edges / {real_graphs} graphs '
+      f'do not fit {n_node} / {n_edge} / {n_graph}'
+    )
   pad = lambda a, rows: np.concatenate([a, np.zeros((rows,) + a.shape[1:], a.dtype)])
   edge_fill = np.full(n_edge - real_edges, real_nodes, np.int32)
   counts = lambda counts, total: np.concatenate(
-    [counts, [total], np.zeros(n_graph - real_graphs - 1, np.int32)]).astype(np.int32)
+    [counts, [total], np.zeros(n_graph - real_graphs - 1, np.int32)]
+  ).astype(np.int32)
   return jraph.GraphsTuple(
-    nodes=pad(graph.nodes, n_node - real_nodes), edges=pad(graph.edges, n_edge - real_edges),
+    nodes=pad(graph.nodes, n_node - real_nodes),
+    edges=pad(graph.edges, n_edge - real_edges),
     senders=np.concatenate([graph.senders, edge_fill]).astype(np.int32),
     receivers=np.concatenate([graph.receivers, edge_fill]).astype(np.int32),
-    n_node=counts(graph.n_node, n_node - real_nodes), n_edge=counts(graph.n_edge, n_edge - real_edges),
-    globals=pad(graph.globals, n_graph - real_graphs))
+    n_node=counts(graph.n_node, n_node - real_nodes),
+    n_edge=counts(graph.n_edge, n_edge - real_edges),
+    globals=pad(graph.globals, n_graph - real_graphs),
+  )
 
 
 def padded_batch(split: Dict[str, object], indices, batch_size: int) -> Dict[str, object]:
@@ -208,13 +224,20 @@ def padded_batch(split: Dict[str, object], indices, batch_size: int) -> Dict[str
     edges=np.concatenate([g['edges'] for g in graphs]),
     senders=np.concatenate([g['senders'] + o for g, o in zip(graphs, offsets)]),
     receivers=np.concatenate([g['receivers'] + o for g, o in zip(graphs, offsets)]),
-    n_node=n_node, n_edge=n_edge, globals=np.zeros((len(graphs), 1), np.float32))
-  batch = pad_graphs(batch, n_node=batch_size * MAX_NODES + 1,
-                     n_edge=batch_size * MAX_EDGES + 1, n_graph=batch_size + 1)
+    n_node=n_node,
+    n_edge=n_edge,
+    globals=np.zeros((len(graphs), 1), np.float32),
+  )
+  batch = pad_graphs(
+    batch,
+    n_node=batch_size * MAX_NODES + 1,
+    n_edge=batch_size * MAX_EDGES + 1,
+    n_graph=batch_size + 1,
+  )
   rows = np.zeros((batch_size + 1, NUM_LABELS), np.float32)
   targets, weights = rows.copy(), rows.copy()
-  targets[:len(graphs)] = split['targets'][indices]
-  weights[:len(graphs)] = split['weights'][indices]
+  targets[: len(graphs)] = split['targets'][indices]
+  weights[: len(graphs)] = split['weights'][indices]
   return {'inputs': batch, 'targets': targets, 'weights': weights}
 
 
@@ -248,12 +271,16 @@ class GraphNet(nn.Module):
     graph = graph._replace(globals=jnp.zeros((graph.n_node.shape[0], self.latent_dim)))
     graph = jraph.GraphMapFeatures(
       embed_node_fn=nn.Dense(self.latent_dim, name='Dense_node_embed'),
-      embed_edge_fn=nn.Dense(self.latent_dim, name='Dense_edge_embed'))(graph)
+      embed_edge_fn=nn.Dense(self.latent_dim, name='Dense_edge_embed'),
+    )(graph)
     for step in range(self.num_message_passing_steps):
+
       def mlp(part, step=step):
         return GraphMLP(self.hidden_widths, dropout_rate, train, name=f'MLP_{part}_{step}')
-      graph = jraph.GraphNetwork(update_edge_fn=mlp('edge'), update_node_fn=mlp('node'),
-                                 update_global_fn=mlp('global'))(graph)
+
+      graph = jraph.GraphNetwork(
+        update_edge_fn=mlp('edge'), update_node_fn=mlp('node'), update_global_fn=mlp('global')
+      )(graph)
     return nn.Dense(self.num_outputs, name='Dense_out')(graph.globals)
 
 
@@ -290,8 +317,9 @@ class OgbgMiniWorkload(StatelessWorkload):
   def num_train_examples(self) -> int:
     return len(self.splits['train']['targets'])
 
-  def _build_input_queue(self, data_rng, split: str, data_dir=None,
-                         global_batch_size: int | None = None) -> Iterator[Dict[str, object]]:
+  def _build_input_queue(
+    self, data_rng, split: str, data_dir=None, global_batch_size: int | None = None
+  ) -> Iterator[Dict[str, object]]:
     """Endless shuffled padded batches of ``split``; a fresh permutation each epoch, drop the remainder."""
     del data_dir
     data = self.splits[split]
@@ -301,7 +329,7 @@ class OgbgMiniWorkload(StatelessWorkload):
     while True:
       order = rng.permutation(n)
       for start in range(0, n - batch_size + 1, batch_size):
-        yield padded_batch(data, order[start:start + batch_size], batch_size)
+        yield padded_batch(data, order[start : start + batch_size], batch_size)
 
   def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
     del dropout_rate, aux_dropout_rate
@@ -316,24 +344,32 @@ class OgbgMiniWorkload(StatelessWorkload):
     ``summed`` over entries with mask 1, ``n_valid_examples`` = number of such
     entries, ``per_example`` the masked ``(graphs, labels)`` matrix.
     """
-    return masked_loss(smoothed_sigmoid_cross_entropy(logits_batch, label_batch, label_smoothing),
-                       mask_batch)
+    return masked_loss(
+      smoothed_sigmoid_cross_entropy(logits_batch, label_batch, label_smoothing), mask_batch
+    )
 
   def _batches_of(self, split_name: str, split) -> list:
     if split_name not in self._eval_batches:
       n = len(split['targets'])
       self._eval_batches[split_name] = [
         padded_batch(split, np.arange(s, min(s + self.eval_batch_size, n)), self.eval_batch_size)
-        for s in range(0, n, self.eval_batch_size)]
+        for s in range(0, n, self.eval_batch_size)
+      ]
     return self._eval_batches[split_name]
 
   def _split_metrics(self, params, model_state, split):
     del model_state
     name = next(k for k, v in self.splits.items() if v is split)
     n = len(split['targets'])
-    logits = np.concatenate([np.asarray(_predict(self._model, params, b['inputs']))[:-1]
-                             for b in self._batches_of(name, split)])[:n]
+    logits = np.concatenate(
+      [
+        np.asarray(_predict(self._model, params, b['inputs']))[:-1]
+        for b in self._batches_of(name, split)
+      ]
+    )[:n]
     targets, weights = split['targets'], split['weights']
     per_entry = np.asarray(optax.sigmoid_binary_cross_entropy(logits, targets)) * weights
-    return {'loss': float(per_entry.sum() / weights.sum()),
-            'mean_average_precision': mean_average_precision(targets, logits, weights)}
+    return {
+      'loss': float(per_entry.sum() / weights.sum()),
+      'mean_average_precision': mean_average_precision(targets, logits, weights),
+    }

@@ -12,5 +12,6 @@ def make_optimizer(hp, workload):
   return optax.sgd(hp.learning_rate, momentum=hp.momentum, nesterov=True)
 
 
-(get_batch_size, init_optimizer_state, update_params, prepare_for_eval,
- data_selection) = _common.Submission('nesterov', make_optimizer, DEFAULTS).functions()
+(get_batch_size, init_optimizer_state, update_params, prepare_for_eval, data_selection) = (
+  _common.Submission('nesterov', make_optimizer, DEFAULTS).functions()
+)

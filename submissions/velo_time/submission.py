@@ -18,8 +18,12 @@ def extra_args(workload, hp, global_step, train_state):
   return {'fraction_trained': _velo.fraction_of_budget(hp, workload, global_step, train_state)}
 
 
-(get_batch_size, init_optimizer_state, update_params, prepare_for_eval,
- data_selection) = _common.Submission(
-  'velo_time', make_optimizer, defaults={}, extra_args=extra_args,
-  optional_defaults={'step_budget': 0,
-                     'max_training_steps': _velo.MAX_TRAINING_STEPS}).functions()
+(get_batch_size, init_optimizer_state, update_params, prepare_for_eval, data_selection) = (
+  _common.Submission(
+    'velo_time',
+    make_optimizer,
+    defaults={},
+    extra_args=extra_args,
+    optional_defaults={'step_budget': 0, 'max_training_steps': _velo.MAX_TRAINING_STEPS},
+  ).functions()
+)

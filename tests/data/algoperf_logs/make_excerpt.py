@@ -31,14 +31,29 @@ EXCERPTS = {
   ('self_tuning', 'study_0', 'fastmri'): ((1,), (0, 6, 12, 18, 24)),
   ('self_tuning', 'study_3', 'librispeech_deepspeech'): ((1,), (0, 20, 40, 60, 82)),
 }
-CONTEXT = ('Using RNG seed', '--- Tuning run', 'Creating tuning directory', 'Starting training loop',
-           'Tuning trial', 'Hyperparameters:', 'Timing:')
+CONTEXT = (
+  'Using RNG seed',
+  '--- Tuning run',
+  'Creating tuning directory',
+  'Starting training loop',
+  'Tuning trial',
+  'Hyperparameters:',
+  'Timing:',
+)
 RUN = re.compile(r'--- Tuning run (\d+)/\d+ ---')
 EVAL = re.compile(r'Time since start: ')
 METRICS = re.compile(r'^(.* Metrics: )(\{.*\})\s*$')
 META_KEYS = ('rng_seed', 'gpu_model_name', 'gpu_count')
-FLAG_KEYS = ('submission_path', 'workload', 'framework', 'tuning_ruleset', 'num_tuning_trials',
-             'experiment_name', 'max_global_steps', 'rng_seed')
+FLAG_KEYS = (
+  'submission_path',
+  'workload',
+  'framework',
+  'tuning_ruleset',
+  'num_tuning_trials',
+  'experiment_name',
+  'max_global_steps',
+  'rng_seed',
+)
 
 
 def excerpt_log(lines, runs, indices) -> list[str]:
