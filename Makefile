@@ -60,12 +60,12 @@ test-official:
 	  exit 0; fi
 	@if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf; fi
 	ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
-	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs
+	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs --durations=0
 
 ## the SLURM array job on a throwaway one-node cluster (a few minutes; root, Debian's slurm-wlm
 ## and munge; skipped with the reason where they are missing)
 test-slurm: $(STAMP)
-	$(PY) -m pytest -q -rs -m slurm
+	$(PY) -m pytest -q -rs -m slurm --durations=0
 
 STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(STEP_BUDGETS),--step_budgets $(STEP_BUDGETS)) \
   $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
