@@ -340,12 +340,15 @@ class TensorLayout:
     x = x.reshape(tuple(pl.shape[a] for a in pl.perm))
     return jnp.transpose(x, np.argsort(pl.perm))
 
-  def pack(self, leaves) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
+  def pack(self, leaves, tiles_into=None) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
     """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class).
 
     Small matrices and all vectors are concatenated; each large matrix is written
     into the tile array in place (a concatenation would copy it twice, as XLA
-    materialises the reshaped operand first).
+    materialises the reshaped operand first). The writes cover every tile, padding
+    included, so the tile array can be any ``tiles_into`` of its shape: a donated
+    buffer is then rewritten in place instead of a fresh temporary (whose pages the
+    system would have to map again at every step).
     """
     tiles = chunks = None
     if self.matrices:
@@ -357,7 +360,11 @@ class TensorLayout:
       if not large:
         tiles = block
       else:
-        tiles = jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
+        tiles = (
+          jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
+          if tiles_into is None
+          else tiles_into
+        )
         for start, part in ([(0, block)] if small else []) + [
           (pl.first_tile, self.pack_matrix(pl, leaves[pl.leaf])) for pl in large
         ]:
