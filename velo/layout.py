@@ -265,6 +265,8 @@ class TensorLayout:
       i32(tile_col_band),
     )
     self.tile_valid_rows, self.tile_valid_cols = i32(tile_rows), i32(tile_cols)
+    #: Whether any tile holds padding (else the passes need no mask).
+    self.tiles_padded = bool(np.any(self.tile_valid_rows < R) or np.any(self.tile_valid_cols < C))
     self.row_band_tensor, self.row_band_matrix = i32(row_band_tensor), i32(row_band_matrix)
     self.row_band_valid = i32(row_band_valid)
     self.row_band_is_v_row = np.asarray(row_band_is_v_row, bool)
