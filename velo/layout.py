@@ -26,8 +26,9 @@ elements).
 
 The tile shape is chosen per tree from :data:`TILE_SHAPES` to minimise the
 padded size plus the per-tile vectors read by the passes. Tiles of small
-matrices come first (packed by one concatenation, cheap to compile); each large
-matrix is then written in place. Padding is zero and
+matrices come first (concatenated, cheap to compile; into a donated tile buffer
+in runs of at most :data:`SMALL_GROUP` values, each written in place, so that the
+temporaries stay small); each large matrix is then written in place. Padding is zero and
 stays zero (zero gradient keeps zero accumulators); statistics that a zero
 would corrupt are masked with the per-tile counts of real rows and columns.
 Tensors with a tiny factored axis next to a huge one are the costly case (up to
@@ -59,6 +60,8 @@ _TRANSPOSE_GAIN = 0.75
 #: Matrices up to this many values are packed together by one concatenation (cheap to
 #: compile); larger ones are each written in place into the tile array (one copy).
 SMALL_TENSOR = 1 << 18
+#: Small matrices are concatenated in runs of at most this many values (tiles included).
+SMALL_GROUP = 1 << 20
 
 
 def factored_axes(shape: Sequence[int]) -> tuple[int, int] | None:
@@ -172,7 +175,7 @@ class TensorLayout:
     self.tile_rows, self.tile_cols = min(TILE_SHAPES, key=lambda t: _cost(shapes, *t))
     matrices, vectors = [], []
     tile = row_band = col_band = matrix = chunk = 0
-    # small matrices first: their tiles form one block that is packed by one concatenation
+    # small matrices first: their tiles form blocks that are packed by concatenations
     order = sorted(range(len(shapes)), key=lambda i: math.prod(shapes[i]) > SMALL_TENSOR)
     for leaf in order:
       shape = shapes[leaf]
@@ -265,6 +268,8 @@ class TensorLayout:
       i32(tile_col_band),
     )
     self.tile_valid_rows, self.tile_valid_cols = i32(tile_rows), i32(tile_cols)
+    #: Whether any tile holds padding (else the passes need no mask).
+    self.tiles_padded = bool(np.any(self.tile_valid_rows < R) or np.any(self.tile_valid_cols < C))
     self.row_band_tensor, self.row_band_matrix = i32(row_band_tensor), i32(row_band_matrix)
     self.row_band_valid = i32(row_band_valid)
     self.row_band_is_v_row = np.asarray(row_band_is_v_row, bool)
@@ -340,27 +345,37 @@ class TensorLayout:
     x = x.reshape(tuple(pl.shape[a] for a in pl.perm))
     return jnp.transpose(x, np.argsort(pl.perm))
 
-  def pack(self, leaves) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
+  def pack(self, leaves, tiles_into=None) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
     """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class).
 
     Small matrices and all vectors are concatenated; each large matrix is written
     into the tile array in place (a concatenation would copy it twice, as XLA
-    materialises the reshaped operand first).
+    materialises the reshaped operand first). The writes cover every tile, padding
+    included, so the tile array can be any ``tiles_into`` of its shape: a donated
+    buffer is then rewritten in place instead of a fresh temporary (whose pages the
+    system would have to map again at every step).
     """
     tiles = chunks = None
     if self.matrices:
       small = [pl for pl in self.matrices if math.prod(pl.shape) <= SMALL_TENSOR]
       large = self.matrices[len(small) :]
-      block = (
-        jnp.concatenate([self.pack_matrix(pl, leaves[pl.leaf]) for pl in small]) if small else None
+      concat = lambda group: jnp.concatenate(
+        [self.pack_matrix(pl, leaves[pl.leaf]) for pl in group]
       )
-      if not large:
-        tiles = block
+      if not large and tiles_into is None:
+        tiles = concat(small)
       else:
-        tiles = jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
-        for start, part in ([(0, block)] if small else []) + [
-          (pl.first_tile, self.pack_matrix(pl, leaves[pl.leaf])) for pl in large
-        ]:
+        tiles = (
+          jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
+          if tiles_into is None
+          else tiles_into
+        )
+        parts = [
+          (group[0].first_tile, concat(group))
+          for group in _groups(small, self.tile_rows * self.tile_cols)
+        ]
+        parts += [(pl.first_tile, self.pack_matrix(pl, leaves[pl.leaf])) for pl in large]
+        for start, part in parts:
           tiles = jax.lax.dynamic_update_slice(tiles, part, (start, 0, 0))
     if self.vectors:
       parts = []
@@ -404,6 +419,22 @@ class TensorLayout:
     axes = pl.batch_axes + (kept_axis,)
     x = x.reshape(tuple(pl.shape[a] for a in axes))
     return jnp.transpose(x, np.argsort(axes))
+
+
+def _groups(placements, tile_size: int):
+  """Consecutive runs of ``placements`` of at most :data:`SMALL_GROUP` values (of tiles)
+  each; every run is concatenated and written in place on its own, so that the
+  temporaries stay small."""
+  groups, size = [], 0
+  for pl in placements:
+    n = pl.num_tiles * tile_size
+    if groups and size + n <= SMALL_GROUP:
+      groups[-1].append(pl)
+      size += n
+    else:
+      groups.append([pl])
+      size = n
+  return groups
 
 
 @functools.lru_cache(maxsize=64)
