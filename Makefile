@@ -54,12 +54,13 @@ install-algoperf:
 	ALGOPERF_SRC="$(ALGOPERF_SRC)" ALGOPERF_VENV="$(ALGOPERF_VENV)" bash tools/install_algoperf.sh
 
 ## the tests marked algoperf, against the real submission_runner and AlgoPerf's scoring code
+## (one shell: an "exit 0" on a recipe line of its own would not stop the lines after it)
 test-official:
 	@if [ -z "$(ALGOPERF_SRC)" ] && [ ! -f "$(ALGOPERF_VENV)/.algoperf-installed" ]; then \
 	  echo "test-official: skipped: no AlgoPerf source (set ALGOPERF_SRC=<checkout or archive>)"; \
-	  exit 0; fi
-	@if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf; fi
-	ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
+	  exit 0; fi; \
+	if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf || exit $$?; fi; \
+	set -x; ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
 	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs --durations=0
 
 ## the SLURM array job on a throwaway one-node cluster (a few minutes; root, Debian's slurm-wlm
