@@ -6,7 +6,9 @@ For every parameter tree (shapes of the AlgoPerf models, and the embedded
 workloads' own models): one jitted step per optimizer, update plus
 ``optax.apply_updates``, parameters and optimizer state donated, as in
 ``submissions/_common.py``. Printed per tree: the median step time of each,
-timed in alternation in the same process, and their ratio; the compile time
+timed in alternation in the same process, and their ratio (each compiled as the
+submissions compile it: VeLO under :func:`velo.compiler_options`, timed once more
+compiled with XLA's defaults); the compile time
 (lowering + XLA compilation) of each; XLA's temporary memory of each compiled
 step and VeLO's state size, as multiples of the parameter bytes.
 
@@ -191,9 +193,10 @@ def make_tree(shapes: dict[str, tuple], seed: int = 0):
 
 
 class Stepper:
-  """One donated, jitted ``update + apply_updates`` step of ``tx``; compiled on creation."""
+  """One donated, jitted ``update + apply_updates`` step of ``tx``; compiled on creation
+  with ``compiler_options`` (None: XLA's defaults)."""
 
-  def __init__(self, tx, params, grads, extra_args=None):
+  def __init__(self, tx, params, grads, extra_args=None, compiler_options=None):
     extra_args = extra_args or {}
 
     def step(params, state, grads):
@@ -205,7 +208,9 @@ class Stepper:
     self.grads = grads
     start, start_cpu = time.perf_counter(), _cpu_seconds()
     self.compiled = (
-      jax.jit(step, donate_argnums=(0, 1)).lower(self.params, self.state, grads).compile()
+      jax.jit(step, donate_argnums=(0, 1), compiler_options=compiler_options or None)
+      .lower(self.params, self.state, grads)
+      .compile()
     )
     self.compile_seconds = time.perf_counter() - start
     self.compile_cpu_seconds = _cpu_seconds() - start_cpu
@@ -234,9 +239,16 @@ def _temp_bytes(compiled):
 def bench_tree(shapes, theta, repeats: int) -> dict:
   params, grads = make_tree(shapes), make_tree(shapes, seed=1)
   param_bytes = 4 * sum(math.prod(s) for s in shapes.values())
+  options = velo.compiler_options()
+  loss = {'loss': jnp.float32(1.0)}
   adam = Stepper(optax.adam(1e-3), params, grads)
-  vel = Stepper(velo.velo(theta, 10_000), params, grads, {'loss': jnp.float32(1.0)})
-  t_velo, t_adam = interleaved_median_seconds([vel, adam], repeats=repeats)
+  vel = Stepper(velo.velo(theta, 10_000), params, grads, loss, compiler_options=options)
+  steppers = [vel, adam]
+  if options:  # VeLO once more, compiled with XLA's defaults
+    steppers.append(Stepper(velo.velo(theta, 10_000), params, grads, loss))
+  times = interleaved_median_seconds(steppers, repeats=repeats)
+  t_velo, t_adam, t_velo_default = times[0], times[1], times[-1] if options else times[0]
+  default_ratio = t_velo_default / t_adam
   multiple = lambda b: float('nan') if b is None else b / param_bytes
   return {
     'params': param_bytes // 4,
@@ -244,6 +256,7 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
     'adam_ms': t_adam * 1e3,
     'velo_ms': t_velo * 1e3,
     'ratio': t_velo / t_adam,
+    'default_ratio': default_ratio,
     'adam_compile_s': adam.compile_seconds,
     'velo_compile_s': vel.compile_seconds,
     'adam_compile_cpu_s': adam.compile_cpu_seconds,
@@ -261,6 +274,7 @@ COLUMNS = (
   ('adam ms', '{:.2f}'),
   ('velo ms', '{:.2f}'),
   ('velo/adam', '{:.1f}x'),
+  ('velo/adam, XLA defaults', '{:.1f}x'),
   ('adam compile s', '{:.1f}'),
   ('velo compile s', '{:.1f}'),
   ('adam compile cpu s', '{:.1f}'),
@@ -275,6 +289,7 @@ KEYS = (
   'adam_ms',
   'velo_ms',
   'ratio',
+  'default_ratio',
   'adam_compile_s',
   'velo_compile_s',
   'adam_compile_cpu_s',
@@ -311,7 +326,8 @@ def summary(results: dict) -> str:
   if big:
     parts.append(
       f'On the AlgoPerf-shaped trees a VeLO step costs {span(big, "ratio", "{:.1f}")}x '
-      f'the donated `optax.adam` step, compiles in '
+      f"the donated `optax.adam` step ({span(big, 'default_ratio', '{:.1f}')}x with XLA's "
+      f'default code generation), compiles in '
       f'{span(big, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
       f'{span(big, "adam_compile_cpu_s", "{:.1f}")}), and needs XLA temporary memory '
       f'of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes (state: '
@@ -327,13 +343,25 @@ def summary(results: dict) -> str:
   return ' '.join(parts)
 
 
+def _options_note() -> str:
+  options = velo.compiler_options()
+  if not options:
+    return "both with XLA's defaults"
+  listed = ', '.join(f'`{k}={v}`' for k, v in options.items())
+  return (
+    f"Adam with XLA's defaults, VeLO with `velo.compiler_options()` ({listed}); the column "
+    "'XLA defaults' times VeLO compiled without them"
+  )
+
+
 def header(theta_note: str) -> str:
   cpu = os.cpu_count()
   load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
   return (
     f'Measured by `make bench-readme` on {datetime.date.today().isoformat()}: '
     f'{platform.machine()} with {cpu} CPU cores (load average {load} at the start), '
-    f'backend {jax.default_backend()}, jax {jax.__version__}; {theta_note}. Steps timed in '
+    f'backend {jax.default_backend()}, jax {jax.__version__}; {theta_note}; each step compiled '
+    f'as the submissions compile it ({_options_note()}). Steps timed in '
     'alternation in one process (medians); compile times as wall and CPU seconds (the '
     'latter barely depend on other load); temp and state as multiples of the parameter '
     'bytes P. Do not edit by hand.'

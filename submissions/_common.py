@@ -1,8 +1,9 @@
 """AlgoPerf plumbing shared by every submission; a submission only states its optimizer.
 
 ``Submission(make_optimizer, defaults)`` provides the AlgoPerf functions:
-``init_optimizer_state`` builds the optax transformation and one jitted train step
-(parameters, model state and optimizer state donated); ``update_params`` runs it:
+``init_optimizer_state`` builds the optax transformation and the jitted train step
+(parameters, model state and optimizer state donated; a submission may compile its
+optimizer update in a jit of its own, with XLA options); ``update_params`` runs it:
 loss = ``summed / n_valid_examples`` of ``workload.loss_fn``, batch-norm statistics
 updated in train mode, the mean loss passed to the transformation as ``loss=``
 (learned optimizers need it; hand-crafted ones ignore it). ``prepare_for_eval``
@@ -217,13 +218,20 @@ def warmup_cosine_schedule(
 ExtraArgsFn = Callable[[Any, Any, int, Optional[Mapping[str, Any]]], Dict[str, float]]
 
 
-def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp):
+def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, update_options=None):
+  """The jitted train step ``(params, model_state, opt_state, batch, rng, extra_args) ->
+  (params, model_state, opt_state, loss)``, its buffers donated.
+
+  One jit with XLA's defaults; with ``update_options`` (non-empty ``compiler_options``),
+  two: the loss and gradient with XLA's defaults (compiled as for every optimizer), then
+  the optimizer update under the options.
+  """
   model_kwargs = {}
   if getattr(hp, 'dropout_rate', None) is not None:
     model_kwargs['dropout_rate'] = hp.dropout_rate
   label_smoothing = getattr(hp, 'label_smoothing', 0.0) or 0.0
 
-  def train_step(params, model_state, opt_state, batch, rng, extra_args):
+  def loss_and_grads(params, model_state, batch, rng):
     def mean_loss(p):
       logits, new_model_state = workload.model_fn(
         p,
@@ -243,10 +251,28 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp):
       return losses['summed'] / losses['n_valid_examples'], new_model_state
 
     (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
-    updates, new_opt_state = tx.update(grads, opt_state, params, loss=loss, **extra_args)
-    return optax.apply_updates(params, updates), new_model_state, new_opt_state, loss
+    return loss, new_model_state, grads
 
-  return jax.jit(train_step, donate_argnums=(0, 1, 2))
+  def update(params, opt_state, grads, loss, extra_args):
+    updates, new_opt_state = tx.update(grads, opt_state, params, loss=loss, **extra_args)
+    return optax.apply_updates(params, updates), new_opt_state
+
+  def train_step(params, model_state, opt_state, batch, rng, extra_args):
+    loss, new_model_state, grads = loss_and_grads(params, model_state, batch, rng)
+    params, opt_state = update(params, opt_state, grads, loss, extra_args)
+    return params, new_model_state, opt_state, loss
+
+  if not update_options:
+    return jax.jit(train_step, donate_argnums=(0, 1, 2))
+  jitted_grads = jax.jit(loss_and_grads, donate_argnums=(1,))
+  jitted_update = jax.jit(update, donate_argnums=(0, 1), compiler_options=update_options)
+
+  def split_train_step(params, model_state, opt_state, batch, rng, extra_args):
+    loss, new_model_state, grads = jitted_grads(params, model_state, batch, rng)
+    params, opt_state = jitted_update(params, opt_state, grads, loss, extra_args)
+    return params, new_model_state, opt_state, loss
+
+  return split_train_step
 
 
 class Submission:
@@ -257,7 +283,9 @@ class Submission:
   ``extra_args(workload, hp, global_step, train_state)``, if given, returns extra
   scalar keyword arguments for the transformation's ``update`` at each step
   (traced, so changing values do not recompile). ``optional_defaults`` are
-  hyperparameters a search space may omit.
+  hyperparameters a search space may omit. ``update_compiler_options()``, if given,
+  returns XLA ``compiler_options`` for the optimizer update (see :func:`_make_train_step`;
+  asked when the optimizer is built, so that the backend is known).
   """
 
   def __init__(
@@ -267,12 +295,14 @@ class Submission:
     defaults: Mapping[str, Any],
     extra_args: Optional[ExtraArgsFn] = None,
     optional_defaults: Optional[Mapping[str, Any]] = None,
+    update_compiler_options: Optional[Callable[[], Mapping[str, Any]]] = None,
   ):
     self.name = name
     self.make_optimizer = make_optimizer
     self.defaults = dict(defaults)
     self.optional_defaults = dict(optional_defaults or {})
     self.extra_args = extra_args
+    self.update_compiler_options = update_compiler_options
 
   def hyperparameters(self, hyperparameters):
     return resolve_hyperparameters(
@@ -286,7 +316,8 @@ class Submission:
     # Fresh buffers for every leaf: an init may alias one array in several leaves, and
     # the train step donates the state.
     opt_state = jax.tree_util.tree_map(jnp.copy, tx.init(model_params))
-    return opt_state, _make_train_step(workload, tx, hp)
+    options = dict(self.update_compiler_options()) if self.update_compiler_options else {}
+    return opt_state, _make_train_step(workload, tx, hp, options)
 
   def update_params(
     self,

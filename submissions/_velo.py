@@ -84,6 +84,7 @@ def prompted_submission(name: str, self_tuning_fraction: float) -> _common.Submi
     make_optimizer,
     defaults={'total_steps': None},
     optional_defaults={'max_training_steps': MAX_TRAINING_STEPS},
+    update_compiler_options=velo.compiler_options,
   )
 
 

@@ -6,11 +6,15 @@ import json
 import math
 import types
 
+import jax
+import numpy as np
 import pytest
 from conftest import GOLDEN_THETA, REPO
 
+import velo
 from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
+from local_runner.workloads import get_workload
 from study.locate import search_space_file
 from submissions import _common, _velo
 
@@ -193,3 +197,33 @@ def test_velo_prompts_exist_and_velo_short_is_75_percent(workload, condition):
       assert full == get_workload(workload).step_hint
     else:
       assert full == steps[workload]
+
+
+@needs_theta
+def test_velo_update_in_its_own_jit_under_its_options_gives_the_one_jit_result(
+  tiny_workload, monkeypatch
+):
+  """The VeLO submissions compile the update apart from the gradient, under
+  ``velo.compiler_options()``; three train steps land where one default-compiled jit
+  lands, to float32 rounding."""
+  monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
+  workload = get_workload(tiny_workload)
+  tx = _velo.make_velo(100)
+  hyper = hp(total_steps=100, max_training_steps=_velo.MAX_TRAINING_STEPS)
+  queue = workload._build_input_queue(jax.random.PRNGKey(1), 'train', global_batch_size=32)
+  batches = [next(queue) for _ in range(3)]
+  initial = jax.tree_util.tree_leaves(workload.init_model_fn(jax.random.PRNGKey(0))[0])
+  results = []
+  for options in ({}, velo.compiler_options() or {'xla_cpu_prefer_vector_width': 512}):
+    params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
+    opt_state = tx.init(params)
+    step = _common._make_train_step(workload, tx, hyper, options)
+    for i, batch in enumerate(batches):
+      params, model_state, opt_state, _ = step(
+        params, model_state, opt_state, batch, jax.random.PRNGKey(i), {}
+      )
+    results.append(jax.tree_util.tree_leaves(params))
+  moved = [np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(results[0], initial)]
+  assert max(moved) > 1e-5  # the steps moved the parameters
+  for one_jit, split in zip(*results):
+    np.testing.assert_allclose(np.asarray(split), np.asarray(one_jit), rtol=0, atol=1e-8)

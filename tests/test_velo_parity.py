@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,9 +22,11 @@ pytestmark = pytest.mark.skipif(
 NUM_UPDATES = 6
 
 
-@pytest.fixture(scope='module')
-def replay():
-  """Runs the 6 golden updates; returns (golden npz dict, per-step records)."""
+@pytest.fixture(scope='module', params=['xla_defaults', 'velo_options'])
+def replay(request):
+  """Runs the 6 golden updates; returns (golden npz dict, per-step records). Twice: compiled
+  with XLA's defaults, and with :func:`velo.compiler_options` (as the submissions compile it)."""
+  options = velo.compiler_options() if request.param == 'velo_options' else {}
   golden = dict(np.load(GOLDEN / 'trajectory.npz'))
   theta = velo.load_theta(GOLDEN / 'theta.msgpack')
   jtheta = _as_jnp_theta(theta)
@@ -32,7 +36,7 @@ def replay():
   opt = velo.velo(theta, num_steps)
   state = opt.init(params)
 
-  @jax.jit
+  @functools.partial(jax.jit, compiler_options=options or None)
   def step(state, params, grads, loss):
     ctrl = velo.controller_outputs(jtheta, state, params, loss)
     mlp_weights = mix_mlp_weights(jtheta['ff_mod_stack']['~'], ctrl.controls)

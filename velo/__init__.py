@@ -10,6 +10,7 @@ from velo.checkpoint import (
   theta_from_bytes,
   validate_theta,
 )
+from velo.compile_options import compiler_options
 from velo.optimizer import ControllerOutputs, VeloState, controller_outputs, velo, velo_update
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
   'VeloCheckpointError',
   'VeloCheckpointMissing',
   'VeloState',
+  'compiler_options',
   'controller_outputs',
   'default_cache_path',
   'every_k_calls',

@@ -7,6 +7,7 @@ In place of ``iteration / num_steps``, VeLO sees
 (with the horizon limit of :mod:`submissions._velo`).
 """
 
+import velo
 from submissions import _common, _velo
 
 
@@ -25,5 +26,6 @@ def extra_args(workload, hp, global_step, train_state):
     defaults={},
     extra_args=extra_args,
     optional_defaults={'step_budget': 0, 'max_training_steps': _velo.MAX_TRAINING_STEPS},
+    update_compiler_options=velo.compiler_options,
   ).functions()
 )
