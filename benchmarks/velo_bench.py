@@ -41,6 +41,8 @@ if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
 
 import velo  # noqa: E402
+from velo import per_param_mlp  # noqa: E402
+from velo.layout import CHUNK, tensor_layout  # noqa: E402
 from bench_core import layout as trial_layout  # noqa: E402
 from bench_core.cli import run_main  # noqa: E402
 from bench_core.errors import BenchError  # noqa: E402
@@ -222,6 +224,57 @@ class Stepper:
     return self.params
 
 
+class MlpPass:
+  """VeLO's per-parameter MLP pass alone (:func:`velo.per_param_mlp.matrix_step` and
+  ``vector_step``) over the tree's packed tiles and chunks, on random inputs, compiled under
+  :func:`velo.compiler_options`: the part of a VeLO step that is arithmetic, not memory
+  traffic (about 250 vector operations per 8 values), so a floor for the whole step."""
+
+  def __init__(self, params):
+    layout = tensor_layout(params)
+    rng = np.random.default_rng(2)
+    draw = lambda *shape: jnp.asarray(np.abs(rng.standard_normal(shape, dtype=np.float32)))
+    self.args = []
+    tiles, chunks = layout.num_tiles, layout.num_chunks
+    R, C = layout.tile_rows, layout.tile_cols
+    if tiles:
+      self.args.append(
+        (
+          draw(tiles, per_param_mlp.TABLE_WIDTH) * 0.1,
+          draw(tiles, 7, R),
+          draw(tiles, 7, C),
+          draw(tiles, R, C),
+          draw(tiles, R, C),
+          draw(3, tiles, R, C),
+          draw(tiles, R, C),
+        )
+      )
+    if chunks:
+      self.args.append(
+        (
+          draw(chunks, per_param_mlp.TABLE_WIDTH) * 0.1,
+          draw(chunks, 7 * per_param_mlp.HIDDEN),
+          draw(chunks, CHUNK),
+          draw(chunks, CHUNK),
+          draw(3, chunks, CHUNK),
+          draw(chunks, CHUNK),
+          draw(3, chunks, CHUNK),
+        )
+      )
+    steps = (per_param_mlp.matrix_step, per_param_mlp.vector_step)
+    fns = [steps[0]] * bool(tiles) + [steps[1]] * bool(chunks)
+
+    def both(args):
+      return [fn(*a) for fn, a in zip(fns, args)]
+
+    self.compiled = (
+      jax.jit(both, compiler_options=velo.compiler_options() or None).lower(self.args).compile()
+    )
+
+  def __call__(self):
+    return self.compiled(self.args)
+
+
 def _cpu_seconds() -> float:
   """CPU time of this process (all threads): compile work, little affected by other load."""
   usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -244,10 +297,12 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
   adam = Stepper(optax.adam(1e-3), params, grads)
   vel = Stepper(velo.velo(theta, 10_000), params, grads, loss, compiler_options=options)
   steppers = [vel, adam]
+  steppers.append(MlpPass(params))
   if options:  # VeLO once more, compiled with XLA's defaults
     steppers.append(Stepper(velo.velo(theta, 10_000), params, grads, loss))
   times = interleaved_median_seconds(steppers, repeats=repeats)
-  t_velo, t_adam, t_velo_default = times[0], times[1], times[-1] if options else times[0]
+  t_velo, t_adam, t_mlp = times[:3]
+  t_velo_default = times[3] if options else t_velo
   default_ratio = t_velo_default / t_adam
   multiple = lambda b: float('nan') if b is None else b / param_bytes
   return {
@@ -257,6 +312,7 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
     'velo_ms': t_velo * 1e3,
     'ratio': t_velo / t_adam,
     'default_ratio': default_ratio,
+    'mlp_ratio': t_mlp / t_adam,
     'adam_compile_s': adam.compile_seconds,
     'velo_compile_s': vel.compile_seconds,
     'adam_compile_cpu_s': adam.compile_cpu_seconds,
@@ -275,6 +331,7 @@ COLUMNS = (
   ('velo ms', '{:.2f}'),
   ('velo/adam', '{:.1f}x'),
   ('velo/adam, XLA defaults', '{:.1f}x'),
+  ('mlp pass/adam', '{:.1f}x'),
   ('adam compile s', '{:.1f}'),
   ('velo compile s', '{:.1f}'),
   ('adam compile cpu s', '{:.1f}'),
@@ -290,6 +347,7 @@ KEYS = (
   'velo_ms',
   'ratio',
   'default_ratio',
+  'mlp_ratio',
   'adam_compile_s',
   'velo_compile_s',
   'adam_compile_cpu_s',
@@ -327,7 +385,8 @@ def summary(results: dict) -> str:
     parts.append(
       f'On the AlgoPerf-shaped trees a VeLO step costs {span(big, "ratio", "{:.1f}")}x '
       f"the donated `optax.adam` step ({span(big, 'default_ratio', '{:.1f}')}x with XLA's "
-      f'default code generation), compiles in '
+      f'default code generation; its per-parameter MLP pass alone: '
+      f'{span(big, "mlp_ratio", "{:.1f}")}x), compiles in '
       f'{span(big, "velo_compile_cpu_s", "{:.1f}")} CPU-seconds (Adam: '
       f'{span(big, "adam_compile_cpu_s", "{:.1f}")}), and needs XLA temporary memory '
       f'of {span(big, "velo_temp", "{:.1f}")}x the parameter bytes (state: '

@@ -27,6 +27,7 @@ def result(params, ratio, velo_compile, temp):
     'velo_ms': 2.0 * ratio,
     'ratio': ratio,
     'default_ratio': ratio * 1.5,
+    'mlp_ratio': ratio / 2,
     'adam_compile_s': 0.6,
     'velo_compile_s': velo_compile + 1,
     'adam_compile_cpu_s': 0.5,
