@@ -46,6 +46,7 @@ from velo.layout import CHUNK, tensor_layout  # noqa: E402
 from bench_core import layout as trial_layout  # noqa: E402
 from bench_core.cli import run_main  # noqa: E402
 from bench_core.errors import BenchError  # noqa: E402
+from local_runner.workloads import get_workload  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved_median_seconds  # noqa: E402
@@ -161,8 +162,6 @@ def ogbg_gnn(latent: int = 256, hidden: int = 256, num_layers: int = 5) -> dict[
 
 def embedded_tree(name: str) -> dict[str, tuple]:
   """The parameter shapes of an embedded workload's model."""
-  from local_runner.workloads import get_workload
-
   params, _ = get_workload(name).init_model_fn(jax.random.PRNGKey(0))
   leaves = jax.tree_util.tree_leaves_with_path(params)
   return {jax.tree_util.keystr(path): tuple(x.shape) for path, x in leaves}

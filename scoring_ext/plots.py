@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from matplotlib.figure import Figure
 
 LINE_STYLES = ('-', '--', ':', '-.')
 MARKERS = ('o', 's', '^', 'D', 'v', 'P', 'X', '*', '<', '>')
@@ -67,12 +68,7 @@ def plot_performance_profile(
 def render_profile_figure(
   taus, rho, labels, title: str, formats=('png', 'pdf'), scores=None
 ) -> dict:
-  """The profile as {format: bytes}, drawn with the Agg backend (no display)."""
-  import matplotlib
-
-  matplotlib.use('Agg', force=False)
-  from matplotlib.figure import Figure
-
+  """The profile as {format: bytes}, drawn on a standalone Figure (no display, no pyplot)."""
   figure = Figure(figsize=(6, 4), dpi=120)
   plot_performance_profile(figure.add_subplot(1, 1, 1), taus, rho, labels, title, scores=scores)
   figure.tight_layout()

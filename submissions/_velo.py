@@ -27,6 +27,8 @@ import functools
 import math
 import os
 
+from absl import flags
+
 import velo
 from submissions import _common
 from velo.accumulation import every_k_calls
@@ -90,13 +92,8 @@ def prompted_submission(name: str, self_tuning_fraction: float) -> _common.Submi
 
 def step_budget_from_flags() -> int | None:
   """``--max_global_steps`` of the runner process (official or local), if its absl flags are parsed."""
-  try:
-    from absl import flags
-
-    if flags.FLAGS.is_parsed() and 'max_global_steps' in flags.FLAGS:
-      return flags.FLAGS.max_global_steps or None
-  except Exception:  # absl absent or flags in an unexpected state: no step budget known
-    return None
+  if flags.FLAGS.is_parsed() and 'max_global_steps' in flags.FLAGS:
+    return flags.FLAGS.max_global_steps or None
   return None
 
 

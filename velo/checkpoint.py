@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flax import serialization
 
 from bench_core.errors import BenchError
 from velo.theta_spec import EXPECTED_THETA_SHAPES
@@ -133,8 +134,6 @@ def _to_float32_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
 
 def theta_from_bytes(data: bytes, where: str = '<bytes>') -> dict[str, Any]:
   """Decode and validate a msgpack theta (either layout); nested dict of float32 arrays."""
-  from flax import serialization
-
   try:
     restored = serialization.msgpack_restore(data)
   except Exception as exc:  # msgpack raises several unrelated exception types
