@@ -233,41 +233,40 @@ class MlpPass:
     layout = tensor_layout(params)
     rng = np.random.default_rng(2)
     draw = lambda *shape: jnp.asarray(np.abs(rng.standard_normal(shape, dtype=np.float32)))
-    self.args = []
     tiles, chunks = layout.num_tiles, layout.num_chunks
     R, C = layout.tile_rows, layout.tile_cols
+    hidden, decays = per_param_mlp.HIDDEN, per_param_mlp.NUM_DECAYS
+    width = per_param_mlp.TABLE_WIDTH
+    band = hidden + decays  # rows of the band inputs (matrix_band_inputs)
+    diag = (2 * decays + 1) * hidden  # columns of vector_diag_weights
+    passes = []  # (pass, its arguments), one per storage class the tree uses
     if tiles:
-      self.args.append(
+      passes.append(
         (
-          draw(tiles, per_param_mlp.TABLE_WIDTH) * 0.1,
-          draw(tiles, 7, R),
-          draw(tiles, 7, C),
-          draw(tiles, R, C),
-          draw(tiles, R, C),
-          draw(3, tiles, R, C),
-          draw(tiles, R, C),
+          per_param_mlp.matrix_step,
+          (draw(tiles, width) * 0.1, draw(tiles, band, R), draw(tiles, band, C))
+          + (draw(tiles, R, C), draw(tiles, R, C), draw(decays, tiles, R, C), draw(tiles, R, C)),
         )
       )
     if chunks:
-      self.args.append(
+      passes.append(
         (
-          draw(chunks, per_param_mlp.TABLE_WIDTH) * 0.1,
-          draw(chunks, 7 * per_param_mlp.HIDDEN),
-          draw(chunks, CHUNK),
-          draw(chunks, CHUNK),
-          draw(3, chunks, CHUNK),
-          draw(chunks, CHUNK),
-          draw(3, chunks, CHUNK),
+          per_param_mlp.vector_step,
+          (draw(chunks, width) * 0.1, draw(chunks, diag), draw(chunks, CHUNK))
+          + (draw(chunks, CHUNK), draw(decays, chunks, CHUNK), draw(chunks, CHUNK))
+          + (draw(decays, chunks, CHUNK),),
         )
       )
-    steps = (per_param_mlp.matrix_step, per_param_mlp.vector_step)
-    fns = [steps[0]] * bool(tiles) + [steps[1]] * bool(chunks)
+    fns = [fn for fn, _ in passes]
+    self.args = [args for _, args in passes]
 
-    def both(args):
+    def all_passes(args):
       return [fn(*a) for fn, a in zip(fns, args)]
 
     self.compiled = (
-      jax.jit(both, compiler_options=velo.compiler_options() or None).lower(self.args).compile()
+      jax.jit(all_passes, compiler_options=velo.compiler_options() or None)
+      .lower(self.args)
+      .compile()
     )
 
   def __call__(self):
@@ -295,8 +294,7 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
   loss = {'loss': jnp.float32(1.0)}
   adam = Stepper(optax.adam(1e-3), params, grads)
   vel = Stepper(velo.velo(theta, 10_000), params, grads, loss, compiler_options=options)
-  steppers = [vel, adam]
-  steppers.append(MlpPass(params))
+  steppers = [vel, adam, MlpPass(params)]
   if options:  # VeLO once more, compiled with XLA's defaults
     steppers.append(Stepper(velo.velo(theta, 10_000), params, grads, loss))
   times = interleaved_median_seconds(steppers, repeats=repeats)

@@ -257,22 +257,23 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, up
     updates, new_opt_state = tx.update(grads, opt_state, params, loss=loss, **extra_args)
     return optax.apply_updates(params, updates), new_opt_state
 
+  if not update_options:
+    return jax.jit(_chain(loss_and_grads, update), donate_argnums=(0, 1, 2))
+  return _chain(
+    jax.jit(loss_and_grads, donate_argnums=(1,)),
+    jax.jit(update, donate_argnums=(0, 1), compiler_options=update_options),
+  )
+
+
+def _chain(loss_and_grads, update):
+  """The train step: ``loss_and_grads``, then ``update`` with the gradient and the loss."""
+
   def train_step(params, model_state, opt_state, batch, rng, extra_args):
     loss, new_model_state, grads = loss_and_grads(params, model_state, batch, rng)
     params, opt_state = update(params, opt_state, grads, loss, extra_args)
     return params, new_model_state, opt_state, loss
 
-  if not update_options:
-    return jax.jit(train_step, donate_argnums=(0, 1, 2))
-  jitted_grads = jax.jit(loss_and_grads, donate_argnums=(1,))
-  jitted_update = jax.jit(update, donate_argnums=(0, 1), compiler_options=update_options)
-
-  def split_train_step(params, model_state, opt_state, batch, rng, extra_args):
-    loss, new_model_state, grads = jitted_grads(params, model_state, batch, rng)
-    params, opt_state = jitted_update(params, opt_state, grads, loss, extra_args)
-    return params, new_model_state, opt_state, loss
-
-  return split_train_step
+  return train_step
 
 
 class Submission:
