@@ -99,6 +99,13 @@ def run_dir(
   return root / workload_dir_name(workload, framework)
 
 
+def step_search_space_file(run_dir: str | Path) -> Path:
+  """Beside the run folder (which a rerun removes): the search space a step-control run was
+  given, with its step budget filled in (``<workload>_<framework>_tuning_search_space.json``)."""
+  run_dir = Path(run_dir)
+  return run_dir.with_name(f'{run_dir.name}_tuning_search_space.json')
+
+
 def study_name(study: int) -> str:
   """The runner's ``experiment_name`` of study ``s``: ``study_<s>``."""
   return f'study_{study}'

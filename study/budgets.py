@@ -6,12 +6,15 @@
 * step: ``--max_global_steps`` is the workload's step budget (the built-in
   ``hardware_transfer/step_budgets.json``, or a file of the user's; an embedded workload
   not in the built-in file gets its ``step_hint``) and the time budget is
-  :data:`NO_TIME_LIMIT_SEC`.
+  :data:`NO_TIME_LIMIT_SEC`. A submission that needs the step budget itself (``velo_time``)
+  names the hyperparameter ``step_budget`` in its search space; under step control the
+  launcher gives it this budget (:func:`search_space_with_step_budget`), since a submission
+  learns its budget only from what AlgoPerf hands it.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 from bench_core import catalogue
 from hardware_transfer import files
@@ -19,6 +22,9 @@ from local_runner.workloads import get_workload
 
 #: Time budget of a step-control run: about 31 years, i.e. no limit.
 NO_TIME_LIMIT_SEC = 10**9
+
+#: The search-space hyperparameter that tells a submission its step budget (0: time control).
+STEP_BUDGET_HYPERPARAMETER = 'step_budget'
 
 
 def time_budget(workload: str, budgets_path: Optional[str]) -> Optional[int]:
@@ -52,3 +58,13 @@ def check_all(trials: Iterable) -> Dict[tuple, int | None]:
         time_budget(t.workload, path) if t.condition == 'time' else step_budget(t.workload, path)
       )
   return resolved
+
+
+def search_space_with_step_budget(
+  search_space: Mapping[str, Any], steps: int
+) -> Optional[Dict[str, Any]]:
+  """``search_space`` with ``step_budget`` fixed to ``steps`` (one feasible point), or None
+  when the search space has no ``step_budget`` (the submission does not need it)."""
+  if STEP_BUDGET_HYPERPARAMETER not in search_space:
+    return None
+  return {**search_space, STEP_BUDGET_HYPERPARAMETER: {'feasible_points': [int(steps)]}}

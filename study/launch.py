@@ -6,7 +6,10 @@
 
 Everything after ``--`` is the official ``submission_runner.py`` flags. The budget of the
 condition comes from ``study.budgets`` (time: the workload's entry of ``--budgets``, else its
-own; step: ``--max_global_steps`` from the step budgets and no time limit).
+own; step: ``--max_global_steps`` from the step budgets and no time limit). Under step
+control a search space with a ``step_budget`` hyperparameter (``velo_time``) is replaced by a
+copy holding the step budget, written beside the run folder
+(``bench_core.layout.step_search_space_file``).
 
 Evaluations: under time control both runners follow AlgoPerf's time rule (after step 1, then
 every ``eval_period_time_sec`` of wall time). Under step control the local runner also gets
@@ -30,9 +33,10 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue
+from bench_core import catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from hardware_transfer import files
@@ -78,6 +82,31 @@ def condition_flags(args, workload: str, runner_flags: List[str], runner: str) -
   return flags
 
 
+def with_step_budget_search_space(runner_flags: List[str], steps: int) -> List[str]:
+  """``runner_flags`` whose ``--tuning_search_space`` holds ``steps`` as ``step_budget``, when
+  the search space names that hyperparameter (else unchanged)."""
+  source = runners.flag_value(runner_flags, 'tuning_search_space')
+  if not source:
+    return runner_flags
+  space = layout.read_json_object(Path(source).expanduser(), 'a tuning search space')
+  derived = budgets.search_space_with_step_budget(space, steps)
+  if derived is None:
+    return runner_flags
+  experiment_dir = runners.flag_value(runner_flags, 'experiment_dir')
+  if not experiment_dir:
+    raise BenchError('the runner flags after "--" lack --experiment_dir')
+  run_dir = layout.run_dir(
+    experiment_dir,
+    runners.flag_value(runner_flags, 'experiment_name'),
+    runners.flag_value(runner_flags, 'workload'),
+  )
+  target = layout.step_search_space_file(run_dir).resolve()
+  target.parent.mkdir(parents=True, exist_ok=True)
+  layout.write_json(target, derived)
+  flags = runners.without_flags(runner_flags, ['tuning_search_space'])
+  return [*flags, f'--tuning_search_space={target}']
+
+
 def parse_args(argv: Optional[List[str]]):
   argv = list(sys.argv[1:] if argv is None else argv)
   if '--' not in argv and not {'-h', '--help'} & set(argv):
@@ -121,6 +150,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     raise BenchError('the runner flags after "--" lack --workload')
   runner = runners.choose_runner(args.runner, workload)
   extra = condition_flags(args, workload, runner_flags, runner)
+  if args.condition == 'step':
+    steps = int(runners.flag_value(extra, 'max_global_steps'))
+    runner_flags = with_step_budget_search_space(runner_flags, steps)
   print(
     f'launch: {workload} on the {runner} runner, {args.condition} control'
     + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"),

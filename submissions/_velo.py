@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
-
-from absl import flags
 
 import velo
 from submissions import _common
@@ -90,21 +89,25 @@ def prompted_submission(name: str, self_tuning_fraction: float) -> _common.Submi
   )
 
 
-def step_budget_from_flags() -> int | None:
-  """``--max_global_steps`` of the runner process (official or local), if its absl flags are parsed."""
-  if flags.FLAGS.is_parsed() and 'max_global_steps' in flags.FLAGS:
-    return flags.FLAGS.max_global_steps or None
-  return None
+def step_budget(hp) -> int:
+  """Hyperparameter ``step_budget``: the run's step budget under step control, 0 under time
+  control (the study layer writes it into the search space; see ``study.budgets``)."""
+  budget = hp.step_budget
+  if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 0:
+    raise _common.HyperparameterError(
+      f'step_budget must be a non-negative integer (0: time control), got {budget!r}'
+    )
+  return int(budget)
 
 
 def fraction_of_budget(hp, workload, global_step: int, train_state) -> float:
-  """Fraction of the budget used before this step.
+  """Fraction of the budget used before this step, from what AlgoPerf hands the submission.
 
-  Step control (a step budget is known: hyperparameter ``step_budget`` > 0, else
-  the runner's ``--max_global_steps``): ``global_step / step_budget``.
-  Time control: ``accumulated_submission_time / workload.max_allowed_runtime_sec``.
+  Step control (hyperparameter ``step_budget`` > 0): ``global_step / step_budget``.
+  Time control (``step_budget`` = 0):
+  ``train_state['accumulated_submission_time'] / workload.max_allowed_runtime_sec``.
   """
-  budget = hp.step_budget or step_budget_from_flags()
+  budget = step_budget(hp)
   if budget:
     return global_step / budget
   if train_state is None:

@@ -160,6 +160,47 @@ def test_step_condition_passes_steps_no_time_limit_and_a_step_cadence(
   assert rc != 0 and 'remove it from the runner flags' in capsys.readouterr().err
 
 
+def test_step_condition_gives_velo_time_its_step_budget_in_the_search_space(tmp_path, monkeypatch):
+  """velo_time learns its step budget from its hyperparameters: under step control the
+  launcher passes a copy of the search space holding it, beside the run folder; a search
+  space without step_budget (and time control) is passed as it is."""
+  steps = write(tmp_path / 's.json', {'ogbg_mini': 1200})
+  space = REPO / 'tuning_search_spaces' / 'velo_time.json'
+  common = ['--workload=ogbg_mini', f'--experiment_dir={tmp_path / "exp"}', '--experiment_name=s1']
+  flags = launched_command(
+    monkeypatch,
+    [
+      '--condition',
+      'step',
+      '--step_budgets',
+      steps,
+      '--',
+      *common,
+      f'--tuning_search_space={space}',
+    ],
+  )
+  derived = tmp_path / 'exp' / 's1' / 'ogbg_mini_jax_tuning_search_space.json'
+  assert f'--tuning_search_space={derived}' in flags and str(space) not in ' '.join(flags)
+  given = json.loads(space.read_text())
+  assert json.loads(derived.read_text()) == {**given, 'step_budget': {'feasible_points': [1200]}}
+  adam = REPO / 'tuning_search_spaces' / 'adam.json'
+  flags = launched_command(
+    monkeypatch,
+    [
+      '--condition',
+      'step',
+      '--step_budgets',
+      steps,
+      '--',
+      *common,
+      f'--tuning_search_space={adam}',
+    ],
+  )
+  assert f'--tuning_search_space={adam}' in flags
+  flags = launched_command(monkeypatch, ['--', *common, f'--tuning_search_space={space}'])
+  assert f'--tuning_search_space={space}' in flags
+
+
 def test_time_condition_passes_the_transferred_budget_and_no_cadence(tmp_path, monkeypatch, capsys):
   budgets = write(tmp_path / 'b.json', {'imagenet_resnet_mini': {'max_allowed_runtime_sec': 8}})
   flags = launched_command(

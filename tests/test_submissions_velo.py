@@ -1,5 +1,6 @@
 """The three VeLO submissions: prompts, the prompt-free fraction, checkpoint handling, runs."""
 
+import ast
 import collections
 import importlib
 import json
@@ -106,23 +107,38 @@ def test_up_to_the_limit_velo_is_prompted_directly(monkeypatch):
   assert int(state.num_steps) == 158_845
 
 
-def test_fraction_of_budget_time_control(monkeypatch):
-  monkeypatch.setattr(_velo, 'step_budget_from_flags', lambda: None)
+def test_fraction_of_budget_time_control():
   state = {'accumulated_submission_time': 50.0}
   assert _velo.fraction_of_budget(hp(step_budget=0), WORKLOAD, 7, state) == pytest.approx(0.25)
 
 
-def test_fraction_of_budget_step_control(monkeypatch):
-  monkeypatch.setattr(_velo, 'step_budget_from_flags', lambda: None)
+def test_fraction_of_budget_step_control():
   state = {'accumulated_submission_time': 50.0}
   assert _velo.fraction_of_budget(hp(step_budget=400), WORKLOAD, 100, state) == 0.25
-  # Without the hyperparameter, the runner's --max_global_steps gives the step budget.
-  monkeypatch.setattr(_velo, 'step_budget_from_flags', lambda: 200)
-  assert _velo.fraction_of_budget(hp(step_budget=0), WORKLOAD, 100, state) == 0.5
 
 
-def test_velo_time_passes_the_fraction_to_velo(monkeypatch):
-  monkeypatch.setattr(_velo, 'step_budget_from_flags', lambda: None)
+def test_no_submission_reads_the_runner_flags():
+  """A submission learns its budget from what AlgoPerf hands it, not from the runner's absl
+  flags: nothing under submissions/ imports absl."""
+  for path in sorted((REPO / 'submissions').rglob('*.py')):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+      names = (
+        [a.name for a in node.names]
+        if isinstance(node, ast.Import)
+        else [node.module or '']
+        if isinstance(node, ast.ImportFrom)
+        else []
+      )
+      assert not any(n.split('.')[0] == 'absl' for n in names), f'{path}:{node.lineno}'
+
+
+@pytest.mark.parametrize('bad', [-1, 1.5, True, None, '100'])
+def test_a_bad_step_budget_is_refused_naming_the_field(bad):
+  with pytest.raises(_common.HyperparameterError, match='step_budget'):
+    _velo.step_budget(hp(step_budget=bad))
+
+
+def test_velo_time_passes_the_fraction_to_velo():
   module = importlib.import_module('submissions.velo_time.submission')
   args = module.extra_args(WORKLOAD, hp(step_budget=0), 3, {'accumulated_submission_time': 20.0})
   assert args == {'fraction_trained': pytest.approx(0.1)}

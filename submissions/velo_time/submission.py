@@ -2,7 +2,8 @@
 
 In place of ``iteration / num_steps``, VeLO sees
 ``accumulated_submission_time / max_allowed_runtime_sec`` under time control, or
-``global_step / step_budget`` under step control (see ``submissions._velo``).
+``global_step / step_budget`` under step control (hyperparameter ``step_budget``, 0 for
+time control; see ``submissions._velo``).
 ``num_steps`` (which still sets the loss-feature time scales) is ``step_hint``
 (with the horizon limit of :mod:`submissions._velo`).
 """
@@ -12,6 +13,7 @@ from submissions import _common, _velo
 
 
 def make_optimizer(hp, workload):
+  _velo.step_budget(hp)  # a bad value fails at init, not at the first step
   return _velo.make_velo(workload.step_hint, hp.max_training_steps)
 
 
