@@ -31,7 +31,7 @@ JOBS ?= 1
 ALGOPERF_SRC ?= $(firstword $(wildcard ../shared/algoperf/algorithmic-efficiency-*.tar.gz))
 ALGOPERF_VENV ?= .venv-algoperf
 
-.PHONY: install install-algoperf test test-slow test-slurm test-official submit sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
+.PHONY: install install-algoperf test test-slow test-slurm test-official submit export sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,17 @@ STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(STEP_BUDGETS),--step_
 submit: $(STAMP)
 	$(PY) -m study.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
 	  --condition $(CONTROL) --seed $(SEED) $(STUDY_FLAGS) $(if $(OVERWRITE),--overwrite)
+
+## make export OUT=dir [OPT="adam velo"] [WORKLOAD=mnist] [CONTROL=time|step] [STEP_BUDGETS=f]
+##             [ALLOW_PLACEHOLDERS=1] [OVERWRITE=1]: each submission (default: all) as a
+##             self-contained AlgoPerf submission folder OUT/<name>/ (docs/export.md)
+export: $(STAMP)
+	@test -n "$(OUT)" || { echo "error: give OUT=<folder>, e.g. OUT=<algoperf>/submissions/external_tuning"; exit 2; }
+	$(PY) -m submissions.export --out $(OUT) --condition $(CONTROL) \
+	  $(if $(filter command line environment,$(origin OPT)),--opt $(OPT)) \
+	  $(if $(filter command line environment,$(origin WORKLOAD)),--workload $(WORKLOAD)) \
+	  $(if $(STEP_BUDGETS),--step_budgets $(STEP_BUDGETS)) \
+	  $(if $(ALLOW_PLACEHOLDERS),--allow_placeholder_prompts) $(if $(OVERWRITE),--overwrite)
 
 ## make sweep ALGORITHMS="..." WORKLOADS="..." STUDIES=3 CONDITIONS="time step" EXP=dir [JOBS=n]
 ##            [BUDGETS=budgets.json] [STEP_BUDGETS=steps.json] [DATA_DIR=dir] [ALLOW_PLACEHOLDERS=1]
