@@ -30,8 +30,10 @@ JOBS ?= 1
 # The official AlgoPerf, for make install-algoperf / test-official (a checkout or source archive)
 ALGOPERF_SRC ?= $(firstword $(wildcard ../shared/algoperf/algorithmic-efficiency-*.tar.gz))
 ALGOPERF_VENV ?= .venv-algoperf
+# AlgoPerf alone, without this project: where the exported submissions are tested
+ALGOPERF_PLAIN_VENV ?= .venv-algoperf-plain
 
-.PHONY: install install-algoperf test test-slow test-slurm test-official submit export sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
+.PHONY: install install-algoperf install-algoperf-plain test test-slow test-slurm test-official submit export sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,13 +55,23 @@ install-algoperf:
 	@test -n "$(ALGOPERF_SRC)" || { echo "error: give ALGOPERF_SRC=<AlgoPerf checkout or source archive>"; exit 2; }
 	ALGOPERF_SRC="$(ALGOPERF_SRC)" ALGOPERF_VENV="$(ALGOPERF_VENV)" bash tools/install_algoperf.sh
 
+## a second environment with AlgoPerf only (no velo-bench), built once: the exported folders
+## run there as an AlgoPerf user runs them
+install-algoperf-plain:
+	@test -n "$(ALGOPERF_SRC)" || { echo "error: give ALGOPERF_SRC=<AlgoPerf checkout or source archive>"; exit 2; }
+	ALGOPERF_SRC="$(ALGOPERF_SRC)" ALGOPERF_VENV="$(ALGOPERF_PLAIN_VENV)" ALGOPERF_PLAIN=1 \
+	  bash tools/install_algoperf.sh
+
 ## the tests marked algoperf, against the real submission_runner and AlgoPerf's scoring code
 ## (one shell: an "exit 0" on a recipe line of its own would not stop the lines after it)
 test-official:
 	@if [ -z "$(ALGOPERF_SRC)" ] && [ ! -f "$(ALGOPERF_VENV)/.algoperf-installed" ]; then \
 	  echo "test-official: skipped: no AlgoPerf source (set ALGOPERF_SRC=<checkout or archive>)"; \
 	  exit 0; fi; \
-	if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf || exit $$?; fi; \
+	if [ -n "$(ALGOPERF_SRC)" ]; then $(MAKE) --no-print-directory install-algoperf || exit $$?; \
+	  $(MAKE) --no-print-directory install-algoperf-plain || exit $$?; fi; \
+	if [ -f "$(ALGOPERF_PLAIN_VENV)/.algoperf-installed" ]; then \
+	  export ALGOPERF_PLAIN_PYTHON=$(abspath $(ALGOPERF_PLAIN_VENV))/bin/python; fi; \
 	set -x; ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
 	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs --durations=0
 

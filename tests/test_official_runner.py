@@ -2,7 +2,9 @@
 and AlgoPerf's own scoring code, no stand-in.
 
 Marked ``algoperf``: ``make test-official`` runs them in an environment with AlgoPerf
-installed (``make install-algoperf``); elsewhere they skip. Data, on CPU: AlgoPerf's
+installed (``make install-algoperf``); elsewhere they skip. The exported submissions run in a
+second, plain AlgoPerf environment without this project (``make install-algoperf-plain``,
+``$ALGOPERF_PLAIN_PYTHON``). Data, on CPU: AlgoPerf's
 ``mnist`` with learnable generated examples (``fixtures/official_data/sitecustomize.py``)
 and a small synthetic Criteo TSV for ``criteo1tb_test``.
 """
@@ -10,10 +12,12 @@ and a small synthetic Criteo TSV for ``criteo1tb_test``.
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -153,6 +157,87 @@ def test_algoperf_scoring_gives_the_same_time_to_target(mnist_study, condition, 
     assert got == pytest.approx(expected) or (np.isinf(got) and np.isinf(expected)), algorithm
     finite += np.isfinite(expected)
   assert finite >= 1  # some reach the target: not all inf
+
+
+# ---- exported submissions under a plain AlgoPerf ------------------------------------------------
+
+EXPORTED = ('adam', 'nadamw', 'velo', 'velo_time')
+PROJECT_MODULES = ('velo', 'submissions', 'bench_core', 'algoperf_compat', 'study')
+
+
+def plain_algoperf():
+  """(python, AlgoPerf tree) of the plain AlgoPerf environment, or skip saying how to build it."""
+  python = os.environ.get('ALGOPERF_PLAIN_PYTHON')
+  if not python:
+    pytest.skip(
+      'no plain AlgoPerf environment: $ALGOPERF_PLAIN_PYTHON is unset '
+      '(make test-official builds .venv-algoperf-plain and sets it)'
+    )
+  tree = Path(python).parents[1] / '.algoperf-tree'
+  return python, Path(tree.read_text().strip())
+
+
+def test_exported_submissions_match_the_repository_under_a_plain_algoperf(mnist_study, tmp_path):
+  """The README's command: exported folders in an AlgoPerf checkout's
+  submissions/external_tuning/, `python submission_runner.py ...` from its root, in an
+  environment with AlgoPerf and the folders' requirements.txt and nothing of this project.
+  Each evaluation the plain run and the repository's run (mnist_study) both made, the first
+  (after step 1) at least, has the same losses."""
+  python, tree = plain_algoperf()
+  checkout = tmp_path / 'algoperf'
+  shutil.copytree(tree, checkout, ignore=shutil.ignore_patterns('.git', '__pycache__'))
+  exported = checkout / 'submissions' / 'external_tuning'
+  steps = write_json(tmp_path / 'steps.json', {'mnist': MNIST_STEPS})
+  run(
+    [sys.executable, '-m', 'submissions.export', '--out', str(exported), '--opt', *EXPORTED]
+    + ['--workload', 'mnist', '--condition', 'step', '--step_budgets', steps],
+    cwd=REPO,
+  )
+  mock = tmp_path / 'mock_data'  # the learnable mock MNIST, and nothing else of the repository
+  mock.mkdir()
+  shutil.copy(FIXTURES / 'official_data' / 'sitecustomize.py', mock)
+  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+  env.update(PYTHONPATH=str(mock), VELO_BENCH_MOCK_MNIST='1', VELO_CHECKPOINT=str(GOLDEN_THETA))
+  unreachable = f'import importlib.util as u; assert not any(map(u.find_spec, {PROJECT_MODULES}))'
+  run([python, '-c', unreachable], env=env, cwd=mock)
+  _, trials = mnist_study
+  for name in EXPORTED:
+    folder = f'submissions/external_tuning/{name}'
+    # satisfied by AlgoPerf's own pins: nothing to download, nothing changed
+    run(
+      [python, '-m', 'pip', 'install', '--no-index', '-q', '-r', f'{folder}/requirements.txt'],
+      env=env,
+      cwd=checkout,
+    )
+    run(
+      [
+        python,
+        'submission_runner.py',
+        '--framework=jax',
+        '--workload=mnist',
+        f'--submission_path={folder}/submission.py',
+        f'--tuning_search_space={folder}/tuning_search_space.json',
+        f'--experiment_dir={tmp_path / "exp"}',
+        f'--experiment_name={name}',
+        f'--data_dir={tmp_path / "data"}',
+        '--rng_seed=1',
+        f'--max_global_steps={MNIST_STEPS}',
+        '--overwrite',
+      ],
+      env=env,
+      cwd=checkout,
+    )
+    plain = eval_rows(tmp_path / 'exp' / name / 'mnist_jax' / 'trial_1').set_index('global_step')
+    ours = eval_rows(trials[SUBMISSIONS.index(name)].trial_dir).set_index('global_step')
+    common = sorted(set(plain.index) & set(ours.index))
+    losses = [c for c in plain.columns if c.endswith('/loss')]
+    assert common[0] == 1 and 'validation/loss' in losses, (name, common, losses)
+    np.testing.assert_allclose(
+      plain.loc[common, losses].to_numpy(),
+      ours.loc[common, losses].to_numpy(),
+      rtol=1e-5,
+      err_msg=name,
+    )
 
 
 # ---- make submit, the sweep and the SLURM script with an official workload -------------------

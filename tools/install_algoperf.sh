@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds (once) a virtualenv with the official AlgoPerf package and this project in it:
 #   ALGOPERF_SRC=<checkout dir or source archive> [ALGOPERF_VENV=.venv-algoperf]
-#   [ALGOPERF_EXTRA=jax_cpu|jax_gpu] [ALGOPERF_TORCH=torch==2.13.0] tools/install_algoperf.sh
-# (what `make install-algoperf` runs). AlgoPerf is installed from the source as it is, with
+#   [ALGOPERF_EXTRA=jax_cpu|jax_gpu] [ALGOPERF_TORCH=torch==2.13.0] [ALGOPERF_PLAIN=1]
+#   tools/install_algoperf.sh
+# (what `make install-algoperf` runs). ALGOPERF_PLAIN=1 builds a plain AlgoPerf environment
+# without this project (`make install-algoperf-plain`: where exported submissions are tested);
+# the AlgoPerf tree whose submission_runner.py it runs is named in <venv>/.algoperf-tree. AlgoPerf is installed from the source as it is, with
 # the constraints its pins need to resolve (see README, "The official runner"); the project
 # goes in editable, without its own dependencies, so AlgoPerf's pinned jax/flax/optax stay.
 # A second call with the same source reuses the environment (and only reinstalls the project
@@ -13,18 +16,20 @@ src=${ALGOPERF_SRC:?set ALGOPERF_SRC to an AlgoPerf checkout or source archive}
 venv=${ALGOPERF_VENV:-.venv-algoperf}
 extra=${ALGOPERF_EXTRA:-jax_cpu}
 torch=${ALGOPERF_TORCH:-torch==2.13.0}
+plain=${ALGOPERF_PLAIN:-0}
 [ -e "$src" ] || { echo "error: ALGOPERF_SRC=$src does not exist" >&2; exit 2; }
 src=$(cd "$(dirname "$src")" && pwd)/$(basename "$src")
 stamp="$venv/.algoperf-installed"
 project_stamp="$venv/.project-installed"
 wanted="$src $extra $torch"
+[ "$plain" = 0 ] || wanted="$wanted plain"
 project=$(sha1sum pyproject.toml | cut -c1-12)
 install_project() {
   "$venv/bin/python" -m pip install --quiet --no-deps -e .
   echo "$project" > "$project_stamp"
 }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-  if [ "$(cat "$project_stamp" 2>/dev/null)" != "$project" ]; then
+  if [ "$plain" = 0 ] && [ "$(cat "$project_stamp" 2>/dev/null)" != "$project" ]; then
     echo "install-algoperf: pyproject.toml changed: the project is reinstalled into $venv"
     install_project
   fi
@@ -46,10 +51,20 @@ fi
 # A source archive has no git metadata for setuptools_scm: give it the version line it is.
 [ -d "$tree/.git" ] || export SETUPTOOLS_SCM_PRETEND_VERSION=${ALGOPERF_VERSION:-0.6.0}
 echo "install-algoperf: AlgoPerf from $tree into $venv ($extra, $torch)"
+if [ "$plain" = 0 ]; then tools='msgpack pytest hypothesis'; else tools=''; fi
+# shellcheck disable=SC2086  # $tools: several words or none
 "$venv/bin/python" -m pip install --quiet "$tree[$extra]" 'tensorflow-metadata<1.17' \
   'protobuf==4.25.5' "$torch" 'jraph==0.0.6.dev0' 'scikit-learn==1.5.2' sentencepiece \
-  'tensorflow-text==2.19.0' msgpack pytest hypothesis
-install_project
-"$venv/bin/python" -c 'import algoperf, submission_runner, jax, flax, optax, study, velo; print("install-algoperf: jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__)'
+  'tensorflow-text==2.19.0' $tools
+(cd "$tree" && pwd) > "$venv/.algoperf-tree"
+if [ "$plain" = 0 ]; then
+  install_project
+  "$venv/bin/python" -c 'import algoperf, submission_runner, jax, flax, optax, study, velo; print("install-algoperf: jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__)'
+else
+  # run from / so that the working directory (this repository) is not on sys.path
+  (cd / && "$venv/bin/python" -c 'import importlib.util as u, algoperf, submission_runner
+assert all(u.find_spec(m) is None for m in ("velo", "study", "bench_core", "submissions")), "the project leaked in"
+print("install-algoperf: plain AlgoPerf environment, without velo-bench")')
+fi
 echo "$wanted" > "$stamp"
 echo "install-algoperf: done in $(( $(date +%s) - start )) s"
