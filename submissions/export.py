@@ -335,13 +335,14 @@ def readme_text(
   condition: str,
   steps: Optional[int],
   uses_velo: bool,
+  workload_agnostic: bool,
   files: Sequence[str],
 ) -> str:
   shown = workload or 'mnist'
   space = (
-    f'for `{workload}` under {condition} control'
-    if workload
-    else 'the same for every workload (external-tuning ruleset)'
+    'the same for every workload (external-tuning ruleset)'
+    if workload_agnostic
+    else f'for `{workload}` under {condition} control only'
   )
   parts = [
     f'# `{name}`: an AlgoPerf submission (JAX)\n',
@@ -430,8 +431,10 @@ def export_one(
   contents['requirements.txt'] = requirements_text(name, third_party).encode()
   contents['submission_info.yml'] = submission_info(name, description).encode()
   files = sorted([*contents, 'README.md'])
+  generic = locate.SEARCH_SPACES / f'{name}.json'
+  agnostic = generic.is_file() and layout.read_json_object(generic) == space
   contents['README.md'] = readme_text(
-    name, description, workload, condition, steps, uses_velo, files
+    name, description, workload, condition, steps, uses_velo, agnostic, files
   ).encode()
   staging = out / f'.{name}.export-tmp'
   if staging.exists():
