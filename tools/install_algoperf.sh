@@ -62,7 +62,8 @@ if [ "$plain" = 0 ]; then
   "$venv/bin/python" -c 'import algoperf, submission_runner, jax, flax, optax, study, velo; print("install-algoperf: jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__)'
 else
   # run from / so that the working directory (this repository) is not on sys.path
-  (cd / && "$venv/bin/python" -c 'import importlib.util as u, algoperf, submission_runner
+  python=$(cd "$venv" && pwd)/bin/python
+  (cd / && "$python" -c 'import importlib.util as u, algoperf, submission_runner
 assert all(u.find_spec(m) is None for m in ("velo", "study", "bench_core", "submissions")), "the project leaked in"
 print("install-algoperf: plain AlgoPerf environment, without velo-bench")')
 fi
