@@ -36,9 +36,17 @@ import pytest
 from conftest import REPO
 
 from local_runner.runner import RunConfig, run
+from study import demo
 from study.budgets import NO_TIME_LIMIT_SEC
 
-PAGES = [REPO / 'README.md', *sorted((REPO / 'docs').glob('*.md'))]
+#: The pages whose commands are checked: the README and the docs pages moved out of it.
+PAGES = [
+  REPO / 'README.md',
+  *(
+    REPO / 'docs' / f'{name}.md'
+    for name in ('hardware_transfer', 'official_runner', 'running', 'scoring', 'slurm', 'study')
+  ),
+]
 PROJECT_PACKAGES = (
   'local_runner',
   'study',
@@ -60,6 +68,7 @@ class Command(NamedTuple):
   line: int
   env: tuple
   argv: tuple
+  source: str  # the whole logical line as written (continuations joined)
 
   @property
   def label(self) -> str:
@@ -113,7 +122,8 @@ def commands(block: Block) -> List[Command]:
     if text.rstrip().endswith('\\'):
       pending += text.rstrip()[:-1] + ' '
       continue
-    lexer = shlex.shlex(pending + text, posix=True, punctuation_chars=True)
+    source = pending + text
+    lexer = shlex.shlex(source, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     pending, first, start = '', start, None
     words = []
@@ -125,7 +135,7 @@ def commands(block: Block) -> List[Command]:
       while words and re.match(r'^[A-Za-z_]\w*=', words[0]):
         env.append(words.pop(0))
       if words:
-        out.append(Command(block.page.name, first, tuple(env), tuple(words)))
+        out.append(Command(block.page.name, first, tuple(env), tuple(words), source))
       words = []
   return out
 
@@ -232,11 +242,18 @@ def make_target(argv) -> str:
   return next((w for w in argv[1:] if '=' not in w and not w.startswith('-')), '')
 
 
+def pending(command: Command) -> str | None:
+  """Why a make target is not in this tree yet, or None."""
+  target = make_target(command.argv) if command.argv[0] == 'make' else None
+  if target in PENDING_TARGETS and not (REPO / PENDING_TARGETS[target][0]).exists():
+    path, issue = PENDING_TARGETS[target]
+    return f'make {target} comes with {path} ({issue}), not in this tree yet'
+  return None
+
+
 def check_make(command: Command) -> None:
-  target = make_target(command.argv)
-  pending = PENDING_TARGETS.get(target)
-  if pending and not (REPO / pending[0]).exists():
-    pytest.skip(f'make {target} comes with {pending[0]} ({pending[1]}), not in this tree yet')
+  if pending(command):
+    pytest.skip(pending(command))
   known = makefile_variables()
   unknown = [w.split('=')[0] for w in command.argv[1:] if '=' in w]
   unknown = [v for v in unknown if v not in known]
@@ -311,7 +328,7 @@ def test_a_command_of_an_unknown_kind_or_flag_fails():
   ]
   for argv in bad:
     with pytest.raises(AssertionError):
-      check(Command('bad.md', 1, (), argv))
+      check(Command('bad.md', 1, (), argv, shlex.join(argv)))
 
 
 def test_flag_matching_reads_argparse_and_absl_help():
@@ -370,21 +387,26 @@ def test_the_readme_optimizer_is_formatted_and_reaches_the_target(tmp_path):
   assert summary['global_step'] < 800
 
 
-#: What the slow test runs for real: cheap commands (embedded workloads, the report, help).
-def runs_for_real(command: Command) -> bool:
+def runs_for_real(command: Command, clone: Path) -> bool:
+  """What the slow test runs for real: the cheap commands (trials of embedded workloads on
+  their own budget, exports, help), and reports of experiment folders those wrote."""
   argv = command.argv
+  values = dict(w.split('=', 1) for w in argv if '=' in w and not w.startswith('-'))
   if argv[0] == 'make':
     target = make_target(argv)
-    workloads = [w.split('=', 1)[1] for w in argv if w.startswith('WORKLOAD=')]
     if target == 'submit':
-      return all(w.endswith('_mini') for w in workloads) and not any(
-        w.startswith(('BUDGETS=', 'DATA_DIR=')) for w in argv
+      return values.get('WORKLOAD', '').endswith('_mini') and not {'BUDGETS', 'DATA_DIR'} & set(
+        values
       )
-    return target in ('report', 'export')
+    if target == 'report':
+      return (clone / values.get('EXP', 'experiments') / values.get('CONTROL', 'time')).is_dir()
+    return target == 'export'
   if is_python(argv[0]) and argv[1:3] == ('-m', 'local_runner'):
     return any(w.startswith('--workload=') and w.endswith('_mini') for w in argv)
   if is_python(argv[0]) and argv[1:3] == ('-m', 'scoring_ext.report'):
-    return True
+    return '--help' in argv or (
+      '--experiment_dir' in argv and (clone / argv[argv.index('--experiment_dir') + 1]).is_dir()
+    )
   return argv[0] in ('.', 'source') and argv[1:] == ('.venv/bin/activate',)
 
 
@@ -417,7 +439,9 @@ def test_the_readme_cheap_commands_run_as_written(tmp_path):
     **os.environ,
     'VIRTUAL_ENV': str(clone / '.venv'),
     'PATH': f'{clone / ".venv" / "bin"}{os.pathsep}{os.environ["PATH"]}',
+    'HOME': str(tmp_path / 'home'),  # what the commands write under $HOME stays here
   }
+  (tmp_path / 'home').mkdir()
   env.pop('PYTHONPATH', None)
   saved = readme_files()
   ran = []
@@ -427,21 +451,48 @@ def test_the_readme_cheap_commands_run_as_written(tmp_path):
       (clone / block.saved_as).write_text(saved[block.saved_as], encoding='utf-8')
     if block.language != 'bash':
       continue
+    lines = {}  # logical line as written -> its commands (a && b: both)
     for command in commands(block):
-      if not runs_for_real(command):
+      lines.setdefault(command.source, []).append(command)
+    for source, parts in lines.items():
+      if not all(runs_for_real(c, clone) and not pending(c) for c in parts):
         continue
-      if make_target(command.argv) in PENDING_TARGETS:
-        path, _ = PENDING_TARGETS[make_target(command.argv)]
-        if not (REPO / path).exists():
-          continue
-      if command.argv[0] in ('.', 'source'):
-        assert (clone / command.argv[1]).is_file(), command.label
+      if parts[0].argv[0] in ('.', 'source'):
+        assert (clone / parts[0].argv[1]).is_file(), parts[0].label
         continue
-      line = shlex.join([*command.env, *command.argv])
       done = subprocess.run(
-        ['bash', '-c', line], cwd=clone, env=env, capture_output=True, text=True, timeout=900
+        ['bash', '-c', source], cwd=clone, env=env, capture_output=True, text=True, timeout=900
       )
-      assert done.returncode == 0, f'{command.label}\n{done.stdout[-3000:]}{done.stderr[-3000:]}'
-      ran.append(command.argv)
-  assert any(a[:2] == ('make', 'submit') for a in ran) and any('scoring_ext.report' in a for a in ran)
+      assert done.returncode == 0, f'{parts[0].label}\n{done.stdout[-3000:]}{done.stderr[-3000:]}'
+      ran += [c.argv for c in parts]
+  assert any(a[:2] == ('make', 'submit') for a in ran) and any(
+    'scoring_ext.report' in a for a in ran
+  )
   assert list((clone / 'reports' / 'time').glob('report.md'))
+
+
+def test_make_demo_readme_rewrites_the_results_page(tmp_path):
+  page = tmp_path / 'docs' / 'demo_results.md'
+  page.parent.mkdir()
+  page.write_text(f'intro\n{demo.BLOCK_START}\nold\n{demo.BLOCK_END}\noutro\n')
+  for condition in ('time', 'step'):
+    report = tmp_path / 'reports' / condition
+    report.mkdir(parents=True)
+    (report / 'report.md').write_text(
+      f'# Report\n\n## Scores B\n\n| {condition} |\n\n## Other\n\nleft out\n'
+    )
+    (report / 'performance_profile_validation.png').write_bytes(condition.encode())
+  demo.update_page(page, tmp_path / 'reports', ['time', 'step'], 'header')
+  text = page.read_text()
+  assert text.startswith(f'intro\n{demo.BLOCK_START}\nheader\n') and text.endswith(
+    f'{demo.BLOCK_END}\noutro\n'
+  )
+  assert '#### time control: Scores B\n\n| time |' in text and 'left out' not in text
+  assert '](results/demo_profile_step_validation.png)' in text
+  assert (page.parent / 'results' / 'demo_profile_step_validation.png').read_bytes() == b'step'
+  project_page = (REPO / demo.RESULTS_PAGE).read_text()
+  assert project_page.count(demo.BLOCK_START) == project_page.count(demo.BLOCK_END) == 1
+  for figure in re.findall(r'\]\((results/[\w.]+\.png)\)', project_page):
+    assert (REPO / demo.RESULTS_PAGE).parent.joinpath(figure).is_file(), figure
+  recipe = (REPO / 'Makefile').read_text().split('\ndemo-readme:', 1)[1].split('\n\n', 1)[0]
+  assert f'--page {demo.RESULTS_PAGE}' in recipe.replace('\\\n', ' ').replace('\t', ' ')
