@@ -82,10 +82,7 @@ def update_page(page: Path, reports: Path, conditions, header: str) -> None:
       lines += [f'#### {condition} control: {title}', '', body, '']
     figure = figures / f'demo_profile_{condition}_validation.png'
     shutil.copyfile(reports / condition / 'performance_profile_validation.png', figure)
-    lines += [
-      f'![{condition} control, validation targets]({figure.relative_to(page.parent)})',
-      '',
-    ]
+    lines += [f'![{condition} control, validation targets]({figure.relative_to(page.parent)})', '']
   lines.append(BLOCK_END)
   before, rest = text.split(BLOCK_START, 1)
   after = rest.split(BLOCK_END, 1)[1]
