@@ -3,7 +3,7 @@
 #   ALGOPERF_SRC=<checkout dir or source archive> [ALGOPERF_VENV=.venv-algoperf]
 #   [ALGOPERF_EXTRA=jax_cpu|jax_gpu] [ALGOPERF_TORCH=torch==2.13.0] tools/install_algoperf.sh
 # (what `make install-algoperf` runs). AlgoPerf is installed from the source as it is, with
-# the constraints its pins need to resolve (see docs/official_runner.md); the project
+# the constraints its pins need to resolve (see README, "The official runner"); the project
 # goes in editable, without its own dependencies, so AlgoPerf's pinned jax/flax/optax stay.
 # A second call with the same source reuses the environment (and only reinstalls the project
 # when its pyproject.toml changed).
