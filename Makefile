@@ -45,10 +45,10 @@ install: $(STAMP)
 
 # Two pytest workers (pytest-xdist): the suite's reference machine has 2 cores.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -rs -n 2
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -rs -m slow
 
 ## an environment with the official AlgoPerf (from ALGOPERF_SRC) and this project, built once
 install-algoperf:
@@ -113,9 +113,10 @@ sweep: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo
 
-## make demo, then rewrite the README's results section from its report
+## make demo, then rewrite the results block of docs/demo_results.md from its report
 demo-readme: $(STAMP)
-	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo --readme README.md
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
+	  --page docs/demo_results.md
 
 ## one workload, three algorithms, three studies (with two, the median of a hit and a miss is a
 ## miss), both conditions: 18 trials, about as many as the full demo's 120 / 6
@@ -155,9 +156,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/velo_bench.py
 	$(PY) benchmarks/scoring_bench.py
 
-## make bench's VeLO part, then rewrite the README's velo-bench block from its output
+## make bench's VeLO part, then rewrite the velo-bench block of docs/velo_cost.md from its output
 bench-readme: $(STAMP)
-	$(PY) benchmarks/velo_bench.py --readme README.md
+	$(PY) benchmarks/velo_bench.py --page docs/velo_cost.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

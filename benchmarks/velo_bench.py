@@ -1,6 +1,6 @@
 """VeLO's cost next to the ``optax.adam`` step the submissions run, on AlgoPerf-shaped trees.
 
-Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--readme README.md]``
+Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--page docs/velo_cost.md]``
 
 For every parameter tree (shapes of the AlgoPerf models, and the embedded
 workloads' own models): one jitted step per optimizer, update plus
@@ -15,7 +15,8 @@ step and VeLO's state size, as multiples of the parameter bytes.
 Theta: the reference's random meta-initialisation in the repository's test
 data (real shapes; the cost does not depend on the values), so no VeLO
 checkpoint is needed; ``--theta`` times another file (e.g. the released weights).
-``--readme`` rewrites the README's ``velo-bench`` block with the table.
+``--page`` rewrites the ``velo-bench`` block of a Markdown file (``make bench-readme``:
+``docs/velo_cost.md``) with the table.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleaved_median_seconds  # noqa: E402
 
 META_INIT_THETA = REPO / 'tests' / 'data' / 'velo_golden' / 'theta.msgpack'
-README_START = '<!-- velo-bench:start -->'
-README_END = '<!-- velo-bench:end -->'
+#: The page (from the repository root) that ``make bench-readme`` rewrites, and the markers
+#: of its generated block.
+COST_PAGE = Path('docs') / 'velo_cost.md'
+BLOCK_START = '<!-- velo-bench:start -->'
+BLOCK_END = '<!-- velo-bench:end -->'
 EMBEDDED = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
 
 
@@ -371,7 +375,7 @@ def markdown_table(results: dict) -> str:
 
 
 def summary(results: dict) -> str:
-  """The README's sentences: ranges over the trees, read from the table."""
+  """The cost page's sentences: ranges over the trees, read from the table."""
   big = {k: r for k, r in results.items() if r['params'] >= 1_000_000}
   small = {k: r for k, r in results.items() if r['params'] < 1_000_000}
   span = lambda rs, key, fmt: (
@@ -424,15 +428,14 @@ def header(theta_note: str) -> str:
   )
 
 
-def update_readme(readme: Path, text_block: str) -> None:
-  text = readme.read_text(encoding='utf-8')
-  if README_START not in text or README_END not in text:
-    raise BenchError(f'{readme} has no {README_START} ... {README_END} block to replace')
-  before, rest = text.split(README_START, 1)
-  after = rest.split(README_END, 1)[1]
-  trial_layout.atomic_write_text(
-    readme, f'{before}{README_START}\n{text_block}\n{README_END}{after}'
-  )
+def update_page(page: Path, text_block: str) -> None:
+  """Replace the velo-bench block of the Markdown file ``page`` with ``text_block``."""
+  text = page.read_text(encoding='utf-8')
+  if BLOCK_START not in text or BLOCK_END not in text:
+    raise BenchError(f'{page} has no {BLOCK_START} ... {BLOCK_END} block to replace')
+  before, rest = text.split(BLOCK_START, 1)
+  after = rest.split(BLOCK_END, 1)[1]
+  trial_layout.atomic_write_text(page, f'{before}{BLOCK_START}\n{text_block}\n{BLOCK_END}{after}')
 
 
 def main(argv=None) -> int:
@@ -442,7 +445,11 @@ def main(argv=None) -> int:
     '--theta', default=None, help='theta file to time (default: the random meta-initialisation)'
   )
   parser.add_argument('--repeats', type=int, default=None)
-  parser.add_argument('--readme', default=None, help="rewrite this README's velo-bench block")
+  parser.add_argument(
+    '--page',
+    default=None,
+    help=f'rewrite the velo-bench block of this Markdown file (make bench-readme: {COST_PAGE})',
+  )
   args = parser.parse_args(argv)
   if args.theta:
     try:
@@ -463,10 +470,10 @@ def main(argv=None) -> int:
     results[name] = bench_tree(shapes, theta, repeats)
     print(' | '.join(row_cells(name, results[name])), flush=True)
   print(summary(results))
-  if args.readme:
+  if args.page:
     block = '\n\n'.join([header(theta_note), markdown_table(results), summary(results)])
-    update_readme(Path(args.readme), block)
-    print(f'velo_bench: updated {args.readme}')
+    update_page(Path(args.page), block)
+    print(f'velo_bench: updated {args.page}')
   return 0
 
 

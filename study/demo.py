@@ -49,8 +49,10 @@ def headline(report_dir: Path) -> str:
   return sections[0][1] if sections else f'(no scores table in {report})'
 
 
-README_START = '<!-- demo-results:start -->'
-README_END = '<!-- demo-results:end -->'
+#: The results page that ``make demo-readme`` rewrites, and the markers of its generated block.
+RESULTS_PAGE = Path('docs') / 'demo_results.md'
+BLOCK_START = '<!-- demo-results:start -->'
+BLOCK_END = '<!-- demo-results:end -->'
 RESULT_SECTIONS = ('Scores B', 'Quality at the end of the budget')
 
 
@@ -64,28 +66,27 @@ def report_sections(report_md: str, titles=RESULT_SECTIONS) -> list:
   return sections
 
 
-def update_readme(readme: Path, reports: Path, conditions, figures: Path, header: str) -> None:
-  """Replace the README's demo-results block with the reports' score and quality tables and
-  the validation performance profiles (copied to ``figures``)."""
-  text = readme.read_text(encoding='utf-8')
-  if README_START not in text or README_END not in text:
-    raise BenchError(f'{readme} has no {README_START} ... {README_END} block to replace')
+def update_page(page: Path, reports: Path, conditions, header: str) -> None:
+  """Replace the demo-results block of the Markdown file ``page`` with the reports' score and
+  quality tables and the validation performance profiles (copied to ``<page folder>/results/``,
+  linked relative to the page)."""
+  text = page.read_text(encoding='utf-8')
+  if BLOCK_START not in text or BLOCK_END not in text:
+    raise BenchError(f'{page} has no {BLOCK_START} ... {BLOCK_END} block to replace')
+  figures = page.parent / 'results'
   figures.mkdir(parents=True, exist_ok=True)
-  lines = [README_START, header, '']
+  lines = [BLOCK_START, header, '']
   for condition in conditions:
     report = (reports / condition / 'report.md').read_text(encoding='utf-8')
     for title, body in report_sections(report):
       lines += [f'#### {condition} control: {title}', '', body, '']
     figure = figures / f'demo_profile_{condition}_validation.png'
     shutil.copyfile(reports / condition / 'performance_profile_validation.png', figure)
-    lines += [
-      f'![{condition} control, validation targets]({figure.relative_to(readme.parent)})',
-      '',
-    ]
-  lines.append(README_END)
-  before, rest = text.split(README_START, 1)
-  after = rest.split(README_END, 1)[1]
-  layout.atomic_write_text(readme, before + '\n'.join(lines) + after)
+    lines += [f'![{condition} control, validation targets]({figure.relative_to(page.parent)})', '']
+  lines.append(BLOCK_END)
+  before, rest = text.split(BLOCK_START, 1)
+  after = rest.split(BLOCK_END, 1)[1]
+  layout.atomic_write_text(page, before + '\n'.join(lines) + after)
 
 
 def main(argv=None) -> int:
@@ -103,7 +104,9 @@ def main(argv=None) -> int:
   parser.add_argument('--report_dir', default='reports/demo')
   parser.add_argument('--jobs', type=int, default=2, help='trials run at once')
   parser.add_argument(
-    '--readme', default=None, help="rewrite this README's demo-results block with the results"
+    '--page',
+    default=None,
+    help=f'rewrite the demo-results block of this Markdown file (make demo-readme: {RESULTS_PAGE})',
   )
   args = parser.parse_args(argv)
   exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
@@ -141,15 +144,15 @@ def main(argv=None) -> int:
       return code
     print(f'\n## {condition} control: AlgoPerf scores (report: {out / "report.md"})\n')
     print(headline(out))
-  if args.readme:
-    readme = Path(args.readme).resolve()
+  if args.page:
+    page = Path(args.page).resolve()
     header = (
       f'Produced by `make demo` on {time.strftime("%Y-%m-%d")}: '
       f'{", ".join(algorithms)} on {", ".join(args.workloads)}, {args.studies} studies, '
       f'derived targets. Regenerate with `make demo-readme`; do not edit by hand.'
     )
-    update_readme(readme, reports, args.conditions, readme.parent / 'docs' / 'results', header)
-    print(f'demo: updated {readme}')
+    update_page(page, reports, args.conditions, header)
+    print(f'demo: updated {page}')
   if failed:
     print(
       f'\ndemo: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),

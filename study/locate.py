@@ -61,7 +61,7 @@ def search_space_file(
       f'no {condition}-control search space for {algorithm} on {workload}: only the placeholder '
       f'{placeholder.relative_to(REPO)} (the reference step count, not an estimate for your '
       'hardware). Estimate the prompt with make probe / make transfer / make step-prompt '
-      '(README, "Moving the budgets to your hardware"), or pass --allow_placeholder_prompts '
+      '(docs/hardware_transfer.md), or pass --allow_placeholder_prompts '
       '(make: ALLOW_PLACEHOLDERS=1) to use it anyway'
     )
   raise BenchError(

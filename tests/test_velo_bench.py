@@ -58,24 +58,27 @@ def test_markdown_table_has_a_row_per_tree():
   assert lines[2].startswith('| big_a | 10,000,000 | 7 |') and '| 6.5x |' in lines[2]
 
 
-def test_readme_block_is_replaced_and_the_rest_kept(tmp_path):
-  readme = tmp_path / 'README.md'
-  readme.write_text(f'intro\n{bench.README_START}\nold numbers\n{bench.README_END}\noutro\n')
-  bench.update_readme(readme, 'new numbers')
-  text = readme.read_text()
-  assert text == f'intro\n{bench.README_START}\nnew numbers\n{bench.README_END}\noutro\n'
+def test_page_block_is_replaced_and_the_rest_kept(tmp_path):
+  page = tmp_path / 'velo_cost.md'
+  page.write_text(f'intro\n{bench.BLOCK_START}\nold numbers\n{bench.BLOCK_END}\noutro\n')
+  bench.update_page(page, 'new numbers')
+  text = page.read_text()
+  assert text == f'intro\n{bench.BLOCK_START}\nnew numbers\n{bench.BLOCK_END}\noutro\n'
 
 
-def test_readme_without_the_block_is_a_clear_error(tmp_path):
-  readme = tmp_path / 'README.md'
-  readme.write_text('no block here\n')
+def test_page_without_the_block_is_a_clear_error(tmp_path):
+  page = tmp_path / 'velo_cost.md'
+  page.write_text('no block here\n')
   with pytest.raises(BenchError, match='velo-bench:start'):
-    bench.update_readme(readme, 'x')
+    bench.update_page(page, 'x')
 
 
-def test_the_project_readme_has_the_block():
-  text = (REPO / 'README.md').read_text()
-  assert text.count(bench.README_START) == 1 and text.count(bench.README_END) == 1
+def test_the_cost_page_has_the_block_and_make_bench_readme_rewrites_it():
+  text = (REPO / bench.COST_PAGE).read_text()
+  assert text.count(bench.BLOCK_START) == 1 and text.count(bench.BLOCK_END) == 1
+  makefile = (REPO / 'Makefile').read_text()
+  recipe = makefile.split('\nbench-readme:', 1)[1].split('\n\n', 1)[0]
+  assert f'benchmarks/velo_bench.py --page {bench.COST_PAGE}' in recipe
 
 
 def test_missing_theta_file_is_an_input_error(tmp_path, capsys):

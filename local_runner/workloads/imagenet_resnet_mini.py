@@ -79,7 +79,7 @@ def _digits_splits(seed: int) -> Dict[str, Dict[str, np.ndarray]]:
 
 
 class ImagenetResnetMiniWorkload(EmbeddedWorkload):
-  """Budgets chosen so Adam-family defaults reach the target in a few seconds (see README)."""
+  """Budgets chosen so Adam-family defaults reach the target in a few seconds (see docs/embedded_workloads.md)."""
 
   name = 'imagenet_resnet_mini'
   target_metric_name = 'accuracy'
