@@ -33,7 +33,7 @@ ALGOPERF_VENV ?= .venv-algoperf
 # AlgoPerf alone, without this project: where the exported submissions are tested
 ALGOPERF_PLAIN_VENV ?= .venv-algoperf-plain
 
-.PHONY: install install-algoperf install-algoperf-plain test test-slow test-slurm test-official submit export sweep demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
+.PHONY: install install-algoperf install-algoperf-plain test test-slow test-slurm test-official submit export sweep smoke demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,17 @@ sweep: $(STAMP)
 	$(PY) -m study.sweep --algorithms $(ALGORITHMS) --workloads $(WORKLOADS) \
 	  --studies $(STUDIES) --conditions $(CONDITIONS) --experiment_dir $(EXP) --jobs $(JOBS) \
 	  $(STUDY_FLAGS)
+
+## make smoke [OPT=velo|all] [WORKLOAD=wmt|all] [STEPS=3] [BATCH=n] [VELO_CHECKPOINT=path]:
+## a few update_params calls of each submission on AlgoPerf's real models, fake batches, no
+## data; a table of step times, compilations, memory and state size (needs make install-algoperf)
+SMOKE_OPT = $(if $(filter command line environment,$(origin OPT)),$(OPT),all)
+SMOKE_WORKLOAD = $(if $(filter command line environment,$(origin WORKLOAD)),$(WORKLOAD),all)
+STEPS ?= 3
+BATCH ?=
+smoke: $(STAMP)
+	$(PY) -m study.smoke --opt $(SMOKE_OPT) --workload $(SMOKE_WORKLOAD) --steps $(STEPS) \
+	  $(if $(BATCH),--batch_size $(BATCH)) $(if $(VELO_CHECKPOINT),--velo_checkpoint $(VELO_CHECKPOINT))
 
 ## the study on the four embedded workloads, 3 studies, both conditions, then the report
 demo: $(STAMP)

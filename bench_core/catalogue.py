@@ -3,9 +3,11 @@
 * Embedded workloads (``*_mini``) run on the local runner; each stands in for one official
   AlgoPerf workload of the study and is implemented by the class named here (imported by
   ``local_runner.workloads`` only when it is run).
-* Official workloads are AlgoPerf's (``submission_runner.py`` knows them, variants such as
-  ``criteo1tb_layernorm`` and the test-sized ``criteo1tb_test`` included); they need the
-  ``algoperf`` package.
+* Official workloads are AlgoPerf's (``submission_runner.py`` knows them): the eight base
+  workloads, their variants (``criteo1tb_layernorm``..., and the test-sized
+  ``criteo1tb_test``), each mapped to its base, and the development workloads; they need the
+  ``algoperf`` package. Per-workload tables elsewhere (batch sizes, budgets, VeLO prompts)
+  are looked up by :func:`lookup_names`: a variant's own entry, else its base's.
 * Metric direction: loss-like metrics are minimised, ssim/accuracy/mAP/bleu maximised;
   a workload's default target metric follows its family (longest name prefix).
 * The two conditions of the protocol: ``time`` (budget in seconds of submission time) and
@@ -34,47 +36,56 @@ OFFICIAL_TO_EMBEDDED = {
   'ogbg': 'ogbg_mini',
 }
 
-#: Workload names of AlgoPerf's ``submission_runner.py`` (v0.6 line): base workloads, their
-#: variants, and the development / test-sized ones.
-OFFICIAL_WORKLOADS = frozenset(
-  {
-    'cifar',
-    'mnist',
-    'criteo1tb',
-    'criteo1tb_test',
-    'criteo1tb_layernorm',
-    'criteo1tb_embed_init',
-    'criteo1tb_resnet',
-    'fastmri',
-    'fastmri_model_size',
-    'fastmri_tanh',
-    'fastmri_layernorm',
-    'imagenet_resnet',
-    'imagenet_resnet_silu',
-    'imagenet_resnet_gelu',
-    'imagenet_resnet_large_bn_init',
-    'imagenet_vit',
-    'imagenet_vit_glu',
-    'imagenet_vit_post_ln',
-    'imagenet_vit_map',
-    'librispeech_conformer',
-    'librispeech_conformer_attention_temperature',
-    'librispeech_conformer_layernorm',
-    'librispeech_conformer_gelu',
-    'librispeech_deepspeech',
-    'librispeech_deepspeech_tanh',
-    'librispeech_deepspeech_no_resnet',
-    'librispeech_deepspeech_norm_and_spec_aug',
-    'ogbg',
-    'ogbg_gelu',
-    'ogbg_silu',
-    'ogbg_model_size',
-    'wmt',
-    'wmt_post_ln',
-    'wmt_attention_temp',
-    'wmt_glu_tanh',
-  }
+#: AlgoPerf's eight base workloads (``algoperf/workloads/workloads.py``, ``BASE_WORKLOADS``, at
+#: 2c90454f): an AlgoPerf score is over these.
+BASE_WORKLOADS = (
+  'criteo1tb',
+  'fastmri',
+  'imagenet_resnet',
+  'imagenet_vit',
+  'librispeech_conformer',
+  'librispeech_deepspeech',
+  'ogbg',
+  'wmt',
 )
+
+#: Every other name of ``submission_runner.py`` built on a base workload -> that base: the
+#: variants (same data, a changed model), and ``criteo1tb_test`` (the DLRM with a 65,536-row
+#: vocabulary instead of 4,194,304, for tests). AlgoPerf resolves the base of a name the same
+#: way (``workloads.get_base_workload_name``).
+VARIANTS = {
+  'criteo1tb_test': 'criteo1tb',
+  'criteo1tb_layernorm': 'criteo1tb',
+  'criteo1tb_embed_init': 'criteo1tb',
+  'criteo1tb_resnet': 'criteo1tb',
+  'fastmri_model_size': 'fastmri',
+  'fastmri_tanh': 'fastmri',
+  'fastmri_layernorm': 'fastmri',
+  'imagenet_resnet_silu': 'imagenet_resnet',
+  'imagenet_resnet_gelu': 'imagenet_resnet',
+  'imagenet_resnet_large_bn_init': 'imagenet_resnet',
+  'imagenet_vit_glu': 'imagenet_vit',
+  'imagenet_vit_post_ln': 'imagenet_vit',
+  'imagenet_vit_map': 'imagenet_vit',
+  'librispeech_conformer_attention_temperature': 'librispeech_conformer',
+  'librispeech_conformer_layernorm': 'librispeech_conformer',
+  'librispeech_conformer_gelu': 'librispeech_conformer',
+  'librispeech_deepspeech_tanh': 'librispeech_deepspeech',
+  'librispeech_deepspeech_no_resnet': 'librispeech_deepspeech',
+  'librispeech_deepspeech_norm_and_spec_aug': 'librispeech_deepspeech',
+  'ogbg_gelu': 'ogbg',
+  'ogbg_silu': 'ogbg',
+  'ogbg_model_size': 'ogbg',
+  'wmt_post_ln': 'wmt',
+  'wmt_attention_temp': 'wmt',
+  'wmt_glu_tanh': 'wmt',
+}
+
+#: AlgoPerf's development workloads (not scored).
+DEVELOPMENT_WORKLOADS = ('cifar', 'mnist')
+
+#: Every workload name of AlgoPerf's ``submission_runner.py`` (v0.6 line, 2c90454f).
+OFFICIAL_WORKLOADS = frozenset((*BASE_WORKLOADS, *VARIANTS, *DEVELOPMENT_WORKLOADS))
 
 MINIMIZE = 'min'
 MAXIMIZE = 'max'
@@ -133,9 +144,24 @@ def check_workload(workload: str, where: str = '--workload') -> str:
     return workload
   raise BenchError(
     f'unknown workload {workload!r} ({where}): embedded workloads are '
-    f'{", ".join(sorted(EMBEDDED_WORKLOADS))}; official AlgoPerf workloads of the study are '
-    f"{', '.join(OFFICIAL_TO_EMBEDDED)} (and the other names of AlgoPerf's submission_runner)"
+    f'{", ".join(sorted(EMBEDDED_WORKLOADS))}; the base workloads of AlgoPerf are '
+    f'{", ".join(BASE_WORKLOADS)}; their variants are '
+    f'{", ".join(VARIANTS)}; development workloads {", ".join(DEVELOPMENT_WORKLOADS)}'
   )
+
+
+def base_workload(workload: str) -> str:
+  """The base workload of a variant; any other name is its own base."""
+  return VARIANTS.get(workload, workload)
+
+
+def lookup_names(workload: str) -> tuple[str, ...]:
+  """The keys under which a per-workload table (batch sizes, budgets, prompts) is searched,
+  in order: the name itself, then, for a variant, its base. A variant takes its base's entry
+  unless the table has one of its own (AlgoPerf's variants keep the base's ``step_hint`` and
+  ``max_allowed_runtime_sec``)."""
+  base = base_workload(workload)
+  return (workload,) if base == workload else (workload, base)
 
 
 def embedded_stand_in(workload: str) -> str | None:

@@ -4,12 +4,18 @@ Formats (one object per file, keyed by workload name):
 
 * reference (built in: ``reference_budgets.json``):
   ``{"criteo1tb": {"algorithm": "nadamw", "steps": 10667, "runtime_sec": 7703}, ...}``
+  (other keys, such as the built-in table's ``source`` that says where each number comes
+  from, are ignored)
 * measured: ``{"criteo1tb": {"steps": 534, "runtime_sec": 401.2, "num_gpus": 8}, ...}``
 * budgets (written by ``transfer``): ``{"criteo1tb": {"max_allowed_runtime_sec": 7703,
   "factor": 1.0, "local_time_per_step": ..., "reference_time_per_step": ..., "num_gpus": 8}}``
 * probes: ``{"criteo1tb": [{"steps": 100, "runtime_sec": 75.0}, ...], ...}``
 * actual steps: ``{"criteo1tb": 10321, ...}``
-* step budgets (built in: ``step_budgets.json``): ``{"criteo1tb": 7000, ...}``
+* step budgets (built in: ``step_budgets.json``): ``{"criteo1tb": 7000, ...}``, or an entry
+  ``{"steps": 7000, "source": "..."}`` (the built-in file's form: the rule behind each number)
+
+A variant (``wmt_post_ln``) without an entry of its own in a file takes its base workload's
+(:func:`budget_for`, by ``catalogue.lookup_names``).
 
 Every error names the file and the field (``criteo1tb.steps``) and what was expected.
 """
@@ -20,7 +26,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List
 
-from bench_core import layout
+from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from hardware_transfer.arithmetic import Measurement
 
@@ -135,13 +141,15 @@ def load_budgets(path: str | Path) -> Dict[str, int]:
 
 
 def budget_for(budgets: Dict[str, Any], workload: str, path: str | Path, what: str = 'budget'):
-  """``budgets[workload]``, or an error naming the file and the workloads it has."""
-  if workload not in budgets:
-    raise BenchError(
-      f'{path}: no {what} for workload {workload!r} '
-      f'(the file has: {", ".join(sorted(budgets)) or "none"})'
-    )
-  return budgets[workload]
+  """The entry of ``workload`` (a variant's own, else its base's; ``catalogue.lookup_names``),
+  or an error naming the file and the workloads it has."""
+  for name in catalogue.lookup_names(workload):
+    if name in budgets:
+      return budgets[name]
+  tried = ' or '.join(repr(n) for n in catalogue.lookup_names(workload))
+  raise BenchError(
+    f'{path}: no {what} for workload {tried} (the file has: {", ".join(sorted(budgets)) or "none"})'
+  )
 
 
 def load_probes(path: str | Path) -> Dict[str, List[Measurement]]:
@@ -169,11 +177,17 @@ def load_probes(path: str | Path) -> Dict[str, List[Measurement]]:
 
 
 def load_step_counts(path: str | Path | None, what: str) -> Dict[str, int]:
-  """workload -> a positive step count (actual steps of a full trial, or step budgets)."""
+  """workload -> a positive step count (actual steps of a full trial, or step budgets); an
+  entry is the count or ``{"steps": count, ...}``."""
   if path is None:
     path = BUILTIN_STEP_BUDGETS
   data = _nonempty(read_json_object(path), path, what)
-  return {w: positive_int(v, path, w) for w, v in data.items()}
+  return {
+    w: positive_int(v['steps'], path, f'{w}.steps')
+    if isinstance(v, dict) and 'steps' in v
+    else positive_int(v, path, w)
+    for w, v in data.items()
+  }
 
 
 def merge_into_json(path: str | Path, updates: Dict[str, Any]) -> Dict[str, Any]:

@@ -6,7 +6,8 @@
 
 Per measured workload (formulas in ``hardware_transfer.arithmetic``):
 ``factor = local_time_per_step / reference_time_per_step`` and
-``max_allowed_runtime_sec = floor(reference_runtime_sec * factor)``. The output
+``max_allowed_runtime_sec = floor(reference_runtime_sec * factor)``; a variant
+(``wmt_post_ln``) without a reference of its own is measured against its base's. The output
 keeps the budgets of workloads already in ``--out`` that were not measured now.
 """
 
@@ -17,9 +18,23 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from bench_core import catalogue
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from hardware_transfer import arithmetic, files, log_measurements
+
+
+def reference_entry(
+  reference: Dict[str, Dict[str, Any]], workload: str, measured_source: str, reference_source: str
+) -> Dict[str, Any]:
+  """The reference of ``workload``: its own, else (a variant) its base workload's."""
+  for name in catalogue.lookup_names(workload):
+    if name in reference:
+      return reference[name]
+  raise BenchError(
+    f'{measured_source}: unknown workload {workload!r}: the reference {reference_source} has '
+    f'{", ".join(sorted(reference))} (give --reference with an entry for it)'
+  )
 
 
 def transfer_budgets(
@@ -31,12 +46,8 @@ def transfer_budgets(
   """workload -> the budgets-file entry, for every measured workload (all must be in reference)."""
   out = {}
   for workload, entry in measured.items():
-    if workload not in reference:
-      raise BenchError(
-        f'{measured_source}: unknown workload {workload!r}: the reference {reference_source} has '
-        f'{", ".join(sorted(reference))} (give --reference with an entry for it)'
-      )
-    local, ref = entry['measurement'], reference[workload]['measurement']
+    ref_entry = reference_entry(reference, workload, measured_source, reference_source)
+    local, ref = entry['measurement'], ref_entry['measurement']
     out[workload] = {
       'max_allowed_runtime_sec': arithmetic.transferred_max_runtime(local, ref),
       'factor': arithmetic.transfer_factor(local, ref),
@@ -54,7 +65,7 @@ def format_table(budgets: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[s
   )
   lines = [header]
   for w, b in sorted(budgets.items()):
-    ref = reference[w]['measurement']
+    ref = reference_entry(reference, w, '', '')['measurement']
     lines.append(
       f'{w:<22}{ref.steps:>10}{ref.runtime_sec:>10}{b["reference_time_per_step"]:>13.6f}'
       f'{b["local_time_per_step"]:>14.6f}{b["factor"]:>10.4f}{b["num_gpus"]:>6}'

@@ -14,7 +14,8 @@ shape, per workload::
     {"criteo1tb": {"local_time_per_step": 0.61, "reference_time_per_step": 0.74, ...}, ...}
 
 ``factor = local_time_per_step / reference_time_per_step`` and every evaluation time of the
-reference on that workload is multiplied by it (other fields are ignored). Without a
+reference on that workload is multiplied by it (other fields are ignored; a variant without
+an entry of its own takes its base workload's). Without a
 hardware file, the time condition refuses references unless ``--allow_mixed_hardware`` is
 given (their times are then used as measured). Under the step condition nothing is rescaled:
 a step count does not depend on the hardware.
@@ -27,7 +28,7 @@ import os
 
 import pandas as pd
 
-from bench_core import layout
+from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from scoring_ext import logs
 from scoring_ext.logs import Experiment, Issue
@@ -140,12 +141,14 @@ def load_references(
     offset += len(experiment.trials)
     factors = read_hardware_file(hardware_file) if hardware_file else {}
     for workload in sorted(set(experiment.trials['workload'])):
-      if hardware_file and workload not in factors:
+      # A variant without an entry of its own is rescaled by its base workload's factor.
+      name = next((n for n in catalogue.lookup_names(workload) if n in factors), None)
+      if hardware_file and name is None:
         raise BenchError(
           f'{hardware_file}: no entry for workload {workload!r} of reference '
           f'{path} (the file has: {", ".join(sorted(factors))})'
         )
-      factor = factors.get(workload, 1.0)
+      factor = factors.get(name, 1.0)
       rows_of = experiment.evals['workload'] == workload
       experiment.evals.loc[rows_of, 'time'] *= factor
       if condition == 'step':

@@ -12,6 +12,10 @@ Search space, the first that exists of
 4. ``tuning_search_spaces/placeholder/<algorithm>/<workload>.json``, only when the caller
    allows placeholders: VeLO time-control prompts that are the reference step counts,
    not an estimate for any hardware.
+
+In 1, 2 and 4 a variant (``wmt_post_ln``) without a file of its own takes its base
+workload's (``wmt.json``): AlgoPerf gives variants their base's budgets, so the prompts carry
+over.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
+from bench_core import catalogue
 from bench_core.errors import BenchError
 from study.runners import REPO
 
@@ -45,16 +50,19 @@ def search_space_file(
   algorithm: str, workload: str, condition: str, allow_placeholder: bool = False
 ) -> Path:
   """The search space of the module docstring's rule, or an error naming what was tried."""
+  names = catalogue.lookup_names(workload)
   candidates = [
-    SEARCH_SPACES / condition / algorithm / f'{workload}.json',
-    SEARCH_SPACES / algorithm / f'{workload}.json',
+    *(SEARCH_SPACES / condition / algorithm / f'{name}.json' for name in names),
+    *(SEARCH_SPACES / algorithm / f'{name}.json' for name in names),
     SEARCH_SPACES / f'{algorithm}.json',
   ]
   for path in candidates:
     if path.is_file():
       return path
-  placeholder = PLACEHOLDERS / algorithm / f'{workload}.json'
-  if placeholder.is_file():
+  placeholder = next(
+    (p for p in (PLACEHOLDERS / algorithm / f'{n}.json' for n in names) if p.is_file()), None
+  )
+  if placeholder is not None:
     if allow_placeholder:
       return placeholder
     raise BenchError(

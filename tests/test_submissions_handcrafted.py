@@ -147,8 +147,10 @@ def test_get_batch_size_per_workload_and_valueerror_for_unknown():
     1024,
     512,
   ]
+  assert get('criteo1tb_layernorm') == 262_144  # a variant: its base's
+  assert get('imagenet_vit_glu') == 512  # unless AlgoPerf's target setting chose another
   with pytest.raises(ValueError):
-    get('criteo1tb_layernorm')  # a variant: the runner retries with the base name
+    get('nosuch')  # the runner would retry with the base name, then fail
 
 
 def test_update_compiles_once(tiny_workload):
