@@ -257,7 +257,7 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, up
     (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
     return loss, _placement.keep_model_state_layout(model_state, new_model_state), grads
 
-  def update(params, opt_state, grads, loss, extra_args):
+  def optimizer_update(params, opt_state, grads, loss, extra_args):
     updates, new_opt_state = tx.update(grads, opt_state, params, loss=loss, **extra_args)
     return optax.apply_updates(params, updates), new_opt_state
 
@@ -265,7 +265,7 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, up
   # The batch's sharding (None) is the one its placement gives it.
   if not update_options:
     step = jax.jit(
-      _chain(loss_and_grads, update),
+      _chain(loss_and_grads, optimizer_update),
       donate_argnums=(0, 1, 2),
       in_shardings=(everywhere, everywhere, everywhere, None, everywhere, everywhere),
       out_shardings=everywhere,
@@ -279,7 +279,7 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, up
         out_shardings=everywhere,
       ),
       jax.jit(
-        update,
+        optimizer_update,
         donate_argnums=(0, 1),
         compiler_options=update_options,
         in_shardings=everywhere,
@@ -313,16 +313,16 @@ def _placed(step):
   return train_step
 
 
-def init_state(tx: optax.GradientTransformation, params):
-  """``tx.init(params)`` computed in one jit, every leaf written once into a buffer of its own,
+def fresh_state_init(tx: optax.GradientTransformation):
+  """``params -> tx.init(params)`` as one jit, every leaf written once into a buffer of its own,
   replicated on every device. Fresh buffers because an init may alias one array in several
   leaves (or a parameter) and the train step donates the state; inside one XLA program the
-  copies that make them distinct cost no second copy of the state."""
+  copies that make them distinct are the outputs themselves, not a second copy of the state."""
 
   def fresh_optimizer_state(params):
     return jax.tree_util.tree_map(jnp.copy, tx.init(params))
 
-  return jax.jit(fresh_optimizer_state, out_shardings=_placement.replicated())(params)
+  return jax.jit(fresh_optimizer_state, out_shardings=_placement.replicated())
 
 
 class Submission:
@@ -363,7 +363,7 @@ class Submission:
     del model_state, rng
     hp = self.hyperparameters(hyperparameters)
     tx = optax.with_extra_args_support(self.make_optimizer(hp, workload))
-    opt_state = init_state(tx, model_params)
+    opt_state = fresh_state_init(tx)(model_params)
     options = dict(self.update_compiler_options()) if self.update_compiler_options else {}
     return opt_state, _make_train_step(workload, tx, hp, options)
 
