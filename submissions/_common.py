@@ -30,6 +30,7 @@ import optax
 from algoperf_compat import spec
 from bench_core import catalogue
 from bench_core.errors import BenchError
+from submissions import _placement
 
 #: Global batch sizes. Official workloads: AlgoPerf's target-setting algorithms at 2c90454f
 #: (``algorithms/target_setting_algorithms/get_batch_size.py``), which name the eight base
@@ -239,12 +240,15 @@ ExtraArgsFn = Callable[[Any, Any, int, Optional[Mapping[str, Any]]], Dict[str, f
 
 
 def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, update_options=None):
-  """The jitted train step ``(params, model_state, opt_state, batch, rng, extra_args) ->
-  (params, model_state, opt_state, loss)``, its buffers donated.
+  """The train step ``(params, model_state, opt_state, batch, rng, extra_args) ->
+  (params, model_state, opt_state, loss)``, its buffers donated, compiled once per trial.
 
   One jit with XLA's defaults; with ``update_options`` (non-empty ``compiler_options``),
   two: the loss and gradient with XLA's defaults (compiled as for every optimizer), then
-  the optimizer update under the options.
+  the optimizer update under the options. The jits state AlgoPerf's shardings (see
+  :mod:`submissions._placement`): everything replicated but the batch, which keeps the
+  placement :func:`~submissions._placement.place_batch` gives it; the inputs are put there
+  before each call and the model state keeps its first layout, so no call compiles again.
   """
   model_kwargs = {}
   if getattr(hp, 'dropout_rate', None) is not None:
@@ -271,18 +275,38 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, up
       return losses['summed'] / losses['n_valid_examples'], new_model_state
 
     (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
-    return loss, new_model_state, grads
+    return loss, _placement.keep_model_state_layout(model_state, new_model_state), grads
 
-  def update(params, opt_state, grads, loss, extra_args):
+  def optimizer_update(params, opt_state, grads, loss, extra_args):
     updates, new_opt_state = tx.update(grads, opt_state, params, loss=loss, **extra_args)
     return optax.apply_updates(params, updates), new_opt_state
 
+  everywhere = _placement.replicated()
+  # The batch's sharding (None) is the one its placement gives it.
   if not update_options:
-    return jax.jit(_chain(loss_and_grads, update), donate_argnums=(0, 1, 2))
-  return _chain(
-    jax.jit(loss_and_grads, donate_argnums=(1,)),
-    jax.jit(update, donate_argnums=(0, 1), compiler_options=update_options),
-  )
+    step = jax.jit(
+      _chain(loss_and_grads, optimizer_update),
+      donate_argnums=(0, 1, 2),
+      in_shardings=(everywhere, everywhere, everywhere, None, everywhere, everywhere),
+      out_shardings=everywhere,
+    )
+  else:
+    step = _chain(
+      jax.jit(
+        loss_and_grads,
+        donate_argnums=(1,),
+        in_shardings=(everywhere, everywhere, None, everywhere),
+        out_shardings=everywhere,
+      ),
+      jax.jit(
+        optimizer_update,
+        donate_argnums=(0, 1),
+        compiler_options=update_options,
+        in_shardings=everywhere,
+        out_shardings=everywhere,
+      ),
+    )
+  return _placed(step)
 
 
 def _chain(loss_and_grads, update):
@@ -294,6 +318,31 @@ def _chain(loss_and_grads, update):
     return params, new_model_state, opt_state, loss
 
   return train_step
+
+
+def _placed(step):
+  """``step`` with its inputs first put where its jits expect them (a no-op once they are)."""
+
+  def train_step(params, model_state, opt_state, batch, rng, extra_args):
+    return step(
+      *_placement.replicate((params, model_state, opt_state)),
+      _placement.place_batch(batch),
+      *_placement.replicate((rng, extra_args)),
+    )
+
+  return train_step
+
+
+def fresh_state_init(tx: optax.GradientTransformation):
+  """``params -> tx.init(params)`` as one jit, every leaf written once into a buffer of its own,
+  replicated on every device. Fresh buffers because an init may alias one array in several
+  leaves (or a parameter) and the train step donates the state; inside one XLA program the
+  copies that make them distinct are the outputs themselves, not a second copy of the state."""
+
+  def fresh_optimizer_state(params):
+    return jax.tree_util.tree_map(jnp.copy, tx.init(params))
+
+  return jax.jit(fresh_optimizer_state, out_shardings=_placement.replicated())
 
 
 class Submission:
@@ -334,9 +383,7 @@ class Submission:
     del model_state, rng
     hp = self.hyperparameters(hyperparameters)
     tx = optax.with_extra_args_support(self.make_optimizer(hp, workload))
-    # Fresh buffers for every leaf: an init may alias one array in several leaves, and
-    # the train step donates the state.
-    opt_state = jax.tree_util.tree_map(jnp.copy, tx.init(model_params))
+    opt_state = fresh_state_init(tx)(model_params)
     options = dict(self.update_compiler_options()) if self.update_compiler_options else {}
     return opt_state, _make_train_step(workload, tx, hp, options)
 
