@@ -57,35 +57,32 @@ NUM_DECAYS = 3
 
 
 class MatrixState(NamedTuple):
-  """Accumulators of the tensors with >= 2 axes, in the tile layout, and the last step.
+  """Accumulators of the tensors with >= 2 axes, in the tile layout.
 
-  The step (``p_old - p_new`` of the last update) is kept in the state so that
-  it is computed once for the whole class (see :func:`write_step`). The buffer
-  is donated and rewritten in place each step; it replaces a temporary of the
-  same size. So do the packed parameters and gradients (``p_tiles``, ``g_tiles``):
-  as temporaries, their pages would be freshly mapped by the system at every step
-  (a page fault per 4 KiB, about a quarter of a step on CPU); as donated state they
-  are rewritten in place. Peak memory is unchanged (state up by 2 P, temporaries
-  down by 2 P).
+  ``p_tiles`` and ``g_step`` are the optional scratch (``velo(..., scratch_in_state=True)``):
+  the packed parameters, and the packed clipped gradients that the step then overwrites
+  in place (see :func:`write_step`), kept in the donated state and rewritten in place
+  at every update instead of being fresh temporaries of each step. Without them
+  (``None``, the default) the state holds 4 values per parameter, the algorithm's
+  floor; with them 6, and a step needs about 2 parameter-sized temporaries fewer.
   """
 
   momenta: jnp.ndarray  # (3, tiles, R, C), decays 0.9, 0.99, 0.999
   rms: jnp.ndarray  # (tiles, R, C)
   per_row: jnp.ndarray  # (row bands, 3, R): factored accumulator of each matrix row
   per_col: jnp.ndarray  # (col bands, 3, C)
-  step: jnp.ndarray  # (tiles + 1, R, C); the last tile is spare (see write_step)
-  p_tiles: jnp.ndarray  # (tiles, R, C): the packed parameters of the last update
-  g_tiles: jnp.ndarray  # (tiles, R, C): the packed clipped gradients of the last update
+  p_tiles: jnp.ndarray | None = None  # (tiles, R, C): packed parameters of the last update
+  g_step: jnp.ndarray | None = None  # (tiles + 1, R, C): the last update's step; last tile spare
 
 
 class VectorState(NamedTuple):
-  """Accumulators of the tensors with < 2 axes, in the chunk layout, and the last step
-  (see :class:`MatrixState`)."""
+  """Accumulators of the tensors with < 2 axes, in the chunk layout; ``step`` is the
+  optional scratch (see :class:`MatrixState`)."""
 
   momenta: jnp.ndarray  # (3, chunks, CHUNK)
   rms: jnp.ndarray
   diag: jnp.ndarray  # (3, chunks, CHUNK): VeLO's v_diag
-  step: jnp.ndarray  # (chunks + 1, CHUNK); the last chunk is spare
+  step: jnp.ndarray | None = None  # (chunks + 1, CHUNK); the last chunk is spare
 
 
 class VeloState(NamedTuple):
@@ -198,10 +195,14 @@ def _as_jnp_theta(theta: Mapping[str, Any]) -> dict:
   return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), dict(theta))
 
 
-def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
-  """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for ``num_steps``."""
+def init_state(
+  theta: Mapping[str, Any], params: Any, num_steps, scratch_in_state: bool = False
+) -> VeloState:
+  """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for
+  ``num_steps``; with ``scratch_in_state``, the scratch buffers of :class:`MatrixState`."""
   layout = tensor_layout(params)
   zeros = lambda *shape: jnp.zeros(shape, jnp.float32)
+  scratch = lambda *shape: zeros(*shape) if scratch_in_state else None
   matrices = vectors = None
   if layout.matrices:
     tiles = (layout.num_tiles, layout.tile_rows, layout.tile_cols)
@@ -210,9 +211,8 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
       rms=zeros(*tiles),
       per_row=zeros(layout.num_row_bands, NUM_DECAYS, layout.tile_rows),
       per_col=zeros(layout.num_col_bands, NUM_DECAYS, layout.tile_cols),
-      step=zeros(layout.num_tiles + 1, *tiles[1:]),
-      p_tiles=zeros(*tiles),
-      g_tiles=zeros(*tiles),
+      p_tiles=scratch(*tiles),
+      g_step=scratch(layout.num_tiles + 1, *tiles[1:]),
     )
   if layout.vectors:
     chunks = (layout.num_chunks, CHUNK)
@@ -220,7 +220,7 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
       momenta=zeros(NUM_DECAYS, *chunks),
       rms=zeros(*chunks),
       diag=zeros(NUM_DECAYS, *chunks),
-      step=zeros(layout.num_chunks + 1, CHUNK),
+      step=scratch(layout.num_chunks + 1, CHUNK),
     )
   n = layout.num_tensors
   init_lstm = theta['lstm_init_state']
@@ -238,18 +238,27 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
 
 
 def write_step(buffer, step):
-  """``step`` written into the state's step ``buffer`` (one spare tile or chunk longer).
+  """``step`` written into ``buffer``, one spare tile or chunk longer than ``step``.
 
-  Writing into part of a donated buffer is done in place by the pass that computes
-  the step; every tensor's unpacking then reads the result. Handed out directly,
-  the step would instead be fused by XLA into each tensor's unpacking: the
-  per-parameter MLP compiled once per tensor.
+  Writing into part of a buffer is done in place by the pass that computes the
+  step; every tensor's unpacking then reads the result. Handed out directly, the
+  step would instead be fused by XLA into each tensor's unpacking: the
+  per-parameter MLP compiled once per tensor. For the tiles, ``buffer`` is the one
+  that holds the packed gradients (read by that same pass), so the step costs no
+  memory of its own.
   """
   return jax.lax.dynamic_update_slice(buffer, step, (0,) * step.ndim)
 
 
+def _spare_buffer(scratch, leading: int, shape) -> jnp.ndarray:
+  """The state's scratch buffer, or a fresh zero one of ``leading + 1`` rows."""
+  return jnp.zeros((leading + 1, *shape), jnp.float32) if scratch is None else scratch
+
+
 def _pack(state: VeloState, params, grads=None):
-  """``(p_tiles, g_tiles, p_chunks, g_chunks)``: float32 params and clipped grads, packed."""
+  """``(p_tiles, g_buffer, p_chunks, g_chunks)``: float32 params and clipped grads, packed;
+  the gradient tiles are the first ``num_tiles`` of ``g_buffer`` (one spare tile longer,
+  see :func:`write_step`). Into the state's scratch buffers where it has them."""
   layout = state.layout
   if tensor_layout(params) != layout:
     raise ValueError(
@@ -271,10 +280,18 @@ def _pack(state: VeloState, params, grads=None):
         clip(jnp.asarray(g, jnp.float32)) if np.ndim(g) >= 2 else jnp.asarray(g, jnp.float32)
         for g in treedef.flatten_up_to(grads)
       ],
-      None if m is None else m.g_tiles,
+      None
+      if m is None
+      else _spare_buffer(m.g_step, layout.num_tiles, (layout.tile_rows, layout.tile_cols)),
     )
     g_chunks = None if g_chunks is None else clip(g_chunks)
   return p_tiles, g_tiles, p_chunks, g_chunks
+
+
+def _first_tiles(buffer, n: int):
+  """``buffer[:n]`` as a dynamic slice at 0 (the form XLA reads in place in the pass that
+  then overwrites ``buffer`` with the step)."""
+  return jax.lax.dynamic_slice(buffer, (0,) * buffer.ndim, (n, *buffer.shape[1:]))
 
 
 def _controller(
@@ -315,7 +332,8 @@ def velo_update(
 ):
   """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
   layout = state.layout
-  p_tiles, g_tiles, p_chunks, g_chunks = _pack(state, params, grads)
+  p_tiles, g_buffer, p_chunks, g_chunks = _pack(state, params, grads)
+  g_tiles = None if g_buffer is None else _first_tiles(g_buffer, layout.num_tiles)
   sums = statistics.parameter_sums(layout, p_tiles, g_tiles, p_chunks, g_chunks)
   ctrl = _controller(theta, state, sums, loss, fraction_trained)
 
@@ -354,16 +372,14 @@ def velo_update(
     step = per_param_mlp.matrix_step(
       rows_at(table, layout.tile_tensor), rows, cols, mats.p, mats.g, mats.momenta, mats.rms
     )
+    step_tiles = write_step(g_buffer, step)
     matrices = MatrixState(
       mats.momenta,
       mats.rms,
       factors.per_row,
       factors.per_col,
-      write_step(state.matrices.step, step),
-      p_tiles,
-      g_tiles,
+      *((p_tiles, step_tiles) if m.p_tiles is not None else ()),
     )
-    step_tiles = matrices.step
   if vecs is not None:
     w_diag = per_param_mlp.vector_diag_weights(w0n, mixed['b0'])
     step = per_param_mlp.vector_step(
@@ -375,8 +391,10 @@ def velo_update(
       vecs.rms,
       vecs.diag,
     )
-    vectors = VectorState(vecs.momenta, vecs.rms, vecs.diag, write_step(state.vectors.step, step))
-    step_chunks = vectors.step
+    step_chunks = write_step(_spare_buffer(v.step, layout.num_chunks, (CHUNK,)), step)
+    vectors = VectorState(
+      vecs.momenta, vecs.rms, vecs.diag, step_chunks if v.step is not None else None
+    )
 
   steps = layout.unpack(step_tiles, step_chunks)
   updates = [
@@ -397,13 +415,22 @@ def velo_update(
   return layout.treedef.unflatten(updates), new_state
 
 
-def velo(theta: Mapping[str, Any], num_steps) -> optax.GradientTransformationExtraArgs:
+def velo(
+  theta: Mapping[str, Any], num_steps, scratch_in_state: bool = False
+) -> optax.GradientTransformationExtraArgs:
   """VeLO as an optax transformation.
 
   Args:
     theta: meta-parameters (see :func:`velo.load_theta`).
     num_steps: the training horizon (the "prompt"); sets the loss time
       scales and the default ``fraction_trained = iteration / num_steps``.
+    scratch_in_state: keep the packed parameters and gradients (which the step
+      then overwrites) in the optimizer state instead of in each step's temporary
+      memory: state 6 instead of 4 values per parameter, about 2 fewer parameter-sized
+      temporaries per step (the peak is about the same). Worth it only where
+      freshly allocated memory is slow to touch at every step and the state's memory
+      can be spared: on CPU hosts (see docs/velo_memory.md for measurements); the
+      results are the same either way.
 
   ``update(grads, state, params, *, loss, fraction_trained=None)`` needs the
   current ``params`` and the scalar training ``loss``; ``fraction_trained``
@@ -414,7 +441,7 @@ def velo(theta: Mapping[str, Any], num_steps) -> optax.GradientTransformationExt
   theta = _as_jnp_theta(theta)
 
   def init_fn(params):
-    return init_state(theta, params, num_steps)
+    return init_state(theta, params, num_steps, scratch_in_state)
 
   def update_fn(updates, state, params=None, *, loss=None, fraction_trained=None, **extra_args):
     del extra_args
