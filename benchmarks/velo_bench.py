@@ -1,6 +1,7 @@
 """VeLO's cost next to the ``optax.adam`` step the submissions run, on AlgoPerf-shaped trees.
 
-Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--readme README.md]``
+Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--readme README.md]
+[--baseline CHECKOUT] [--only TREE,...]``
 
 For every parameter tree (shapes of the AlgoPerf models, and the embedded
 workloads' own models): one jitted step per optimizer, update plus
@@ -8,7 +9,10 @@ workloads' own models): one jitted step per optimizer, update plus
 ``submissions/_common.py``. Printed per tree: the median step time of each,
 timed in alternation in the same process, and their ratio (each compiled as the
 submissions compile it: VeLO under :func:`velo.compiler_options`, timed once more
-compiled with XLA's defaults); the compile time
+compiled with XLA's defaults where those options are not empty); VeLO with
+``scratch_in_state=True`` under its options, and with ``--baseline`` the VeLO of
+another checkout (e.g. a git worktree of an older commit), in the same alternation;
+the compile time
 (lowering + XLA compilation) of each; XLA's temporary memory of each compiled
 step and VeLO's state size, as multiples of the parameter bytes.
 
@@ -265,7 +269,7 @@ class MlpPass:
       return [fn(*a) for fn, a in zip(fns, args)]
 
     self.compiled = (
-      jax.jit(all_passes, compiler_options=velo.compiler_options() or None)
+      jax.jit(all_passes, compiler_options=velo.compiler_options(scratch_in_state=True) or None)
       .lower(self.args)
       .compile()
     )
@@ -288,6 +292,15 @@ def _temp_bytes(compiled):
   return None if analysis is None else int(analysis.temp_size_in_bytes)
 
 
+def _baseline_options(baseline) -> dict:
+  """The options the baseline's submissions compiled VeLO under (its ``compiler_options``
+  takes no argument before the scratch option existed)."""
+  try:
+    return baseline.compiler_options(scratch_in_state=False)
+  except TypeError:
+    return baseline.compiler_options()
+
+
 def bench_tree(shapes, theta, repeats: int, baseline=None) -> dict:
   params, grads = make_tree(shapes), make_tree(shapes, seed=1)
   param_bytes = 4 * sum(math.prod(s) for s in shapes.values())
@@ -299,13 +312,15 @@ def bench_tree(shapes, theta, repeats: int, baseline=None) -> dict:
   if options:  # VeLO once more, compiled with XLA's defaults
     steppers.append(Stepper(velo.velo(theta, 10_000), params, grads, loss))
   scratch = Stepper(  # VeLO with its scratch buffers in the state (the user's choice)
-    velo.velo(theta, 10_000, scratch_in_state=True), params, grads, loss, options
+    velo.velo(theta, 10_000, scratch_in_state=True),
+    params,
+    grads,
+    loss,
+    velo.compiler_options(scratch_in_state=True),
   )
   steppers.append(scratch)
   if baseline is not None:  # the other checkout's VeLO, compiled as its submissions did
-    base = Stepper(
-      baseline.velo(theta, 10_000), params, grads, loss, baseline.compiler_options() or None
-    )
+    base = Stepper(baseline.velo(theta, 10_000), params, grads, loss, _baseline_options(baseline))
     steppers.append(base)
   times = interleaved_median_seconds(steppers, repeats=repeats)
   t_velo, t_adam, t_mlp = times[:3]
@@ -444,13 +459,12 @@ def summary(results: dict) -> str:
 
 
 def _options_note() -> str:
-  options = velo.compiler_options()
-  if not options:
-    return "both with XLA's defaults"
-  listed = ', '.join(f'`{k}={v}`' for k, v in options.items())
+  options = velo.compiler_options(scratch_in_state=True)
+  listed = ', '.join(f'`{k}={v}`' for k, v in options.items()) or 'none on this backend'
   return (
-    f"Adam with XLA's defaults, VeLO with `velo.compiler_options()` ({listed}); the column "
-    "'XLA defaults' times VeLO compiled without them"
+    "Adam and VeLO with XLA's defaults, as `velo.compiler_options()` is empty; VeLO with "
+    "`scratch_in_state=True` (columns 'scratch') and the MLP pass under "
+    f'`velo.compiler_options(scratch_in_state=True)` ({listed})'
   )
 
 

@@ -31,6 +31,14 @@ the NEXT update uses, so the old accumulators are never read after the update);
 the MLP pass (:mod:`velo.per_param_mlp`) writes the step, which every tensor's
 update is cut from. Everything per tensor (LSTM, weight mixing, normalisers)
 works on ``(n_tensors, ...)`` arrays.
+
+Memory, in values per parameter P (Adam's state: 2): the state holds the 3
+momenta and the rms of every parameter (4; tensors with < 2 axes 3 more, their
+``v_diag``; tile padding a little more), the rest is per row, column or tensor.
+A step's temporaries are the packed parameters and the packed gradients, which
+the step then overwrites (about 2.3). ``velo(..., scratch_in_state=True)`` keeps
+all three in the donated state instead (7, temporaries about 0.3): see
+:class:`MatrixState` and docs/velo_memory.md.
 """
 
 from __future__ import annotations
@@ -59,12 +67,17 @@ NUM_DECAYS = 3
 class MatrixState(NamedTuple):
   """Accumulators of the tensors with >= 2 axes, in the tile layout.
 
-  ``p_tiles`` and ``g_step`` are the optional scratch (``velo(..., scratch_in_state=True)``):
-  the packed parameters, and the packed clipped gradients that the step then overwrites
-  in place (see :func:`write_step`), kept in the donated state and rewritten in place
-  at every update instead of being fresh temporaries of each step. Without them
-  (``None``, the default) the state holds 4 values per parameter, the algorithm's
-  floor; with them 6, and a step needs about 2 parameter-sized temporaries fewer.
+  ``p_tiles``, ``g_tiles`` and ``step`` are the optional scratch
+  (``velo(..., scratch_in_state=True)``): the packed parameters and clipped
+  gradients, and the step (``p_old - p_new``) of the last update, kept in the
+  donated state and rewritten in place at every update. Without them (``None``, the
+  default) the state holds 4 values per parameter, the algorithm's floor, and the
+  packed parameters and gradients are temporaries of each step, the step then
+  overwriting the packed gradients (see :func:`write_step`): about 2 parameter-sized
+  temporaries. With them the state holds 7 values per parameter and a step needs
+  almost no temporaries; as temporaries, their pages are mapped afresh at every
+  step (on CPU hosts a page fault per 4 KiB), and a step that writes its result into
+  the buffer it reads runs slower on XLA:CPU (measured in docs/velo_memory.md).
   """
 
   momenta: jnp.ndarray  # (3, tiles, R, C), decays 0.9, 0.99, 0.999
@@ -72,7 +85,8 @@ class MatrixState(NamedTuple):
   per_row: jnp.ndarray  # (row bands, 3, R): factored accumulator of each matrix row
   per_col: jnp.ndarray  # (col bands, 3, C)
   p_tiles: jnp.ndarray | None = None  # (tiles, R, C): packed parameters of the last update
-  g_step: jnp.ndarray | None = None  # (tiles + 1, R, C): the last update's step; last tile spare
+  g_tiles: jnp.ndarray | None = None  # (tiles, R, C): packed clipped gradients of the last update
+  step: jnp.ndarray | None = None  # (tiles + 1, R, C); the last tile is spare (see write_step)
 
 
 class VectorState(NamedTuple):
@@ -212,7 +226,8 @@ def init_state(
       per_row=zeros(layout.num_row_bands, NUM_DECAYS, layout.tile_rows),
       per_col=zeros(layout.num_col_bands, NUM_DECAYS, layout.tile_cols),
       p_tiles=scratch(*tiles),
-      g_step=scratch(layout.num_tiles + 1, *tiles[1:]),
+      g_tiles=scratch(*tiles),
+      step=scratch(layout.num_tiles + 1, *tiles[1:]),
     )
   if layout.vectors:
     chunks = (layout.num_chunks, CHUNK)
@@ -250,15 +265,16 @@ def write_step(buffer, step):
   return jax.lax.dynamic_update_slice(buffer, step, (0,) * step.ndim)
 
 
-def _spare_buffer(scratch, leading: int, shape) -> jnp.ndarray:
-  """The state's scratch buffer, or a fresh zero one of ``leading + 1`` rows."""
-  return jnp.zeros((leading + 1, *shape), jnp.float32) if scratch is None else scratch
+def _spare_buffer(leading: int, shape) -> jnp.ndarray:
+  """A zero buffer of ``leading + 1`` rows: one spare row for :func:`write_step`."""
+  return jnp.zeros((leading + 1, *shape), jnp.float32)
 
 
 def _pack(state: VeloState, params, grads=None):
-  """``(p_tiles, g_buffer, p_chunks, g_chunks)``: float32 params and clipped grads, packed;
-  the gradient tiles are the first ``num_tiles`` of ``g_buffer`` (one spare tile longer,
-  see :func:`write_step`). Into the state's scratch buffers where it has them."""
+  """``(p_tiles, g_tiles, p_chunks, g_chunks, step_into)``: float32 params and clipped grads,
+  packed, and the tile buffer (one spare tile longer) that the step is written into:
+  the state's scratch buffers where it has them; else fresh ones, the step written
+  over the packed gradients (``g_tiles`` is then the first ``num_tiles`` of it)."""
   layout = state.layout
   if tensor_layout(params) != layout:
     raise ValueError(
@@ -270,9 +286,15 @@ def _pack(state: VeloState, params, grads=None):
     [jnp.asarray(p, jnp.float32) for p in jax.tree_util.tree_leaves(params)],
     None if m is None else m.p_tiles,
   )
-  g_tiles = g_chunks = None
+  g_tiles = g_chunks = step_into = None
   if grads is not None:
     treedef = jax.tree_util.tree_structure(params)
+    if m is not None:
+      step_into = (
+        m.step
+        if m.step is not None
+        else _spare_buffer(layout.num_tiles, (layout.tile_rows, layout.tile_cols))
+      )
     # Clipped per matrix leaf (fused into the tile packing), once for all vector chunks.
     clip = lambda x: jnp.clip(x, -GRAD_CLIP, GRAD_CLIP)
     g_tiles, g_chunks = layout.pack(
@@ -280,18 +302,12 @@ def _pack(state: VeloState, params, grads=None):
         clip(jnp.asarray(g, jnp.float32)) if np.ndim(g) >= 2 else jnp.asarray(g, jnp.float32)
         for g in treedef.flatten_up_to(grads)
       ],
-      None
-      if m is None
-      else _spare_buffer(m.g_step, layout.num_tiles, (layout.tile_rows, layout.tile_cols)),
+      None if m is None else (step_into if m.g_tiles is None else m.g_tiles),
     )
+    if m is not None and m.g_tiles is None:
+      step_into, g_tiles = g_tiles, g_tiles[: layout.num_tiles]
     g_chunks = None if g_chunks is None else clip(g_chunks)
-  return p_tiles, g_tiles, p_chunks, g_chunks
-
-
-def _first_tiles(buffer, n: int):
-  """``buffer[:n]`` as a dynamic slice at 0 (the form XLA reads in place in the pass that
-  then overwrites ``buffer`` with the step)."""
-  return jax.lax.dynamic_slice(buffer, (0,) * buffer.ndim, (n, *buffer.shape[1:]))
+  return p_tiles, g_tiles, p_chunks, g_chunks, step_into
 
 
 def _controller(
@@ -322,7 +338,7 @@ def controller_outputs(
   theta: Mapping[str, Any], state: VeloState, params: Any, loss, fraction_trained=None
 ) -> ControllerOutputs:
   """Steps 2-4: loss features, LSTM inputs and one controller step."""
-  p_tiles, _, p_chunks, _ = _pack(state, params)
+  p_tiles, _, p_chunks, _, _ = _pack(state, params)
   sums = statistics.parameter_sums(state.layout, p_tiles, None, p_chunks, None)
   return _controller(theta, state, sums, loss, fraction_trained)
 
@@ -332,8 +348,7 @@ def velo_update(
 ):
   """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
   layout = state.layout
-  p_tiles, g_buffer, p_chunks, g_chunks = _pack(state, params, grads)
-  g_tiles = None if g_buffer is None else _first_tiles(g_buffer, layout.num_tiles)
+  p_tiles, g_tiles, p_chunks, g_chunks, step_into = _pack(state, params, grads)
   sums = statistics.parameter_sums(layout, p_tiles, g_tiles, p_chunks, g_chunks)
   ctrl = _controller(theta, state, sums, loss, fraction_trained)
 
@@ -372,13 +387,13 @@ def velo_update(
     step = per_param_mlp.matrix_step(
       rows_at(table, layout.tile_tensor), rows, cols, mats.p, mats.g, mats.momenta, mats.rms
     )
-    step_tiles = write_step(g_buffer, step)
+    step_tiles = write_step(step_into, step)
     matrices = MatrixState(
       mats.momenta,
       mats.rms,
       factors.per_row,
       factors.per_col,
-      *((p_tiles, step_tiles) if m.p_tiles is not None else ()),
+      *((p_tiles, g_tiles, step_tiles) if m.step is not None else ()),
     )
   if vecs is not None:
     w_diag = per_param_mlp.vector_diag_weights(w0n, mixed['b0'])
@@ -391,7 +406,9 @@ def velo_update(
       vecs.rms,
       vecs.diag,
     )
-    step_chunks = write_step(_spare_buffer(v.step, layout.num_chunks, (CHUNK,)), step)
+    step_chunks = write_step(
+      _spare_buffer(layout.num_chunks, (CHUNK,)) if v.step is None else v.step, step
+    )
     vectors = VectorState(
       vecs.momenta, vecs.rms, vecs.diag, step_chunks if v.step is not None else None
     )
@@ -424,13 +441,13 @@ def velo(
     theta: meta-parameters (see :func:`velo.load_theta`).
     num_steps: the training horizon (the "prompt"); sets the loss time
       scales and the default ``fraction_trained = iteration / num_steps``.
-    scratch_in_state: keep the packed parameters and gradients (which the step
-      then overwrites) in the optimizer state instead of in each step's temporary
-      memory: state 6 instead of 4 values per parameter, about 2 fewer parameter-sized
-      temporaries per step (the peak is about the same). Worth it only where
-      freshly allocated memory is slow to touch at every step and the state's memory
-      can be spared: on CPU hosts (see docs/velo_memory.md for measurements); the
-      results are the same either way.
+    scratch_in_state: keep the packed parameters, gradients and step in the
+      optimizer state (rewritten in place) instead of in each step's temporary
+      memory: state 7 instead of 4 values per parameter (Adam: 2), about 2 fewer
+      parameter-sized temporaries per step, so a peak about 1 value per parameter
+      higher. Worth it where memory is plentiful and freshly allocated memory is slow
+      to touch at every step: on CPU hosts (docs/velo_memory.md has the measurements);
+      the results are the same either way.
 
   ``update(grads, state, params, *, loss, fraction_trained=None)`` needs the
   current ``params`` and the scalar training ``loss``; ``fraction_trained``
