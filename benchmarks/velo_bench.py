@@ -1,6 +1,7 @@
 """VeLO's cost next to the ``optax.adam`` step the submissions run, on AlgoPerf-shaped trees.
 
-Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--page docs/velo_cost.md]``
+Usage: ``python benchmarks/velo_bench.py [--quick] [--theta PATH] [--repeats N] [--page docs/velo_cost.md]
+[--baseline CHECKOUT] [--only TREE,...]``
 
 For every parameter tree (shapes of the AlgoPerf models, and the embedded
 workloads' own models): one jitted step per optimizer, update plus
@@ -8,7 +9,10 @@ workloads' own models): one jitted step per optimizer, update plus
 ``submissions/_common.py``. Printed per tree: the median step time of each,
 timed in alternation in the same process, and their ratio (each compiled as the
 submissions compile it: VeLO under :func:`velo.compiler_options`, timed once more
-compiled with XLA's defaults); the compile time
+compiled with XLA's defaults where those options are not empty); VeLO with
+``scratch_in_state=True`` under its options, and with ``--baseline`` the VeLO of
+another checkout (e.g. a git worktree of an older commit), in the same alternation;
+the compile time
 (lowering + XLA compilation) of each; XLA's temporary memory of each compiled
 step and VeLO's state size, as multiples of the parameter bytes.
 
@@ -50,6 +54,7 @@ from bench_core.errors import BenchError  # noqa: E402
 from local_runner.workloads import get_workload  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline_package import import_from_checkout  # noqa: E402
 from timing import interleaved_median_seconds  # noqa: E402
 
 META_INIT_THETA = REPO / 'tests' / 'data' / 'velo_golden' / 'theta.msgpack'
@@ -268,7 +273,7 @@ class MlpPass:
       return [fn(*a) for fn, a in zip(fns, args)]
 
     self.compiled = (
-      jax.jit(all_passes, compiler_options=velo.compiler_options() or None)
+      jax.jit(all_passes, compiler_options=velo.compiler_options(scratch_in_state=True) or None)
       .lower(self.args)
       .compile()
     )
@@ -291,7 +296,16 @@ def _temp_bytes(compiled):
   return None if analysis is None else int(analysis.temp_size_in_bytes)
 
 
-def bench_tree(shapes, theta, repeats: int) -> dict:
+def _baseline_options(baseline) -> dict:
+  """The options the baseline's submissions compiled VeLO under (its ``compiler_options``
+  takes no argument before the scratch option existed)."""
+  try:
+    return baseline.compiler_options(scratch_in_state=False)
+  except TypeError:
+    return baseline.compiler_options()
+
+
+def bench_tree(shapes, theta, repeats: int, baseline=None) -> dict:
   params, grads = make_tree(shapes), make_tree(shapes, seed=1)
   param_bytes = 4 * sum(math.prod(s) for s in shapes.values())
   options = velo.compiler_options()
@@ -301,9 +315,21 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
   steppers = [vel, adam, MlpPass(params)]
   if options:  # VeLO once more, compiled with XLA's defaults
     steppers.append(Stepper(velo.velo(theta, 10_000), params, grads, loss))
+  scratch = Stepper(  # VeLO with its scratch buffers in the state (the user's choice)
+    velo.velo(theta, 10_000, scratch_in_state=True),
+    params,
+    grads,
+    loss,
+    velo.compiler_options(scratch_in_state=True),
+  )
+  steppers.append(scratch)
+  if baseline is not None:  # the other checkout's VeLO, compiled as its submissions did
+    base = Stepper(baseline.velo(theta, 10_000), params, grads, loss, _baseline_options(baseline))
+    steppers.append(base)
   times = interleaved_median_seconds(steppers, repeats=repeats)
   t_velo, t_adam, t_mlp = times[:3]
   t_velo_default = times[3] if options else t_velo
+  t_scratch = times[4] if options else times[3]
   default_ratio = t_velo_default / t_adam
   multiple = lambda b: float('nan') if b is None else b / param_bytes
   return {
@@ -321,6 +347,18 @@ def bench_tree(shapes, theta, repeats: int) -> dict:
     'adam_temp': multiple(adam.temp_bytes),
     'velo_temp': multiple(vel.temp_bytes),
     'velo_state': vel.state_bytes / param_bytes,
+    'scratch_ratio': t_scratch / t_adam,
+    'scratch_temp': multiple(scratch.temp_bytes),
+    'scratch_state': scratch.state_bytes / param_bytes,
+    **(
+      {}
+      if baseline is None
+      else {
+        'base_ratio': times[-1] / t_adam,
+        'base_temp': multiple(base.temp_bytes),
+        'base_state': base.state_bytes / param_bytes,
+      }
+    ),
   }
 
 
@@ -340,6 +378,15 @@ COLUMNS = (
   ('adam temp/P', '{:.2f}'),
   ('velo temp/P', '{:.2f}'),
   ('velo state/P', '{:.2f}'),
+  ('velo/adam, scratch in state', '{:.1f}x'),
+  ('scratch temp/P', '{:.2f}'),
+  ('scratch state/P', '{:.2f}'),
+)
+#: Columns added by ``--baseline``: the other checkout's VeLO in the same run.
+BASELINE_COLUMNS = (
+  ('baseline velo/adam', '{:.1f}x'),
+  ('baseline temp/P', '{:.2f}'),
+  ('baseline state/P', '{:.2f}'),
 )
 KEYS = (
   'params',
@@ -356,19 +403,31 @@ KEYS = (
   'adam_temp',
   'velo_temp',
   'velo_state',
+  'scratch_ratio',
+  'scratch_temp',
+  'scratch_state',
 )
+BASELINE_KEYS = ('base_ratio', 'base_temp', 'base_state')
+
+
+def _columns(result):
+  if 'base_ratio' in result:
+    return COLUMNS + BASELINE_COLUMNS, KEYS + BASELINE_KEYS
+  return COLUMNS, KEYS
 
 
 def row_cells(name, result):
-  return [COLUMNS[0][1].format(name)] + [
-    fmt.format(result[k]) for (_, fmt), k in zip(COLUMNS[1:], KEYS)
+  columns, keys = _columns(result)
+  return [columns[0][1].format(name)] + [
+    fmt.format(result[k]) for (_, fmt), k in zip(columns[1:], keys)
   ]
 
 
 def markdown_table(results: dict) -> str:
+  columns, _ = _columns(next(iter(results.values())))
   lines = [
-    '| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
-    '|' + '|'.join('---' for _ in COLUMNS) + '|',
+    '| ' + ' | '.join(c for c, _ in columns) + ' |',
+    '|' + '|'.join('---' for _ in columns) + '|',
   ]
   lines += ['| ' + ' | '.join(row_cells(name, r)) + ' |' for name, r in results.items()]
   return '\n'.join(lines)
@@ -404,13 +463,12 @@ def summary(results: dict) -> str:
 
 
 def _options_note() -> str:
-  options = velo.compiler_options()
-  if not options:
-    return "both with XLA's defaults"
-  listed = ', '.join(f'`{k}={v}`' for k, v in options.items())
+  options = velo.compiler_options(scratch_in_state=True)
+  listed = ', '.join(f'`{k}={v}`' for k, v in options.items()) or 'none on this backend'
   return (
-    f"Adam with XLA's defaults, VeLO with `velo.compiler_options()` ({listed}); the column "
-    "'XLA defaults' times VeLO compiled without them"
+    "Adam and VeLO with XLA's defaults, as `velo.compiler_options()` is empty; VeLO with "
+    "`scratch_in_state=True` (columns 'scratch') and the MLP pass under "
+    f'`velo.compiler_options(scratch_in_state=True)` ({listed})'
   )
 
 
@@ -450,7 +508,18 @@ def main(argv=None) -> int:
     default=None,
     help=f'rewrite the velo-bench block of this Markdown file (make bench-readme: {COST_PAGE})',
   )
+  parser.add_argument(
+    '--baseline',
+    default=None,
+    help='a checkout of this repository (e.g. a git worktree of an older commit) whose velo '
+    'package is timed side by side with this one (extra baseline columns)',
+  )
+  parser.add_argument('--only', default=None, help='comma-separated tree names to run')
   args = parser.parse_args(argv)
+  try:
+    baseline = None if args.baseline is None else import_from_checkout('velo', args.baseline)
+  except (FileNotFoundError, ImportError) as e:
+    raise BenchError(f'--baseline: {e}') from e
   if args.theta:
     try:
       theta, theta_note = velo.load_theta(args.theta), f'theta from {args.theta}'
@@ -464,10 +533,18 @@ def main(argv=None) -> int:
     )
   repeats = args.repeats or (5 if args.quick else 10)
   print(header(theta_note), flush=True)
-  print(' | '.join(c for c, _ in COLUMNS), flush=True)
+  columns = COLUMNS + (BASELINE_COLUMNS if baseline is not None else ())
+  print(' | '.join(c for c, _ in columns), flush=True)
   results = {}
-  for name, shapes in trees(args.quick).items():
-    results[name] = bench_tree(shapes, theta, repeats)
+  selected = trees(args.quick)
+  if args.only:
+    wanted = args.only.split(',')
+    unknown = [name for name in wanted if name not in selected]
+    if unknown:
+      raise BenchError(f'--only: no tree named {unknown}; known: {sorted(selected)}')
+    selected = {name: selected[name] for name in wanted}
+  for name, shapes in selected.items():
+    results[name] = bench_tree(shapes, theta, repeats, baseline)
     print(' | '.join(row_cells(name, results[name])), flush=True)
   print(summary(results))
   if args.page:

@@ -35,6 +35,9 @@ def result(params, ratio, velo_compile, temp):
     'adam_temp': 0.0,
     'velo_temp': temp,
     'velo_state': 5.0,
+    'scratch_ratio': ratio * 0.9,
+    'scratch_temp': 0.3,
+    'scratch_state': 7.0,
   }
 
 

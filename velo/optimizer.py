@@ -31,6 +31,14 @@ the NEXT update uses, so the old accumulators are never read after the update);
 the MLP pass (:mod:`velo.per_param_mlp`) writes the step, which every tensor's
 update is cut from. Everything per tensor (LSTM, weight mixing, normalisers)
 works on ``(n_tensors, ...)`` arrays.
+
+Memory, in values per parameter P (Adam's state: 2): the state holds the 3
+momenta and the rms of every parameter (4; tensors with < 2 axes 3 more, their
+``v_diag``; tile padding a little more), the rest is per row, column or tensor.
+A step's temporaries are the packed parameters and the packed gradients, which
+the step then overwrites (about 2.3). ``velo(..., scratch_in_state=True)`` keeps
+all three in the donated state instead (7, temporaries about 0.3): see
+:class:`MatrixState` and docs/velo_memory.md.
 """
 
 from __future__ import annotations
@@ -57,35 +65,38 @@ NUM_DECAYS = 3
 
 
 class MatrixState(NamedTuple):
-  """Accumulators of the tensors with >= 2 axes, in the tile layout, and the last step.
+  """Accumulators of the tensors with >= 2 axes, in the tile layout.
 
-  The step (``p_old - p_new`` of the last update) is kept in the state so that
-  it is computed once for the whole class (see :func:`write_step`). The buffer
-  is donated and rewritten in place each step; it replaces a temporary of the
-  same size. So do the packed parameters and gradients (``p_tiles``, ``g_tiles``):
-  as temporaries, their pages would be freshly mapped by the system at every step
-  (a page fault per 4 KiB, about a quarter of a step on CPU); as donated state they
-  are rewritten in place. Peak memory is unchanged (state up by 2 P, temporaries
-  down by 2 P).
+  ``p_tiles``, ``g_tiles`` and ``step`` are the optional scratch
+  (``velo(..., scratch_in_state=True)``): the packed parameters and clipped
+  gradients, and the step (``p_old - p_new``) of the last update, kept in the
+  donated state and rewritten in place at every update. Without them (``None``, the
+  default) the state holds 4 values per parameter, the algorithm's floor, and the
+  packed parameters and gradients are temporaries of each step, the step then
+  overwriting the packed gradients (see :func:`write_step`): about 2 parameter-sized
+  temporaries. With them the state holds 7 values per parameter and a step needs
+  almost no temporaries; as temporaries, their pages are mapped afresh at every
+  step (on CPU hosts a page fault per 4 KiB), and a step that writes its result into
+  the buffer it reads runs slower on XLA:CPU (measured in docs/velo_memory.md).
   """
 
   momenta: jnp.ndarray  # (3, tiles, R, C), decays 0.9, 0.99, 0.999
   rms: jnp.ndarray  # (tiles, R, C)
   per_row: jnp.ndarray  # (row bands, 3, R): factored accumulator of each matrix row
   per_col: jnp.ndarray  # (col bands, 3, C)
-  step: jnp.ndarray  # (tiles + 1, R, C); the last tile is spare (see write_step)
-  p_tiles: jnp.ndarray  # (tiles, R, C): the packed parameters of the last update
-  g_tiles: jnp.ndarray  # (tiles, R, C): the packed clipped gradients of the last update
+  p_tiles: jnp.ndarray | None = None  # (tiles, R, C): packed parameters of the last update
+  g_tiles: jnp.ndarray | None = None  # (tiles, R, C): packed clipped gradients of the last update
+  step: jnp.ndarray | None = None  # (tiles + 1, R, C); the last tile is spare (see write_step)
 
 
 class VectorState(NamedTuple):
-  """Accumulators of the tensors with < 2 axes, in the chunk layout, and the last step
-  (see :class:`MatrixState`)."""
+  """Accumulators of the tensors with < 2 axes, in the chunk layout; ``step`` is the
+  optional scratch (see :class:`MatrixState`)."""
 
   momenta: jnp.ndarray  # (3, chunks, CHUNK)
   rms: jnp.ndarray
   diag: jnp.ndarray  # (3, chunks, CHUNK): VeLO's v_diag
-  step: jnp.ndarray  # (chunks + 1, CHUNK); the last chunk is spare
+  step: jnp.ndarray | None = None  # (chunks + 1, CHUNK); the last chunk is spare
 
 
 class VeloState(NamedTuple):
@@ -198,10 +209,14 @@ def _as_jnp_theta(theta: Mapping[str, Any]) -> dict:
   return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), dict(theta))
 
 
-def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
-  """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for ``num_steps``."""
+def init_state(
+  theta: Mapping[str, Any], params: Any, num_steps, scratch_in_state: bool = False
+) -> VeloState:
+  """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for
+  ``num_steps``; with ``scratch_in_state``, the scratch buffers of :class:`MatrixState`."""
   layout = tensor_layout(params)
   zeros = lambda *shape: jnp.zeros(shape, jnp.float32)
+  scratch = lambda *shape: zeros(*shape) if scratch_in_state else None
   matrices = vectors = None
   if layout.matrices:
     tiles = (layout.num_tiles, layout.tile_rows, layout.tile_cols)
@@ -210,9 +225,9 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
       rms=zeros(*tiles),
       per_row=zeros(layout.num_row_bands, NUM_DECAYS, layout.tile_rows),
       per_col=zeros(layout.num_col_bands, NUM_DECAYS, layout.tile_cols),
-      step=zeros(layout.num_tiles + 1, *tiles[1:]),
-      p_tiles=zeros(*tiles),
-      g_tiles=zeros(*tiles),
+      p_tiles=scratch(*tiles),
+      g_tiles=scratch(*tiles),
+      step=scratch(layout.num_tiles + 1, *tiles[1:]),
     )
   if layout.vectors:
     chunks = (layout.num_chunks, CHUNK)
@@ -220,7 +235,7 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
       momenta=zeros(NUM_DECAYS, *chunks),
       rms=zeros(*chunks),
       diag=zeros(NUM_DECAYS, *chunks),
-      step=zeros(layout.num_chunks + 1, CHUNK),
+      step=scratch(layout.num_chunks + 1, CHUNK),
     )
   n = layout.num_tensors
   init_lstm = theta['lstm_init_state']
@@ -238,18 +253,28 @@ def init_state(theta: Mapping[str, Any], params: Any, num_steps) -> VeloState:
 
 
 def write_step(buffer, step):
-  """``step`` written into the state's step ``buffer`` (one spare tile or chunk longer).
+  """``step`` written into ``buffer``, one spare tile or chunk longer than ``step``.
 
-  Writing into part of a donated buffer is done in place by the pass that computes
-  the step; every tensor's unpacking then reads the result. Handed out directly,
-  the step would instead be fused by XLA into each tensor's unpacking: the
-  per-parameter MLP compiled once per tensor.
+  Writing into part of a buffer is done in place by the pass that computes the
+  step; every tensor's unpacking then reads the result. Handed out directly, the
+  step would instead be fused by XLA into each tensor's unpacking: the
+  per-parameter MLP compiled once per tensor. For the tiles, ``buffer`` is the one
+  that holds the packed gradients (read by that same pass), so the step costs no
+  memory of its own.
   """
   return jax.lax.dynamic_update_slice(buffer, step, (0,) * step.ndim)
 
 
+def _spare_buffer(leading: int, shape) -> jnp.ndarray:
+  """A zero buffer of ``leading + 1`` rows: one spare row for :func:`write_step`."""
+  return jnp.zeros((leading + 1, *shape), jnp.float32)
+
+
 def _pack(state: VeloState, params, grads=None):
-  """``(p_tiles, g_tiles, p_chunks, g_chunks)``: float32 params and clipped grads, packed."""
+  """``(p_tiles, g_tiles, p_chunks, g_chunks, step_into)``: float32 params and clipped grads,
+  packed, and the tile buffer (one spare tile longer) that the step is written into:
+  the state's scratch buffers where it has them; else fresh ones, the step written
+  over the packed gradients (``g_tiles`` is then the first ``num_tiles`` of it)."""
   layout = state.layout
   if tensor_layout(params) != layout:
     raise ValueError(
@@ -261,9 +286,15 @@ def _pack(state: VeloState, params, grads=None):
     [jnp.asarray(p, jnp.float32) for p in jax.tree_util.tree_leaves(params)],
     None if m is None else m.p_tiles,
   )
-  g_tiles = g_chunks = None
+  g_tiles = g_chunks = step_into = None
   if grads is not None:
     treedef = jax.tree_util.tree_structure(params)
+    if m is not None:
+      step_into = (
+        m.step
+        if m.step is not None
+        else _spare_buffer(layout.num_tiles, (layout.tile_rows, layout.tile_cols))
+      )
     # Clipped per matrix leaf (fused into the tile packing), once for all vector chunks.
     clip = lambda x: jnp.clip(x, -GRAD_CLIP, GRAD_CLIP)
     g_tiles, g_chunks = layout.pack(
@@ -271,10 +302,12 @@ def _pack(state: VeloState, params, grads=None):
         clip(jnp.asarray(g, jnp.float32)) if np.ndim(g) >= 2 else jnp.asarray(g, jnp.float32)
         for g in treedef.flatten_up_to(grads)
       ],
-      None if m is None else m.g_tiles,
+      None if m is None else (step_into if m.g_tiles is None else m.g_tiles),
     )
+    if m is not None and m.g_tiles is None:
+      step_into, g_tiles = g_tiles, g_tiles[: layout.num_tiles]
     g_chunks = None if g_chunks is None else clip(g_chunks)
-  return p_tiles, g_tiles, p_chunks, g_chunks
+  return p_tiles, g_tiles, p_chunks, g_chunks, step_into
 
 
 def _controller(
@@ -305,7 +338,7 @@ def controller_outputs(
   theta: Mapping[str, Any], state: VeloState, params: Any, loss, fraction_trained=None
 ) -> ControllerOutputs:
   """Steps 2-4: loss features, LSTM inputs and one controller step."""
-  p_tiles, _, p_chunks, _ = _pack(state, params)
+  p_tiles, _, p_chunks, _, _ = _pack(state, params)
   sums = statistics.parameter_sums(state.layout, p_tiles, None, p_chunks, None)
   return _controller(theta, state, sums, loss, fraction_trained)
 
@@ -315,7 +348,7 @@ def velo_update(
 ):
   """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
   layout = state.layout
-  p_tiles, g_tiles, p_chunks, g_chunks = _pack(state, params, grads)
+  p_tiles, g_tiles, p_chunks, g_chunks, step_into = _pack(state, params, grads)
   sums = statistics.parameter_sums(layout, p_tiles, g_tiles, p_chunks, g_chunks)
   ctrl = _controller(theta, state, sums, loss, fraction_trained)
 
@@ -354,16 +387,14 @@ def velo_update(
     step = per_param_mlp.matrix_step(
       rows_at(table, layout.tile_tensor), rows, cols, mats.p, mats.g, mats.momenta, mats.rms
     )
+    step_tiles = write_step(step_into, step)
     matrices = MatrixState(
       mats.momenta,
       mats.rms,
       factors.per_row,
       factors.per_col,
-      write_step(state.matrices.step, step),
-      p_tiles,
-      g_tiles,
+      *((p_tiles, g_tiles, step_tiles) if m.step is not None else ()),
     )
-    step_tiles = matrices.step
   if vecs is not None:
     w_diag = per_param_mlp.vector_diag_weights(w0n, mixed['b0'])
     step = per_param_mlp.vector_step(
@@ -375,8 +406,12 @@ def velo_update(
       vecs.rms,
       vecs.diag,
     )
-    vectors = VectorState(vecs.momenta, vecs.rms, vecs.diag, write_step(state.vectors.step, step))
-    step_chunks = vectors.step
+    step_chunks = write_step(
+      _spare_buffer(layout.num_chunks, (CHUNK,)) if v.step is None else v.step, step
+    )
+    vectors = VectorState(
+      vecs.momenta, vecs.rms, vecs.diag, step_chunks if v.step is not None else None
+    )
 
   steps = layout.unpack(step_tiles, step_chunks)
   updates = [
@@ -397,13 +432,22 @@ def velo_update(
   return layout.treedef.unflatten(updates), new_state
 
 
-def velo(theta: Mapping[str, Any], num_steps) -> optax.GradientTransformationExtraArgs:
+def velo(
+  theta: Mapping[str, Any], num_steps, scratch_in_state: bool = False
+) -> optax.GradientTransformationExtraArgs:
   """VeLO as an optax transformation.
 
   Args:
     theta: meta-parameters (see :func:`velo.load_theta`).
     num_steps: the training horizon (the "prompt"); sets the loss time
       scales and the default ``fraction_trained = iteration / num_steps``.
+    scratch_in_state: keep the packed parameters, gradients and step in the
+      optimizer state (rewritten in place) instead of in each step's temporary
+      memory: state 7 instead of 4 values per parameter (Adam: 2), about 2 fewer
+      parameter-sized temporaries per step, so a peak about 1 value per parameter
+      higher. Worth it where memory is plentiful and freshly allocated memory is slow
+      to touch at every step: on CPU hosts (docs/velo_memory.md has the measurements);
+      the results are the same either way.
 
   ``update(grads, state, params, *, loss, fraction_trained=None)`` needs the
   current ``params`` and the scalar training ``loss``; ``fraction_trained``
@@ -414,7 +458,7 @@ def velo(theta: Mapping[str, Any], num_steps) -> optax.GradientTransformationExt
   theta = _as_jnp_theta(theta)
 
   def init_fn(params):
-    return init_state(theta, params, num_steps)
+    return init_state(theta, params, num_steps, scratch_in_state)
 
   def update_fn(updates, state, params=None, *, loss=None, fraction_trained=None, **extra_args):
     del extra_args
