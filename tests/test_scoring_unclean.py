@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from scoring_helpers import write_trial
 
-from scoring_ext import audit, eval_csv, logs, report, scoring
+from bench_core import eval_csv
+from scoring_ext import audit, logs, report, scoring
 
 STEPS = [0, 2, 4, 6]
 
