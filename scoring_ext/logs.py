@@ -290,10 +290,12 @@ def _no_evaluation_detail(info: dict, csv_exists: bool, log_paths: list, run, k)
   )
 
 
-def _empty_detail(csv_exists: bool) -> str:
+def _empty_detail(csv_exists: bool, log_paths: list, k) -> str:
   csv_text = f'{EVAL_FILE} has no evaluation' if csv_exists else f'no {EVAL_FILE}'
+  names = ', '.join(os.path.basename(p) for p in log_paths)
+  log_text = f'the text log ({names}) has no tuning run {k}' if log_paths else 'no text log'
   return (
-    f'nothing shows this trial ran: {csv_text}, no text log, no {META_FILE}, '
+    f'nothing shows this trial ran: {csv_text}, {log_text}, no {META_FILE}, '
     f'no {layout.TRIAL_COMPLETE}'
   )
 
@@ -408,7 +410,7 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
     return _Found(csv_status[0], csv_status[1], file=csv_path, damaged_rows=damaged)
   csv_exists = os.path.exists(csv_path)
   if not (info['has_meta'] or info['complete'] or run is not None):
-    return _Found('empty', _empty_detail(csv_exists), damaged_rows=damaged)
+    return _Found('empty', _empty_detail(csv_exists, log_paths, k), damaged_rows=damaged)
   return _Found(
     MISS_STATUS, _no_evaluation_detail(info, csv_exists, log_paths, run, k), damaged_rows=damaged
   )
