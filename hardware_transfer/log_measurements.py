@@ -25,7 +25,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import pandas as pd
 
 from bench_core import eval_csv, layout
 from bench_core.errors import BenchError
@@ -127,7 +126,7 @@ def check_one_algorithm(workload: str, trials: List[Path]) -> None:
   )
   raise BenchError(
     f'{workload}: the probe trials ran different algorithms ({listed}); their times per step '
-    'cannot be pooled into one: point the directory at one algorithm\'s probes'
+    "cannot be pooled into one: point the directory at one algorithm's probes"
   )
 
 

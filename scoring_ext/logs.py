@@ -74,7 +74,14 @@ MISS_STATUS = 'no_evals'
 #: Statuses of the trials that are scored (with evaluations, or as a miss).
 SCORED_STATUSES = ('ok', MISS_STATUS)
 #: Statuses of the trials left out as damaged.
-DAMAGE_STATUSES = ('bad_clock', 'contradicts_record', 'bad_csv', 'bad_columns', 'no_metric', 'empty')
+DAMAGE_STATUSES = (
+  'bad_clock',
+  'contradicts_record',
+  'bad_csv',
+  'bad_columns',
+  'no_metric',
+  'empty',
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,7 +69,7 @@ def final_values(
   early = set(int(t) for t in stopped_early)
   rows = []
 
-  def add(algorithm, study, workload, value_of, diverged, no_evals, stopped):
+  def add(algorithm, study, workload, values, diverged, no_evals, stopped):
     for quantity in quality_quantities(wl_metric[workload]):
       rows.append(
         {
@@ -77,7 +77,7 @@ def final_values(
           'workload': workload,
           'study': study,
           'quantity': quantity,
-          'value': value_of(quantity),
+          'value': float(values.get(quantity, np.nan)),
           'diverged': diverged,
           'no_evals': no_evals,
           'stopped_early': stopped,
@@ -86,20 +86,12 @@ def final_values(
 
   for (algorithm, study, workload), trial_id in selected.items():
     diverged = bool(info.at[trial_id, 'diverged'])
-    has_value = not diverged and trial_id in at_end.index
-    add(
-      algorithm,
-      study,
-      workload,
-      lambda q: float(at_end.at[trial_id, q]) if has_value else np.nan,
-      diverged,
-      False,
-      trial_id in early,
-    )
+    values = at_end.loc[trial_id] if not diverged and trial_id in at_end.index else {}
+    add(algorithm, study, workload, values, diverged, False, trial_id in early)
   misses = trials[(trials['status'] == MISS_STATUS) & trials['workload'].isin(wl_metric.index)]
   for (algorithm, study, workload), _ in misses.groupby(['algorithm', 'study', 'workload']):
     if (algorithm, study, workload) not in selected.index:
-      add(algorithm, study, workload, lambda q: np.nan, False, True, False)
+      add(algorithm, study, workload, {}, False, True, False)
   return pd.DataFrame(rows, columns=FINAL_COLUMNS)
 
 

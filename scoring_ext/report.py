@@ -152,9 +152,7 @@ def quality_wide(result: ScoringResult) -> pd.DataFrame:
     )
     if kind == 'metric' or not row['metric']:
       row['metric'] = name
-    text = quality_cell(
-      r.mean, r.std, r.n_studies, r.n_diverged, r.n_no_evals, r.n_stopped_early
-    )
+    text = quality_cell(r.mean, r.std, r.n_studies, r.n_diverged, r.n_no_evals, r.n_stopped_early)
     row[_QUANTITY_LABELS[(split, kind)]] = text
     if kind == 'loss' and name == row['metric']:
       row[_QUANTITY_LABELS[(split, 'metric')]] = text
@@ -332,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     choices=tuple(rules.RULE_SETS),
     help="study (default): the study's protocol (--targets derived --trial_rule earliest "
     "--past_budget drop); algoperf: AlgoPerf's scoring code (--targets algoperf "
-    '--trial_rule algoperf --past_budget keep), which gives AlgoPerf\'s times to target on '
+    "--trial_rule algoperf --past_budget keep), which gives AlgoPerf's times to target on "
     'its logs. Each of those flags given on its own overrides the set.',
   )
   parser.add_argument(

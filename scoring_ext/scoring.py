@@ -97,7 +97,10 @@ def check_conditions(trials: pd.DataFrame, condition: str) -> list:
   how the condition was known."""
   known = trials[trials['condition'] != '']
   other = known[known['condition'] != condition]
-  how = {'recorded': 'trial_complete.json field condition', 'inferred': 'a step budget, no time limit'}
+  how = {
+    'recorded': 'trial_complete.json field condition',
+    'inferred': 'a step budget, no time limit',
+  }
   if len(other):
     shown = '; '.join(
       f'{r.path} ({how[r.condition_source]}: {r.condition})' for r in other.head(3).itertuples()
@@ -105,7 +108,7 @@ def check_conditions(trials: pd.DataFrame, condition: str) -> list:
     more = f' and {len(other) - 3} more' if len(other) > 3 else ''
     raise BenchError(
       f'--condition {condition}: {len(other)} trial(s) ran under {other["condition"].iloc[0]} '
-      f'control: {shown}{more}; score each condition\'s tree with its own --condition'
+      f"control: {shown}{more}; score each condition's tree with its own --condition"
     )
   unknown = int((trials['condition'] == '').sum())
   if not unknown:

@@ -98,7 +98,10 @@ def test_dict_space_points_are_a_fixed_set_in_a_seeded_order(name):
 def test_dict_space_sets_are_nested_and_spread():
   """n trials take the first n points of one sequence; 20 log-scaled points cover the range."""
   space = SPACES['log']
-  five, twenty = as_set(hyperparameter_points(space, 5, 3)), as_set(hyperparameter_points(space, 20))
+  five, twenty = (
+    as_set(hyperparameter_points(space, 5, 3)),
+    as_set(hyperparameter_points(space, 20)),
+  )
   assert five < twenty
   lrs = sorted(p.learning_rate for p in hyperparameter_points(space, 20))
   # a quasirandom set has no large gap: every decade of [1e-5, 1e-1] holds a point
@@ -119,7 +122,8 @@ def test_halton_bases_and_first_values():
 def test_dict_space_points_equal_algoperf_halton_as_a_set(name, n):
   """The local runner's points are the set ``algoperf.halton.generate_search`` draws."""
   official = pytest.importorskip(
-    'algoperf.halton', reason='algoperf is not installed (make install-algoperf; make test-official)'
+    'algoperf.halton',
+    reason='algoperf is not installed (make install-algoperf; make test-official)',
   )
   theirs = official.generate_search(SPACES[name], n)
   ours = hyperparameter_points(SPACES[name], n, seed=7)
