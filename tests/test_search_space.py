@@ -71,7 +71,7 @@ SPACES = {
     'one_minus_beta1': {'min': 0.02, 'max': 0.2, 'scaling': 'log'},
     'beta2': {'feasible_points': [0.999]},
     'warmup_factor': {'feasible_points': [0.02, 0.05, 0.1]},
-    'weight_decay': {'min': 0.0, 'max': 0.5},
+    'weight_decay': {'min': 0.0, 'max': 0.5, 'scaling': 'linear'},
   },
 }
 
@@ -110,7 +110,7 @@ def test_dict_space_sets_are_nested_and_spread():
 
 def test_halton_bases_and_first_values():
   assert halton.bases(1) == [991]
-  assert halton.bases(3) == [971, 977, 983]
+  assert halton.bases(3) == [977, 983, 991]
   assert len(halton.bases(200)) == 200 and halton.bases(200)[-1] < 2000
   values = halton.scrambled_dimension(991, range(1, 400))
   assert all(0 <= v < 1 for v in values) and len(set(values)) == len(values)
