@@ -29,7 +29,7 @@ import pandas as pd
 
 from bench_core import layout
 from bench_core.errors import BenchError
-from scoring_ext.logs import Issue
+from scoring_ext.logs import SCORED_STATUSES, Issue
 
 CONDITIONS = ('time', 'step')
 
@@ -80,7 +80,7 @@ def workload_budgets(
   override = override or {}
   issues = []
   budgets = {}
-  usable = trials[trials['status'] == 'ok']
+  usable = trials[trials['status'].isin(SCORED_STATUSES)]
   for workload, group in usable.groupby('workload', sort=True):
     if workload in override:
       budgets[workload] = override[workload]

@@ -348,3 +348,18 @@ def test_an_absurd_reference_hardware_factor_is_refused_before_any_work(tmp_path
     scoring.score_experiment(
       str(tmp_path / 'absent'), 'time', reference_dirs=['x'], reference_hardware=[str(hardware)]
     )
+
+
+def test_a_workload_where_every_trial_logged_nothing_is_scored_as_misses(copy):
+  for algorithm in ('adam', 'nadam', 'nadamw'):
+    for study in ('study_0', 'study_1', 'study_2'):
+      os.remove(csv_of(copy, algorithm, study, 'ogbg_mini'))
+  for targets in ('derived', 'algoperf'):
+    result = scoring.score_experiment(copy, 'time', target_source=targets)
+    ogbg = result.medians[result.medians['workload'] == 'ogbg_mini']
+    assert len(ogbg) and not np.isfinite(ogbg['time_to_target']).any()
+    assert (ogbg['n_studies'] == 3).all() and (ogbg['n_reached'] == 0).all()
+    assert 'ogbg_mini' in result.workloads
+    quality = result.quality[result.quality['workload'] == 'ogbg_mini']
+    assert (quality['n_no_evals'] == 3).all() and (quality['n_studies'] == 0).all()
+    assert '(n=0, 3 no evaluation)' in report.render_outputs(result)['report.md']
