@@ -11,7 +11,9 @@
 * Metric direction: loss-like metrics are minimised, ssim/accuracy/mAP/bleu maximised;
   a workload's default target metric follows its family (longest name prefix).
 * The two conditions of the protocol: ``time`` (budget in seconds of submission time) and
-  ``step`` (budget in steps).
+  ``step`` (budget in steps). A step-control run has a step budget (``max_global_steps``)
+  and the time budget :data:`NO_TIME_LIMIT_SEC`, i.e. none; any run with a real time budget
+  is time control (a step cap given with it does not change that).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from __future__ import annotations
 from bench_core.errors import BenchError
 
 CONDITIONS = ('time', 'step')
+
+#: Time budget of a step-control run: about 31 years, i.e. no limit.
+NO_TIME_LIMIT_SEC = 10**9
 
 #: Embedded workload -> ``"module:Class"`` of its implementation.
 EMBEDDED_WORKLOADS = {
@@ -126,6 +131,20 @@ def check_condition(condition: str, where: str = '--condition') -> str:
   if condition not in CONDITIONS:
     raise BenchError(f'unknown condition {condition!r} ({where}); expected time or step')
   return condition
+
+
+def condition_of_run(max_global_steps, max_allowed_runtime_sec) -> str | None:
+  """The condition a run's budgets make it (see the module docstring); None when its time
+  budget is unknown."""
+  try:
+    runtime = float(max_allowed_runtime_sec)
+  except (TypeError, ValueError):
+    return None
+  if runtime != runtime:
+    return None
+  if runtime >= NO_TIME_LIMIT_SEC and max_global_steps is not None:
+    return 'step'
+  return 'time'
 
 
 def is_embedded(workload: str) -> bool:

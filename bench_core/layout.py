@@ -23,7 +23,10 @@ reads each condition's tree ``<root>/<condition>`` as
 The completion record ``trial_complete.json`` says a trial ended (normally or diverged):
 the local runner writes it at the end of each trial, the study layer writes it for an
 official trial once ``submission_runner`` returned successfully. A trial folder without
-it was interrupted and is rerun from scratch.
+it was interrupted and is rerun from scratch. Fields read back: ``num_evals`` (evaluations
+made), ``global_step``, ``stop_reason`` and ``is_time_remaining`` (local runner) and
+``condition`` (``time`` or ``step``: the condition the trial ran under; records written
+before it existed lack it, see :func:`trial_condition`).
 
 Every file is written through a temporary file and ``os.replace`` (:func:`atomic_write_text`),
 so that a crash never leaves a torn file; JSON is read through :func:`read_json_object`.
@@ -39,6 +42,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
+from bench_core import catalogue
 from bench_core.errors import BenchError
 
 FRAMEWORK = 'jax'
@@ -274,3 +278,20 @@ def mark_diverged(trial_dir: str | Path, global_step: int, reason: str) -> None:
 
 def is_diverged(trial_dir: str | Path) -> bool:
   return (Path(trial_dir) / DIVERGED).is_file()
+
+
+def trial_condition(
+  record: Dict[str, Any], max_global_steps, max_allowed_runtime_sec
+) -> tuple[str | None, str]:
+  """The condition a trial ran under and how it is known, from its parsed completion record
+  and the budgets its flags_0.json / meta_data_0.json give: ``(condition, 'recorded')`` from
+  the record's ``condition``; without it (older trees), ``('step', 'inferred')`` when the run
+  had a step budget and no time limit (:func:`bench_core.catalogue.condition_of_run`);
+  otherwise ``(None, '')``: a time budget alone does not tell, since any tree can be scored
+  under step control against its ``step_hint``."""
+  condition = record.get('condition')
+  if condition in catalogue.CONDITIONS:
+    return condition, 'recorded'
+  if catalogue.condition_of_run(max_global_steps, max_allowed_runtime_sec) == 'step':
+    return 'step', 'inferred'
+  return None, ''

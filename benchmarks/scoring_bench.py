@@ -2,7 +2,7 @@
 5 studies x 1 trial x 2,000 evaluations. Prints generation, load, score and
 report-rendering times, then two readers timed side by side on the same files:
 
-- eval_measurements.csv read with the damage check (scoring_ext.eval_csv) against
+- eval_measurements.csv read with the damage check (bench_core.eval_csv) against
   pandas.read_csv alone (the baseline: what the loader did before the check);
 - the same evaluations read from AlgoPerf-style text logs (scoring_ext.textlogs) against
   reading them from the CSVs (with the check);
@@ -28,7 +28,8 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, 'tests')]
 
 from scoring_helpers import generate_tree  # noqa: E402
 
-from scoring_ext import eval_csv, logs, report, scoring, textlogs  # noqa: E402
+from bench_core import eval_csv  # noqa: E402
+from scoring_ext import logs, report, scoring, textlogs  # noqa: E402
 
 
 def interleaved_medians(fns, repeats):

@@ -12,6 +12,12 @@ Rule, per trial, with ``skip_steps = N`` (default 0):
   ``B.accumulated_submission_time - A.accumulated_submission_time``. (The first
   evaluation comes right after step 1, so N = 1 leaves out step 1 and the
   compilation it includes.)
+
+A measurement is only as good as its file, so a damaged one is refused, naming the file and
+the row (:mod:`bench_core.eval_csv`): a cut-off or malformed row, a NaN, negative, backward
+or implausible step or time, a repeated step. The trials of a workload are pooled only when
+they ran the same algorithm (``submission_path`` in ``flags_0.json``): a time per step of
+nesterov and VeLO together is neither's.
 """
 
 from __future__ import annotations
@@ -19,9 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import pandas as pd
 
-from bench_core import layout
+from bench_core import eval_csv, layout
 from bench_core.errors import BenchError
 from hardware_transfer.arithmetic import Measurement
 
@@ -42,16 +47,18 @@ def find_trials(root: str | Path) -> Dict[str, List[Path]]:
 def measurement_from_trial(trial_dir: str | Path, skip_steps: int = 0) -> Measurement:
   """The trial's steps and submission time, by the rule of this module's docstring."""
   csv = Path(trial_dir) / layout.EVAL_MEASUREMENTS
-  try:
-    rows = pd.read_csv(csv)
-  except (OSError, pd.errors.EmptyDataError) as e:
-    raise BenchError(f'{csv}: cannot read ({e})') from None
+  rows, damaged = eval_csv.read_eval_csv(csv)
+  if damaged:
+    line, why = damaged[0]
+    raise BenchError(f'{csv}:{line}: {why}; a damaged file cannot be measured')
+  if rows.empty:
+    raise BenchError(f'{csv}: no evaluation rows')
   missing = [c for c in ('global_step', 'accumulated_submission_time') if c not in rows.columns]
   if missing:
     raise BenchError(f'{csv}: lacks column(s) {", ".join(missing)}')
-  rows = rows.dropna(subset=['global_step', 'accumulated_submission_time'])
-  if rows.empty:
-    raise BenchError(f'{csv}: no evaluation rows')
+  problems = eval_csv.clock_problems(rows)
+  if problems:
+    raise BenchError(f'{csv}: {"; ".join(problems)}; a damaged file cannot be measured')
   rows = rows.sort_values('global_step', kind='stable')
   last = rows.iloc[-1]
   if skip_steps <= 0:
@@ -91,6 +98,38 @@ def num_gpus_of_trial(trial_dir: str | Path) -> Optional[int]:
   return None
 
 
+def algorithm_of_trial(trial_dir: str | Path) -> str:
+  """The algorithm a trial ran: the folder of ``submission_path`` in ``flags_0.json``
+  (``submissions/nesterov/submission.py`` -> ``nesterov``), else the file's stem; '' when
+  not recorded."""
+  try:
+    flags = layout.read_json_object(Path(trial_dir) / layout.FLAGS)
+  except BenchError:
+    return ''
+  path = flags.get('submission_path')
+  if not isinstance(path, str) or not path:
+    return ''
+  path = Path(path)
+  return path.parent.name if path.name == 'submission.py' else path.stem
+
+
+def check_one_algorithm(workload: str, trials: List[Path]) -> None:
+  """Refuse to pool trials of different algorithms (BenchError naming each and its trials)."""
+  by_algorithm: Dict[str, List[Path]] = {}
+  for trial in trials:
+    by_algorithm.setdefault(algorithm_of_trial(trial), []).append(trial)
+  if len(by_algorithm) < 2:
+    return
+  listed = '; '.join(
+    f'{name or "algorithm not recorded"}: {", ".join(str(t) for t in found)}'
+    for name, found in sorted(by_algorithm.items())
+  )
+  raise BenchError(
+    f'{workload}: the probe trials ran different algorithms ({listed}); their times per step '
+    "cannot be pooled into one: point the directory at one algorithm's probes"
+  )
+
+
 def pooled(measurements: List[Measurement]) -> Measurement:
   """Several trials as one measurement: total steps, total runtime."""
   return Measurement(
@@ -107,6 +146,7 @@ def measured_from_logs(
   """
   out = {}
   for workload, trials in find_trials(root).items():
+    check_one_algorithm(workload, trials)
     m = pooled([measurement_from_trial(t, skip_steps) for t in trials])
     gpus = num_gpus or num_gpus_of_trial(trials[0]) or 1
     out[workload] = {'steps': m.steps, 'runtime_sec': m.runtime_sec, 'num_gpus': gpus}
@@ -115,8 +155,12 @@ def measured_from_logs(
 
 def probes_from_logs(roots: List[str | Path], skip_steps: int = 0) -> Dict[str, List[Measurement]]:
   """workload -> one probe measurement per trial found under any of ``roots``."""
-  out: Dict[str, List[Measurement]] = {}
+  found: Dict[str, List[Path]] = {}
   for root in roots:
     for workload, trials in find_trials(root).items():
-      out.setdefault(workload, []).extend(measurement_from_trial(t, skip_steps) for t in trials)
+      found.setdefault(workload, []).extend(trials)
+  out: Dict[str, List[Measurement]] = {}
+  for workload, trials in found.items():
+    check_one_algorithm(workload, trials)
+    out[workload] = [measurement_from_trial(t, skip_steps) for t in trials]
   return out

@@ -17,6 +17,8 @@ control: the prompt is the step budget. Writes ``<out_dir>/velo/<workload>.json`
 with ``total_steps = prompt`` and ``<out_dir>/velo_short/<workload>.json`` with
 ``total_steps = floor(0.75 * prompt)``, both as AlgoPerf search spaces
 (``{"total_steps": {"feasible_points": [N]}}``; other keys of an existing file are kept).
+A prompt under which velo or velo_short would train 0 steps is refused before anything is
+written.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def time_control_prompt(
   prompt = actual_steps if actual_steps is not None else mean
   if prompt is None:
     raise BenchError(f'workload {workload!r}: no probes and no actual steps to prompt VeLO with')
-  return PromptDerivation(
+  derivation = PromptDerivation(
     workload,
     budget_sec,
     list(probes),
@@ -68,13 +70,27 @@ def time_control_prompt(
     prompt,
     arithmetic.short_prompt(prompt),
   )
+  return check_prompt(derivation, 's')
+
+
+def check_prompt(d: PromptDerivation, unit: str) -> PromptDerivation:
+  """Refuse a prompt under which velo or velo_short would train 0 steps (BenchError naming
+  the workload and the numbers), before anything is written."""
+  if d.prompt < 1 or d.short_prompt < 1:
+    raise BenchError(
+      f'workload {d.workload!r}: VeLO prompt {d.prompt} (velo_short {d.short_prompt}) from a '
+      f'budget of {d.budget} {unit}: a prompt must be at least 1 step for both; check the '
+      'budget and the probes; nothing written'
+    )
+  return d
 
 
 def step_control_prompt(workload: str, step_budget: int) -> PromptDerivation:
   """The step budget itself."""
-  return PromptDerivation(
+  derivation = PromptDerivation(
     workload, step_budget, [], [], None, None, step_budget, arithmetic.short_prompt(step_budget)
   )
+  return check_prompt(derivation, 'steps')
 
 
 def search_space(total_steps: int) -> Dict[str, Dict[str, List[int]]]:

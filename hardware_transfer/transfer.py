@@ -9,6 +9,9 @@ Per measured workload (formulas in ``hardware_transfer.arithmetic``):
 ``max_allowed_runtime_sec = floor(reference_runtime_sec * factor)``; a variant
 (``wmt_post_ln``) without a reference of its own is measured against its base's. The output
 keeps the budgets of workloads already in ``--out`` that were not measured now.
+
+Results that cannot be a budget are refused before anything is written, naming the workload:
+a factor outside ``arithmetic.PLAUSIBLE_FACTOR`` (1/1000 to 1000) or a budget below 1 s.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def transfer_budgets(
   for workload, entry in measured.items():
     ref_entry = reference_entry(reference, workload, measured_source, reference_source)
     local, ref = entry['measurement'], ref_entry['measurement']
+    check_result(workload, local, ref, measured_source)
     out[workload] = {
       'max_allowed_runtime_sec': arithmetic.transferred_max_runtime(local, ref),
       'factor': arithmetic.transfer_factor(local, ref),
@@ -56,6 +60,26 @@ def transfer_budgets(
       'num_gpus': entry['num_gpus'],
     }
   return out
+
+
+def check_result(workload: str, local, reference, measured_source: str) -> None:
+  """Refuse a transfer that gives an implausible factor or a budget below 1 s (BenchError
+  naming the workload, the measurement and the result)."""
+  factor = arithmetic.transfer_factor(local, reference)
+  budget = arithmetic.transferred_max_runtime(local, reference)
+  measured = f'{local.steps} steps in {local.runtime_sec:g} s'
+  if arithmetic.implausible_factor(factor):
+    low, high = arithmetic.PLAUSIBLE_FACTOR
+    raise BenchError(
+      f'{measured_source}: workload {workload!r}: the measurement ({measured}) gives a '
+      f'hardware factor of {factor:.3g}, outside the plausible range [{low:g}, {high:g}]: '
+      'check it (units, workload, a probe cut short); nothing written'
+    )
+  if budget < 1:
+    raise BenchError(
+      f'{measured_source}: workload {workload!r}: the measurement ({measured}) gives a budget '
+      f'of {budget} s; nothing written'
+    )
 
 
 def format_table(budgets: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]]) -> str:

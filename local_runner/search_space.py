@@ -2,24 +2,22 @@
 
 * a list of points: ``[{"learning_rate": 0.005, ...}, ...]`` -> those points, in order;
 * a dict of per-name specs: ``{"name": {"feasible_points": [...]}}`` or
-  ``{"name": {"min": a, "max": b, "scaling": "linear"|"log"}}``. Trial k gets, per
-  name, feasible point ``k mod len(points)`` of a single-point list, otherwise a
-  draw (uniform, or log-uniform) from ``numpy.random.default_rng(seed)``. (The
-  official runner draws a Halton sequence instead; with one feasible point per
-  name, as in every space of this project, both give that point.)
+  ``{"name": {"min": a, "max": b, "scaling": "linear"|"log"}}`` -> the ``n`` quasirandom
+  (Halton) points the official ``submission_runner.py`` draws for ``n`` trials
+  (:mod:`local_runner.halton`): the same set of points, in an order fixed by the seed
+  (``--rng_seed``), so that tuning on the embedded workloads and on the official ones
+  tries the same hyperparameters.
 """
 
 from __future__ import annotations
 
 import collections
 import json
-import math
 from pathlib import Path
 from typing import Any, Dict, List
 
-import numpy as np
-
 from bench_core.errors import BenchError
+from local_runner import halton
 
 
 class SearchSpaceError(BenchError):
@@ -51,15 +49,6 @@ def _check_spec(path: str, name: str, spec: Any) -> None:
     )
   if scaling == 'log' and lo <= 0:
     raise SearchSpaceError(f'{path}: field {name!r} has log scaling and needs min > 0')
-
-
-def _draw(spec: Dict[str, Any], rng: np.random.Generator) -> Any:
-  if 'feasible_points' in spec:
-    return spec['feasible_points'][int(rng.integers(len(spec['feasible_points'])))]
-  lo, hi = spec['min'], spec['max']
-  if spec.get('scaling', 'linear') == 'log':
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-  return float(rng.uniform(lo, hi))
 
 
 def load_search_space(path: str | Path) -> Any:
@@ -94,14 +83,7 @@ def hyperparameter_points(space: Any, num_trials: int, seed: int = 0) -> List[An
   if isinstance(space, list):
     dicts = [space[k % len(space)] for k in range(num_trials)]
   else:
-    rng = np.random.default_rng(seed)
-    dicts = []
-    for k in range(num_trials):
-      point = {}
-      for name, spec in space.items():
-        points = spec.get('feasible_points')
-        point[name] = points[k % len(points)] if points and len(points) == 1 else _draw(spec, rng)
-      dicts.append(point)
+    dicts = halton.search_points(space, num_trials, seed)
   return [to_namedtuple(d) for d in dicts]
 
 

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from algoperf_compat import spec
+from bench_core import catalogue
 from bench_core.errors import BenchError
 from local_runner import logs
 from local_runner.evaluation_rule import EvaluationRule
@@ -283,6 +284,7 @@ class TrialLoop:
       'training_complete': train.training_complete,
       'is_time_remaining': train.is_time_remaining,
       'stop_reason': self.stop_reason(),
+      'condition': catalogue.condition_of_run(self.max_global_steps, self.budget),
       'evaluation_rule': self.eval_rule.describe(),
       'no_evaluation_reason': no_eval,
     }

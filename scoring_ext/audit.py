@@ -1,27 +1,38 @@
 """The audit of an experiment tree (DeepOBS style: what is there, what is not).
 
-It states the scoring rules in force (multi-trial rule, evaluations past the budget), then
-lists algorithms x workloads with the number of studies and trials found, the trials of each
-study, where the evaluations came from (CSV or text log), the (algorithm, workload, study)
-combinations missing from the full grid, unusable trials with the reason in words, damaged
-files, diverged trials, trials stopped before the step budget, reference trees, and every
-issue found while loading and scoring.
+It states the scoring rules in force (rule set, multi-trial rule, evaluations past the
+budget), then lists algorithms x workloads with the number of studies and trials scored, the
+trials of each study, where the evaluations came from (CSV or text log), the (algorithm,
+workload, study) combinations missing from the full grid, trials without evaluations
+(counted as misses), damaged trials (left out) and damaged files (rows dropped, no meta
+data), diverged trials, trials stopped early, reference trees, and every issue found while
+loading and scoring.
+
+The console gets the same findings: every warning, then a one-line :func:`summary`.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from scoring_ext.logs import Issue
+from scoring_ext.logs import DAMAGE_STATUSES, MISS_STATUS, SCORED_STATUSES, Issue
 from scoring_ext.tables import to_markdown
 
 
+#: Most findings printed on the console (the rest are in audit.md).
+MAX_CONSOLE_FINDINGS = 40
+
+
 def coverage_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """algorithm x workload: 'studies/trials' usable (of found, when different)."""
+  """algorithm x workload: 'studies/trials' scored (of found, when different; ', m without
+  evaluations' when some scored trials are misses without any evaluation)."""
 
   def cell(group: pd.DataFrame) -> str:
-    ok = group[group['status'] == 'ok']
+    ok = group[group['status'].isin(SCORED_STATUSES)]
     text = f'{ok["study"].nunique()}/{len(ok)}'
+    misses = int((ok['status'] == MISS_STATUS).sum())
+    if misses:
+      text += f', {misses} without evaluations'
     if len(ok) != len(group):
       text += f' (of {group["study"].nunique()}/{len(group)})'
     return text
@@ -30,10 +41,10 @@ def coverage_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def trials_per_study_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """algorithm x workload: usable trials of each study, in study order ('5/5/4')."""
+  """algorithm x workload: scored trials of each study, in study order ('5/5/4')."""
 
   def cell(group: pd.DataFrame) -> str:
-    ok = group['status'] == 'ok'
+    ok = group['status'].isin(SCORED_STATUSES)
     counts = ok.groupby(group['study'], sort=True).sum()
     return '/'.join(str(int(c)) for c in counts)
 
@@ -68,12 +79,13 @@ def _grid(trials: pd.DataFrame, cell, missing: str) -> pd.DataFrame:
 
 
 def missing_combinations(trials: pd.DataFrame) -> pd.DataFrame:
-  """(algorithm, workload, study) of the full grid with no usable trial.
+  """(algorithm, workload, study) of the full grid with no scored trial (a study whose trials
+  logged no evaluation is scored, as a miss).
 
   The grid is every algorithm x every workload x every study name found
   for that algorithm.
   """
-  ok = trials[trials['status'] == 'ok']
+  ok = trials[trials['status'].isin(SCORED_STATUSES)]
   have = set(zip(ok['algorithm'], ok['workload'], ok['study']))
   rows = []
   for algorithm, group in trials.groupby('algorithm', sort=True):
@@ -96,7 +108,9 @@ def completion_issues(trials: pd.DataFrame, where: str = 'all trials') -> list[I
         'of the official runner); completion not checked',
       )
     ]
-  lacking = trials[~trials['complete'] & ~trials['diverged'] & (trials['status'] == 'ok')]
+  lacking = trials[
+    ~trials['complete'] & ~trials['diverged'] & trials['status'].isin(SCORED_STATUSES)
+  ]
   return [
     Issue('warning', row.path, 'no trial_complete.json: the run may not have finished')
     for row in lacking.itertuples()
@@ -119,15 +133,17 @@ def render_audit(
   rules: dict | None = None,
   references: pd.DataFrame | None = None,
   short_of_step_budget: pd.DataFrame | None = None,
+  stopped_early: pd.DataFrame | None = None,
 ) -> str:
   """audit.md as text. `rules` maps a rule's name to the sentence that states it."""
-  usable = trials['status'] == 'ok'
+  usable = trials['status'].isin(SCORED_STATUSES)
   parts = [
     '# Audit\n',
     f'- experiment directory: `{experiment_dir}`',
     f'- condition: {condition}',
     *[f'- {name}: {text}' for name, text in (rules or {}).items()],
-    f'- trial directories found: {len(trials)}, usable: {int(usable.sum())}',
+    f'- summary: {summary(trials, stopped_early)}',
+    f'- trial directories found: {len(trials)}, scored: {int(usable.sum())}',
     f'- algorithms: {", ".join(sorted(trials["algorithm"].unique()))}',
     f'- workloads: {", ".join(sorted(trials["workload"].unique()))}',
     f'- studies: {", ".join(sorted(trials["study"].unique()))}',
@@ -150,18 +166,31 @@ def render_audit(
     diverged,
     ['algorithm', 'workload', 'study', 'trial', 'diverged_step', 'diverged_reason'],
   )
+  keys = ['algorithm', 'workload', 'study', 'trial']
   parts += _section(
-    'Unusable trials (left out)',
-    trials[~usable],
-    ['algorithm', 'workload', 'study', 'trial', 'status', 'status_detail'],
+    'Trials without evaluations (counted as misses)',
+    trials[trials['status'] == MISS_STATUS],
+    keys + ['status_detail'],
   )
   parts += _section(
-    'Damaged eval_measurements.csv (rows dropped; see Issues for the lines)',
-    trials[trials['damaged_rows'] > 0],
-    ['algorithm', 'workload', 'study', 'trial', 'damaged_rows'],
+    'Damaged trials (left out)',
+    trials[trials['status'].isin(DAMAGE_STATUSES)],
+    keys + ['status', 'status_detail'],
   )
-  if condition == 'step':
-    parts += _section('Stopped before the step budget', short_of_step_budget)
+  parts += _section(
+    'Damaged files of scored trials (see Issues for the lines)',
+    trials[(trials['damage'] != '') & usable],
+    keys + ['damage'],
+  )
+  if condition == 'step' and short_of_step_budget is not None:
+    parts += _section(
+      'Stopped before the step budget', short_of_step_budget.drop(columns='trial_id')
+    )
+  if stopped_early is not None:
+    parts += _section(
+      f'Stopped early (before the end of the {condition} budget)',
+      stopped_early.drop(columns='trial_id'),
+    )
   parts.append('## Issues\n')
   if issues:
     frame = pd.DataFrame(
@@ -171,3 +200,34 @@ def render_audit(
   else:
     parts.append('None.\n')
   return '\n'.join(parts)
+
+
+def summary(trials: pd.DataFrame, stopped_early: pd.DataFrame | None = None) -> str:
+  """One line: trial directories, scored, without evaluations, damaged, stopped early,
+  diverged."""
+  status = trials['status']
+  scored = status.isin(SCORED_STATUSES)
+  parts = [
+    f'{len(trials)} trial directories',
+    f'{int(scored.sum())} scored',
+    f'{int((status == MISS_STATUS).sum())} without evaluations (counted as misses)',
+    f'{int(status.isin(DAMAGE_STATUSES).sum())} damaged (left out)',
+    f'{int(((trials["damage"] != "") & scored).sum())} scored with damaged files',
+  ]
+  if stopped_early is not None:
+    parts.append(f'{len(stopped_early)} stopped early')
+  parts.append(f'{int(trials["diverged"].astype(bool).sum())} diverged')
+  return ', '.join(parts)
+
+
+def console_lines(
+  trials: pd.DataFrame, issues: list[Issue], stopped_early: pd.DataFrame | None = None
+) -> list[str]:
+  """What the report prints after writing: each warning (at most MAX_CONSOLE_FINDINGS), then
+  the :func:`summary`."""
+  warnings = [i for i in issues if i.level != 'note']
+  lines = [f'{i.level}: {i.where}: {i.message}' for i in warnings[:MAX_CONSOLE_FINDINGS]]
+  if len(warnings) > MAX_CONSOLE_FINDINGS:
+    lines.append(f'... and {len(warnings) - MAX_CONSOLE_FINDINGS} more warning(s) in audit.md')
+  lines.append(f'audit: {summary(trials, stopped_early)}; {len(warnings)} warning(s) in audit.md')
+  return lines

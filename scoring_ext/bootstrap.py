@@ -3,6 +3,10 @@
 Each replicate resamples, for every (algorithm, workload), that pair's studies
 with replacement (same count) and recomputes the statistic; the interval is
 the (alpha/2, 1 - alpha/2) percentiles of the replicates.
+
+At most :data:`MAX_REPLICATES` replicates (asked for more, the report refuses before reading
+anything); the scores of the replicates are computed :data:`CHUNK` at a time, so memory
+stays bounded (a profile holds replicates x algorithms x workloads x 100 values).
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ import numpy as np
 import pandas as pd
 
 from scoring_ext import profiles
+
+#: Most bootstrap replicates accepted (percentile intervals settle long before).
+MAX_REPLICATES = 100_000
+#: Replicates scored at once.
+CHUNK = 2_000
 
 
 def resampled_medians(
@@ -64,7 +73,12 @@ def score_intervals(
   for i, algorithm in enumerate(algorithms):
     for j, workload in enumerate(workloads):
       times[:, i, j] = resampled_medians(grouped.get((algorithm, workload), []), n_replicates, rng)
-  replicates = profiles.scores_from_times(times, max_tau)
+  replicates = np.concatenate(
+    [
+      profiles.scores_from_times(times[start : start + CHUNK], max_tau)
+      for start in range(0, n_replicates, CHUNK)
+    ]
+  )
   low, high = percentile_interval(replicates, confidence)
   return pd.DataFrame({'algorithm': algorithms, 'ci_low': low, 'ci_high': high})
 

@@ -7,6 +7,19 @@
 
 A ``--budgets FILE.json`` overrides either: ``{"<workload>": budget}`` or
 ``{"time": {...}, "step": {...}}``.
+
+A scored, not diverged trial *stopped early* when it ended before the end of its budget:
+
+- step: its last evaluation comes before the step budget;
+- time: its completion record gives a ``stop_reason`` other than ``time budget spent`` (the
+  local runner records it: ``training complete`` for a step cap, ``targets reached``); without
+  one, when its last evaluation comes more than one evaluation period
+  (``workload.eval_period_time_sec``) before the time budget; a trial without either is not
+  judged.
+
+Such a trial is still scored against the whole budget (targets it did not reach are misses),
+and its "quality at the end of the budget" is the value of its last evaluation: the report
+flags both.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ import pandas as pd
 
 from bench_core import layout
 from bench_core.errors import BenchError
-from scoring_ext.logs import Issue
+from scoring_ext.logs import SCORED_STATUSES, Issue
 
 CONDITIONS = ('time', 'step')
 
@@ -67,7 +80,7 @@ def workload_budgets(
   override = override or {}
   issues = []
   budgets = {}
-  usable = trials[trials['status'] == 'ok']
+  usable = trials[trials['status'].isin(SCORED_STATUSES)]
   for workload, group in usable.groupby('workload', sort=True):
     if workload in override:
       budgets[workload] = override[workload]
@@ -121,7 +134,16 @@ def stopped_before_step_budget(
   Under step control such a trial (typically stopped by a time limit) is still scored
   against the whole step budget: targets it did not reach by its last evaluation are misses.
   """
-  columns = ['algorithm', 'workload', 'study', 'trial', 'last_step', 'budget', 'ran_out_of_time']
+  columns = [
+    'trial_id',
+    'algorithm',
+    'workload',
+    'study',
+    'trial',
+    'last_step',
+    'budget',
+    'ran_out_of_time',
+  ]
   ok = trials[(trials['status'] == 'ok') & ~trials['diverged'].astype(bool)]
   last = evals.groupby('trial_id', sort=True)['global_step'].max()
   frame = ok.assign(last_step=ok['trial_id'].map(last), budget=ok['workload'].map(budgets))
@@ -153,3 +175,89 @@ def step_budget_issues(short: pd.DataFrame) -> list[Issue]:
       )
     )
   return issues
+
+
+STOPPED_EARLY_COLUMNS = [
+  'trial_id',
+  'algorithm',
+  'workload',
+  'study',
+  'trial',
+  'last_clock',
+  'budget',
+  'reason',
+]
+TIME_BUDGET_SPENT = 'time budget spent'
+
+
+def as_stopped_early(short: pd.DataFrame) -> pd.DataFrame:
+  """The rows of :func:`stopped_before_step_budget` in STOPPED_EARLY_COLUMNS."""
+  reasons = {
+    'yes': 'ran out of time (trial_complete.json: is_time_remaining false)',
+    'no': 'ended before the step budget with time remaining',
+    'not recorded': 'ended before the step budget',
+  }
+  return pd.DataFrame(
+    {
+      'trial_id': short['trial_id'].to_numpy(dtype=int),
+      'algorithm': short['algorithm'].to_numpy(),
+      'workload': short['workload'].to_numpy(),
+      'study': short['study'].to_numpy(),
+      'trial': short['trial'].to_numpy(),
+      'last_clock': short['last_step'].to_numpy(dtype=float),
+      'budget': short['budget'].to_numpy(dtype=float),
+      'reason': short['ran_out_of_time'].map(reasons).to_numpy(),
+    },
+    columns=STOPPED_EARLY_COLUMNS,
+  )
+
+
+def stopped_before_time_budget(
+  trials: pd.DataFrame, evals: pd.DataFrame, budgets: pd.Series
+) -> pd.DataFrame:
+  """Scored, not diverged trials that stopped early under time control (module docstring),
+  in STOPPED_EARLY_COLUMNS; ``last_clock`` is the time of the last evaluation."""
+  ok = trials[(trials['status'] == 'ok') & ~trials['diverged'].astype(bool)]
+  last = evals.groupby('trial_id', sort=True)['time'].max()
+  rows = []
+  for trial in ok.itertuples(index=False):
+    budget = float(budgets.get(trial.workload, np.nan))
+    last_time = float(last.get(trial.trial_id, np.nan))
+    reason = ''
+    if trial.stop_reason:
+      if trial.stop_reason not in (TIME_BUDGET_SPENT, 'diverged'):
+        reason = f'trial_complete.json: stop_reason {trial.stop_reason!r}'
+    elif np.isfinite(trial.eval_period_sec) and last_time + trial.eval_period_sec < budget:
+      reason = (
+        f'last evaluation more than one evaluation period ({trial.eval_period_sec:g} s) '
+        'before the budget'
+      )
+    if reason:
+      rows.append(
+        {
+          'trial_id': trial.trial_id,
+          'algorithm': trial.algorithm,
+          'workload': trial.workload,
+          'study': trial.study,
+          'trial': trial.trial,
+          'last_clock': last_time,
+          'budget': budget,
+          'reason': reason,
+        }
+      )
+  return pd.DataFrame(rows, columns=STOPPED_EARLY_COLUMNS)
+
+
+def time_budget_issues(early: pd.DataFrame) -> list[Issue]:
+  """One warning per workload with trials that stopped before the time budget."""
+  return [
+    Issue(
+      'warning',
+      workload,
+      f'{len(group)} trial(s) stopped before the time budget of '
+      f'{group["budget"].iloc[0]:g} s ({", ".join(sorted(set(group["reason"])))}); they are '
+      'still scored against the whole budget, and their quality at the end of the budget is '
+      'that of their last evaluation (see "Stopped early")',
+    )
+    for workload, group in early.groupby('workload', sort=True)
+  ]

@@ -14,9 +14,23 @@ A trial with a usable CSV uses the CSV; one without uses its tuning run of the t
 Loading gives two frames:
 
 - ``trials``: one row per trial directory, with its keys, a ``trial_id``, what the metadata
-  says (budgets, target metric, official target), where its evaluations came from, and its
-  status (``ok``, ``no_evals``, ``no_metric``, ``bad_columns``, ``bad_csv``) with a sentence
-  (``status_detail``) for the audit.
+  says (budgets, target metric, official target, the condition it ran under), where its
+  evaluations came from, and its status with a sentence (``status_detail``) for the audit:
+
+  * ``ok``: evaluations to score;
+  * ``no_evals``: the trial ran (its meta data, completion record or text log shows it) and
+    logged no evaluation: it reached no target, so it counts as a miss everywhere (time to
+    target ``inf``, in the study's median and its n, in the profiles and scores; the quality
+    table counts it);
+  * damage (:data:`DAMAGE_STATUSES`): the trial is left out, and named in the audit and on
+    the console: ``bad_clock`` (steps or times that cannot be a run, :func:`bench_core.eval_csv
+    .clock_problems`), ``contradicts_record`` (fewer or more evaluations than
+    ``trial_complete.json`` records: evaluations were lost, so a time to target or a miss
+    read from the rest could be false), ``bad_csv``, ``bad_columns``, ``no_metric``, and
+    ``empty`` (no file that shows the trial ran).
+
+  ``damage`` lists what is wrong with a trial that is still scored (rows dropped, no
+  ``meta_data_0.json``).
 - ``evals``: tidy, one row per evaluation of a usable trial, with ``trial_id``, the keys,
   ``eval_index`` (0, 1, ... in step order), ``global_step``, ``time``
   (= accumulated_submission_time, seconds) and every ``train/*`` and ``validation/*`` column.
@@ -24,7 +38,7 @@ Loading gives two frames:
 Rules applied while loading:
 
 - a damaged row of a CSV (cut off, wrong field count) is dropped and reported with its line
-  (:mod:`scoring_ext.eval_csv`); the trial is flagged (``damaged_rows``);
+  (:mod:`bench_core.eval_csv`); the trial is flagged (``damaged_rows``);
 - a non-finite loss (any ``train/*loss`` or ``validation/*loss``) marks the trial diverged
   at that evaluation, as a NaN in ``diverged.json``'s place: from that evaluation on its
   metrics are set to NaN, so it reaches no target there (a miss, as a NaN is in AlgoPerf's
@@ -43,7 +57,8 @@ import pandas as pd
 
 from bench_core import catalogue, layout
 from bench_core.errors import BenchError
-from scoring_ext import eval_csv, metrics, textlogs
+from bench_core import eval_csv
+from scoring_ext import metrics, textlogs
 
 TRIAL_KEYS = ['algorithm', 'study', 'workload', 'framework', 'trial']
 EVAL_FILE = layout.EVAL_MEASUREMENTS
@@ -52,6 +67,20 @@ FLAGS_FILE = layout.FLAGS
 
 ENDED_BEFORE_FIRST_EVALUATION = (
   'ended before its first evaluation - e.g. compilation used the whole budget'
+)
+
+#: The status of a trial that ran and logged no evaluation: a miss.
+MISS_STATUS = 'no_evals'
+#: Statuses of the trials that are scored (with evaluations, or as a miss).
+SCORED_STATUSES = ('ok', MISS_STATUS)
+#: Statuses of the trials left out as damaged.
+DAMAGE_STATUSES = (
+  'bad_clock',
+  'contradicts_record',
+  'bad_csv',
+  'bad_columns',
+  'no_metric',
+  'empty',
 )
 
 
@@ -130,9 +159,14 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
   target_metric = _lookup(meta, 'workload.target_metric_name')
   if not target_metric:
     target_metric = catalogue.default_target_metric(workload)
+  runtime = _as_float(_lookup(meta, 'workload.max_allowed_runtime_sec'))
+  condition, condition_source = layout.trial_condition(
+    record, flags.get('max_global_steps'), runtime
+  )
+  recorded_evals = record.get('num_evals')
   return {
     'has_meta': bool(meta),
-    'max_allowed_runtime_sec': _as_float(_lookup(meta, 'workload.max_allowed_runtime_sec')),
+    'max_allowed_runtime_sec': runtime,
     'step_hint': _as_float(_lookup(meta, 'workload.step_hint')),
     'max_global_steps': _as_float(flags.get('max_global_steps')),
     'target_metric': target_metric,
@@ -146,6 +180,15 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
     'ran_out_of_time': (
       None if record.get('is_time_remaining') is None else not record['is_time_remaining']
     ),
+    'stop_reason': str(record.get('stop_reason') or ''),
+    'recorded_evals': (
+      recorded_evals
+      if isinstance(recorded_evals, int) and not isinstance(recorded_evals, bool)
+      else None
+    ),
+    'eval_period_sec': _as_float(_lookup(meta, 'workload.eval_period_time_sec')),
+    'condition': condition or '',
+    'condition_source': condition_source,
   }
 
 
@@ -236,7 +279,7 @@ class _RunLogs:
 
 
 def _no_evaluation_detail(info: dict, csv_exists: bool, log_paths: list, run, k) -> str:
-  """Why a trial has nothing to score, in the words of the audit."""
+  """Why a trial that ran has nothing to score, in the words of the audit."""
   csv_text = f'{EVAL_FILE} has no evaluation' if csv_exists else f'no {EVAL_FILE}'
   if info['complete']:
     return f'{ENDED_BEFORE_FIRST_EVALUATION} ({layout.TRIAL_COMPLETE} is there; {csv_text})'
@@ -247,28 +290,77 @@ def _no_evaluation_detail(info: dict, csv_exists: bool, log_paths: list, run, k)
     )
   if log_paths:
     names = ', '.join(os.path.basename(p) for p in log_paths)
-    return f'{csv_text}, and the text log ({names}) has no tuning run {k}'
-  if csv_exists:
-    return f'{csv_text} and there is no text log: the run stopped before its first evaluation'
-  if info['has_meta']:
-    return (
-      f'{csv_text} and no text log (*.log) in the workload folder; {META_FILE} shows '
-      'the run started: it ended before its first evaluation, or its logs were not kept'
-    )
-  return f'empty trial folder: {csv_text}, no text log, no {META_FILE}'
+    return f'{csv_text}, and the text log ({names}) has no tuning run {k}; {META_FILE} shows the run started'
+  return (
+    f'{csv_text} and no text log (*.log) in the workload folder; {META_FILE} shows '
+    'the run started: it ended before its first evaluation, or crashed'
+  )
 
 
-def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue]):
-  """(frame, source, evaluations file, status, detail, damaged rows) of one trial."""
+def _empty_detail(csv_exists: bool, log_paths: list, k) -> str:
+  csv_text = f'{EVAL_FILE} has no evaluation' if csv_exists else f'no {EVAL_FILE}'
+  names = ', '.join(os.path.basename(p) for p in log_paths)
+  log_text = f'the text log ({names}) has no tuning run {k}' if log_paths else 'no text log'
+  return (
+    f'nothing shows this trial ran: {csv_text}, {log_text}, no {META_FILE}, '
+    f'no {layout.TRIAL_COMPLETE}'
+  )
+
+
+DISORDER = 'rows out of step order'
+
+
+@dataclasses.dataclass
+class _Found:
+  """The evaluations of one trial, or why there are none."""
+
+  status: str
+  detail: str = ''
+  frame: pd.DataFrame | None = None
+  source: str = ''
+  file: str = ''
+  damaged_rows: int = 0
+  disorder: str = ''
+
+
+def _checked(
+  raw: pd.DataFrame, metric: str, where: str, issues: list[Issue]
+) -> tuple[pd.DataFrame | None, str]:
+  """(tidy frame, '') of raw evaluations in file order, or (None, why) when their steps or
+  times cannot be a run's (:func:`bench_core.eval_csv.clock_problems`); rows out of step
+  order are reported, and give (tidy frame, :data:`DISORDER`)."""
+  clocks = raw
+  if eval_csv.TIME_COLUMN not in raw and 'score' in raw:
+    clocks = raw.rename(columns={'score': eval_csv.TIME_COLUMN})
+  problems = eval_csv.clock_problems(clocks)
+  if problems:
+    return None, '; '.join(problems)
+  disorder = eval_csv.out_of_step_order(clocks)
+  if disorder:
+    issues.append(Issue('warning', where, f'damaged: {disorder}'))
+  return tidy_evaluations(raw, metric, where), disorder and DISORDER
+
+
+def _record_mismatch(info: dict, n_found: int) -> str:
+  """Why the evaluations found contradict the completion record ('' when they agree or
+  nothing is recorded)."""
+  recorded = info['recorded_evals']
+  if recorded is None or recorded == n_found:
+    return ''
+  found = f'{n_found} evaluation(s)' if n_found else 'no evaluation'
+  return (
+    f'{EVAL_FILE} has {found} but {layout.TRIAL_COMPLETE} records {recorded}: evaluations were '
+    'lost (a truncated or overwritten file), so neither a time to target nor a miss can be '
+    'read from it'
+  )
+
+
+def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue]) -> _Found:
+  """The evaluations of one trial, where they came from, and the trial's status."""
   metric = info['target_metric']
   if not metric:
-    return (
-      None,
-      '',
-      '',
-      'no_metric',
-      f'no workload.target_metric_name in {META_FILE} and unknown workload family',
-      0,
+    return _Found(
+      'no_metric', f'no workload.target_metric_name in {META_FILE} and unknown workload family'
     )
   csv_path = os.path.join(row.path, EVAL_FILE)
   csv_status = None
@@ -281,22 +373,31 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
         Issue('warning', f'{csv_path}:{line}', f'{why}; row dropped, trial flagged')
         for line, why in bad_lines
       ]
-      frame = tidy_evaluations(raw, metric, csv_path)
+      frame, clock_problem = _checked(raw, metric, csv_path, issues)
     except BenchError as e:
       csv_status = ('bad_columns' if 'missing column' in str(e) else 'bad_csv', str(e))
     else:
+      if clock_problem and frame is None:
+        return _Found('bad_clock', clock_problem, file=csv_path, damaged_rows=damaged)
+      mismatch = _record_mismatch(info, len(frame) + damaged)
+      if mismatch:
+        return _Found('contradicts_record', mismatch, file=csv_path, damaged_rows=damaged)
       if not frame.empty:
-        return frame, 'csv', csv_path, 'ok', '', damaged
+        return _Found('ok', '', frame, 'csv', csv_path, damaged, clock_problem)
       csv_status = ('no_evals', f'{EVAL_FILE} has no evaluation')
+  elif info['recorded_evals']:
+    return _Found('contradicts_record', _record_mismatch(info, 0))
   log_paths, runs = run_logs.of(os.path.dirname(row.path))
   k = layout.trial_number(row.trial)
   run = runs.get(k)
   if run is not None and run.evaluations:
     where = f'{run.log} (tuning run {k})'
     try:
-      frame = tidy_evaluations(textlogs.evaluations_frame(run), metric, where)
+      frame, clock_problem = _checked(textlogs.evaluations_frame(run), metric, where, issues)
     except BenchError as e:
-      return None, '', run.log, 'bad_columns', str(e), damaged
+      return _Found('bad_columns', str(e), file=run.log, damaged_rows=damaged)
+    if clock_problem and frame is None:
+      return _Found('bad_clock', f'{where}: {clock_problem}', file=run.log)
     detail = (
       'Metrics line'
       if run.from_metrics_line
@@ -311,11 +412,15 @@ def _trial_evaluations(row, info: dict, run_logs: _RunLogs, issues: list[Issue])
     )
     if csv_status:
       issues.append(Issue('warning', csv_path, f'{csv_status[1]}; the text log is used'))
-    return frame, 'log', run.log, 'ok', '', damaged
+    return _Found('ok', '', frame, 'log', run.log, damaged, clock_problem)
   if csv_status and csv_status[0] != 'no_evals':
-    return None, '', csv_path, csv_status[0], csv_status[1], damaged
-  detail = _no_evaluation_detail(info, os.path.exists(csv_path), log_paths, run, k)
-  return None, '', '', 'no_evals', detail, damaged
+    return _Found(csv_status[0], csv_status[1], file=csv_path, damaged_rows=damaged)
+  csv_exists = os.path.exists(csv_path)
+  if not (info['has_meta'] or info['complete'] or run is not None):
+    return _Found('empty', _empty_detail(csv_exists, log_paths, k), damaged_rows=damaged)
+  return _Found(
+    MISS_STATUS, _no_evaluation_detail(info, csv_exists, log_paths, run, k), damaged_rows=damaged
+  )
 
 
 def _apply_divergence(frame: pd.DataFrame, info: dict, where: str, issues: list[Issue]) -> None:
@@ -353,14 +458,32 @@ def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
   trial_rows, frames = [], []
   for trial_id, row in enumerate(found.itertuples(index=False)):
     info = read_trial_metadata(row.path, row.workload, issues)
-    frame, source, file, status, detail, damaged = _trial_evaluations(row, info, run_logs, issues)
-    if status != 'ok':
-      issues.append(Issue('warning', row.path, f'{detail}; trial left out'))
+    got = _trial_evaluations(row, info, run_logs, issues)
+    if got.status == MISS_STATUS:
+      issues.append(Issue('warning', row.path, f'{got.detail}; counted as a miss'))
+    elif got.status != 'ok':
+      issues.append(Issue('warning', row.path, f'damaged: {got.detail}; trial left out'))
+    damage = []
+    if got.damaged_rows:
+      damage.append(f'{got.damaged_rows} damaged row(s) dropped')
+    if got.disorder:
+      damage.append(got.disorder)
+    if not info['has_meta'] and got.status in SCORED_STATUSES:
+      damage.append(f'no {META_FILE}')
+      issues.append(
+        Issue(
+          'warning',
+          row.path,
+          f'no {META_FILE}: its budget, target metric and targets come from the other trials '
+          'of the workload and the catalogue',
+        )
+      )
     n_evals = 0
-    if status == 'ok':
-      _apply_divergence(frame, info, file, issues)
+    if got.status == 'ok':
+      frame = got.frame
+      _apply_divergence(frame, info, got.file, issues)
       n_evals = len(frame)
-      issue = _nan_metric_issue(frame, info['target_metric'], file, info['diverged'])
+      issue = _nan_metric_issue(frame, info['target_metric'], got.file, info['diverged'])
       if issue:
         issues.append(issue)
       frame.insert(0, 'trial_id', trial_id)
@@ -379,11 +502,12 @@ def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
         **row._asdict(),
         **info,
         'trial_number': layout.trial_number(row.trial),
-        'source': source,
-        'evaluations_file': file,
-        'damaged_rows': damaged,
-        'status': status,
-        'status_detail': detail,
+        'source': got.source,
+        'evaluations_file': got.file,
+        'damaged_rows': got.damaged_rows,
+        'damage': '; '.join(damage),
+        'status': got.status,
+        'status_detail': got.detail,
         'n_evals': n_evals,
       }
     )

@@ -4,8 +4,12 @@ For each algorithm and workload: the final train and validation loss and
 target metric, i.e. the values of the last evaluation at or before the end of
 the budget. With several trials per study the trial with the best final
 validation metric is used. A diverged trial has no final value (counted in
-``n_diverged``). Reported as mean and sample standard deviation (ddof=1; NaN
-for a single study) over the studies with a finite value.
+``n_diverged``); neither has a study whose trials ran without logging any evaluation
+(counted in ``n_no_evals``: the miss of the time-to-target tables). A study whose value
+comes from a trial that stopped before the end of its budget
+(:mod:`scoring_ext.budgets`) is counted in ``n_stopped_early``: its value is that of its
+last evaluation, not of the end of the budget. Reported as mean and sample standard
+deviation (ddof=1; NaN for a single study) over the studies with a finite value.
 """
 
 from __future__ import annotations
@@ -14,9 +18,30 @@ import numpy as np
 import pandas as pd
 
 from scoring_ext import metrics
+from scoring_ext.logs import MISS_STATUS
 from scoring_ext.snapshots import values_at_fraction
 
-QUALITY_COLUMNS = ['algorithm', 'workload', 'quantity', 'mean', 'std', 'n_studies', 'n_diverged']
+QUALITY_COLUMNS = [
+  'algorithm',
+  'workload',
+  'quantity',
+  'mean',
+  'std',
+  'n_studies',
+  'n_diverged',
+  'n_no_evals',
+  'n_stopped_early',
+]
+FINAL_COLUMNS = [
+  'algorithm',
+  'workload',
+  'study',
+  'quantity',
+  'value',
+  'diverged',
+  'no_evals',
+  'stopped_early',
+]
 
 
 def quality_quantities(metric: str) -> list[str]:
@@ -32,32 +57,42 @@ def final_values(
   clock: str,
   selected: pd.Series,
   wl_metric: pd.Series,
+  stopped_early=(),
 ) -> pd.DataFrame:
-  """Long frame: algorithm, workload, study, quantity, value, diverged, for the
-  selected trial of each study."""
+  """Long frame (FINAL_COLUMNS): the selected trial's value of each quantity per study, and a
+  NaN row per quantity for each study whose trials logged no evaluation.
+
+  `stopped_early` holds the trial_ids of trials that stopped before the end of the budget."""
   columns = sorted({q for m in wl_metric for q in quality_quantities(m)})
   at_end = values_at_fraction(evals, budgets, clock, 1.0, columns)
   info = trials.set_index('trial_id')
+  early = set(int(t) for t in stopped_early)
   rows = []
-  for (algorithm, study, workload), trial_id in selected.items():
-    diverged = bool(info.at[trial_id, 'diverged'])
+
+  def add(algorithm, study, workload, values, diverged, no_evals, stopped):
     for quantity in quality_quantities(wl_metric[workload]):
-      value = np.nan
-      if not diverged and trial_id in at_end.index:
-        value = float(at_end.at[trial_id, quantity])
       rows.append(
         {
           'algorithm': algorithm,
           'workload': workload,
           'study': study,
           'quantity': quantity,
-          'value': value,
+          'value': float(values.get(quantity, np.nan)),
           'diverged': diverged,
+          'no_evals': no_evals,
+          'stopped_early': stopped,
         }
       )
-  return pd.DataFrame(
-    rows, columns=['algorithm', 'workload', 'study', 'quantity', 'value', 'diverged']
-  )
+
+  for (algorithm, study, workload), trial_id in selected.items():
+    diverged = bool(info.at[trial_id, 'diverged'])
+    values = at_end.loc[trial_id] if not diverged and trial_id in at_end.index else {}
+    add(algorithm, study, workload, values, diverged, False, trial_id in early)
+  misses = trials[(trials['status'] == MISS_STATUS) & trials['workload'].isin(wl_metric.index)]
+  for (algorithm, study, workload), _ in misses.groupby(['algorithm', 'study', 'workload']):
+    if (algorithm, study, workload) not in selected.index:
+      add(algorithm, study, workload, {}, False, True, False)
+  return pd.DataFrame(rows, columns=FINAL_COLUMNS)
 
 
 def summarize_quality(finals: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +112,8 @@ def summarize_quality(finals: pd.DataFrame) -> pd.DataFrame:
         'std': float(finite.std(ddof=1)) if finite.size > 1 else np.nan,
         'n_studies': int(finite.size),
         'n_diverged': int(group['diverged'].sum()),
+        'n_no_evals': int(group['no_evals'].sum()),
+        'n_stopped_early': int(group['stopped_early'].sum()),
       }
     )
   return pd.DataFrame(rows, columns=QUALITY_COLUMNS)

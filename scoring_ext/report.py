@@ -1,8 +1,8 @@
 """python -m scoring_ext.report: score an experiment tree and write the report.
 
   python -m scoring_ext.report --experiment_dir DIR --condition time|step --out OUT
-      [--targets derived|paper|algoperf] [--budget_fraction 0.75] [--max_tau 4]
-      [--trial_rule earliest|algoperf] [--past_budget drop|keep]
+      [--rules study|algoperf] [--targets derived|paper|algoperf] [--budget_fraction 0.75]
+      [--max_tau 4] [--trial_rule earliest|algoperf] [--past_budget drop|keep]
       [--algorithms a b ...] [--workloads w ...] [--budgets FILE.json]
       [--reference [LABEL=]DIR ... [--reference_hardware FILE ...] [--allow_mixed_hardware]]
       [--bootstrap N --seed S]
@@ -10,7 +10,13 @@
 Writes into OUT: audit.md, targets.csv, time_to_target.csv (levels trial, study, median),
 scores.csv, quality.csv, prompt_sensitivity.csv (when velo and velo_short are present),
 report.md, one .tex (booktabs) per table, performance_profile_<split>.png/.pdf.
-Everything is built in memory first; on an error nothing is written.
+Everything is built in memory first; on an error nothing is written. The console gets every
+warning of the audit (trials without evaluations, damaged logs, early stops...) and ends with
+a summary of what the audit found.
+
+--rules study (default) scores by the study's protocol; --rules algoperf by AlgoPerf's
+scoring code (its targets, multi-trial rule and past-budget handling together);
+--targets, --trial_rule and --past_budget override one setting of the set.
 
 Reference hardware file (--reference_hardware): the budgets file of
 `python -m hardware_transfer.transfer`, or any JSON object of that shape:
@@ -28,7 +34,7 @@ import pandas as pd
 
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
-from scoring_ext import audit, plots, tables
+from scoring_ext import audit, plots, rules, tables
 from scoring_ext import budgets as budgets_lib
 from scoring_ext import time_to_target as ttt
 from scoring_ext.scoring import TARGET_SOURCES, ScoringResult, score_experiment
@@ -111,14 +117,27 @@ def scores_wide(result: ScoringResult) -> pd.DataFrame:
   return frame
 
 
-def quality_cell(mean: float, std: float, n_studies: int, n_diverged: int) -> str:
-  """'mean ± std (n=k)', n being the studies averaged; ', d diverged' when some diverged."""
+def quality_cell(
+  mean: float,
+  std: float,
+  n_studies: int,
+  n_diverged: int,
+  n_no_evals: int = 0,
+  n_stopped_early: int = 0,
+) -> str:
+  """'mean ± std (n=k)', n being the studies averaged; ', d diverged', ', m no evaluation'
+  and ', e stopped early' when some studies diverged, logged no evaluation, or have their
+  value from a trial that stopped before the end of the budget."""
   text = tables.format_cell(mean)
   if np.isfinite(std):
     text += f' ± {tables.format_cell(std)}'
   count = f'n={int(n_studies)}'
   if n_diverged:
     count += f', {int(n_diverged)} diverged'
+  if n_no_evals:
+    count += f', {int(n_no_evals)} no evaluation'
+  if n_stopped_early:
+    count += f', {int(n_stopped_early)} stopped early'
   return f'{text} ({count})'
 
 
@@ -133,7 +152,7 @@ def quality_wide(result: ScoringResult) -> pd.DataFrame:
     )
     if kind == 'metric' or not row['metric']:
       row['metric'] = name
-    text = quality_cell(r.mean, r.std, r.n_studies, r.n_diverged)
+    text = quality_cell(r.mean, r.std, r.n_studies, r.n_diverged, r.n_no_evals, r.n_stopped_early)
     row[_QUANTITY_LABELS[(split, kind)]] = text
     if kind == 'loss' and name == row['metric']:
       row[_QUANTITY_LABELS[(split, 'metric')]] = text
@@ -151,10 +170,18 @@ def prompt_display(frame: pd.DataFrame) -> pd.DataFrame:
 
 def rules_in_force(result: ScoringResult) -> dict:
   """The scoring rules this report used, as sentences (report.md and audit.md)."""
-  return {
-    'multi-trial rule': f'{result.trial_rule} ({ttt.RULE_TEXT[result.trial_rule]})',
-    'evaluations past the budget': ttt.PAST_BUDGET_TEXT[result.past_budget],
-  }
+  in_force = {}
+  if result.rules is not None:
+    in_force['rule set'] = result.rules.describe()
+  in_force.update(
+    {
+      'multi-trial rule': f'{result.trial_rule} ({ttt.RULE_TEXT[result.trial_rule]})',
+      'evaluations past the budget': ttt.PAST_BUDGET_TEXT[result.past_budget],
+      'trials without evaluations': 'a miss (time to target inf) in their study, the median '
+      'and its n, the profiles and the scores; damaged trials are left out and named',
+    }
+  )
+  return in_force
 
 
 def _scores_note(result: ScoringResult) -> str:
@@ -187,6 +214,7 @@ def render_outputs(result: ScoringResult) -> dict[str, bytes | str]:
     rules=rules,
     references=result.references,
     short_of_step_budget=result.short_of_step_budget,
+    stopped_early=result.stopped_early,
   )
   files['targets.csv'] = tables.to_csv(result.targets)
   files['time_to_target.csv'] = tables.to_csv(time_to_target_long(result))
@@ -212,7 +240,9 @@ def render_outputs(result: ScoringResult) -> dict[str, bytes | str]:
       'Quality at the end of the budget (mean ± std over studies)',
       'quality',
       quality_wide(result),
-      'n: the studies averaged (a diverged study has no final value).',
+      'n: the studies averaged (a diverged study, or one whose trials logged no evaluation, '
+      'has no final value). "stopped early": the value of a trial that ended before its '
+      'budget, at its last evaluation.',
     )
   )
   if result.prompt is not None:
@@ -236,6 +266,7 @@ def render_outputs(result: ScoringResult) -> dict[str, bytes | str]:
     )
 
   n_warn = sum(1 for i in result.issues if i.level != 'note')
+  summary = audit.summary(result.trials, result.stopped_early)
   report = [
     f'# Scoring report ({result.condition} condition)\n',
     f'- experiment: `{result.experiment_dir}`',
@@ -246,8 +277,7 @@ def render_outputs(result: ScoringResult) -> dict[str, bytes | str]:
     *[f'- {name}: {text}' for name, text in rules.items()],
     f'- algorithms: {", ".join(result.algorithms)}',
     f'- workloads: {", ".join(result.workloads)}',
-    f'- audit: {len(result.trials)} trial directories, {n_warn} warning(s); '
-    'see [audit.md](audit.md)\n',
+    f'- audit: {summary}; {n_warn} warning(s); see [audit.md](audit.md)\n',
   ]
   for title, stem, frame, note in display:
     report.append(_section(title, frame, note))
@@ -295,12 +325,21 @@ def build_parser() -> argparse.ArgumentParser:
     '--out', required=True, help='Folder for the report files; written only when scoring succeeded.'
   )
   parser.add_argument(
+    '--rules',
+    default='study',
+    choices=tuple(rules.RULE_SETS),
+    help="study (default): the study's protocol (--targets derived --trial_rule earliest "
+    "--past_budget drop); algoperf: AlgoPerf's scoring code (--targets algoperf "
+    "--trial_rule algoperf --past_budget keep), which gives AlgoPerf's times to target on "
+    'its logs. Each of those flags given on its own overrides the set.',
+  )
+  parser.add_argument(
     '--targets',
-    default='derived',
+    default=None,
     choices=TARGET_SOURCES,
-    help='derived (default): per workload and split, the best over algorithms of the median '
-    "metric at --budget_fraction of the budget; paper: the study's published targets "
-    "of the official workloads; algoperf: each workload's own "
+    help='derived (--rules study): per workload and split, the best over algorithms of the '
+    "median metric at --budget_fraction of the budget; paper: the study's published targets "
+    "of the official workloads; algoperf (--rules algoperf): each workload's own "
     'workload.validation_target_value (validation targets only).',
   )
   parser.add_argument(
@@ -327,18 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
   )
   parser.add_argument(
     '--trial_rule',
-    default='earliest',
+    default=None,
     choices=ttt.TRIAL_RULES,
-    help='How a study with several trials gets its time. earliest (default): the earliest '
-    "time to target over its trials; algoperf: AlgoPerf's rule, the trial whose "
-    "evaluation index reaches the target first, then that trial's time.",
+    help='How a study with several trials gets its time. earliest (--rules study): the '
+    "earliest time to target over its trials; algoperf (--rules algoperf): AlgoPerf's rule, "
+    "the trial whose evaluation index reaches the target first, then that trial's time.",
   )
   parser.add_argument(
     '--past_budget',
-    default='drop',
+    default=None,
     choices=ttt.PAST_BUDGET,
-    help='Evaluations logged past the budget: drop (default) lets them reach no target; '
-    "keep counts them, as AlgoPerf's scoring code does.",
+    help='Evaluations logged past the budget: drop (--rules study) lets them reach no target; '
+    "keep (--rules algoperf) counts them, as AlgoPerf's scoring code does.",
   )
   parser.add_argument(
     '--algorithms',
@@ -381,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     type=int,
     default=0,
     help='Bootstrap replicates over studies for 95%% confidence intervals of B and of the '
-    'quality means (default 0: none).',
+    'quality means (default 0: none; at most 100000, about 2000 is enough).',
   )
   parser.add_argument(
     '--seed', type=int, default=0, help="Seed of the bootstrap's random generator (default 0)."
@@ -405,6 +444,7 @@ def main(argv=None) -> int:
     override,
     args.bootstrap,
     args.seed,
+    rules=args.rules,
     trial_rule=args.trial_rule,
     past_budget=args.past_budget,
     reference_dirs=args.reference,
@@ -418,6 +458,8 @@ def main(argv=None) -> int:
   except OSError as e:
     raise BenchError(f'cannot write the report into {args.out}: {e}') from None
   print(f'wrote {len(files)} files to {args.out}')
+  for line in audit.console_lines(result.trials, result.issues, result.stopped_early):
+    print(line)
   return 0
 
 

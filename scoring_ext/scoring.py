@@ -1,8 +1,14 @@
 """The whole scoring pipeline on one experiment tree, as data (no files written).
 
-load (+ reference trees) -> budgets -> targets -> time to target (per trial, per study under
-the multi-trial rule, median) -> ratios/profiles/score B -> quality at the budget ->
-prompt sensitivity -> (bootstrap intervals).
+settings checked (before any file is read) -> load (+ reference trees) -> the trials'
+recorded condition checked -> budgets -> targets -> time to target (per trial, per study
+under the multi-trial rule, median; a trial without evaluations is a miss) ->
+ratios/profiles/score B -> quality at the budget -> prompt sensitivity -> (bootstrap
+intervals).
+
+The targets, the multi-trial rule and the handling of evaluations past the budget come from
+a rule set (:mod:`scoring_ext.rules`, ``rules='study'`` or ``'algoperf'``); each can be
+overridden on its own.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import pandas as pd
 from bench_core import catalogue
 from bench_core.errors import BenchError
 from scoring_ext import audit, bootstrap, logs, profiles, prompt, quality, references
+from scoring_ext import rules as rules_lib
 from scoring_ext import budgets as budgets_lib
 from scoring_ext import targets as targets_lib
 from scoring_ext import time_to_target as ttt
@@ -48,6 +55,8 @@ class ScoringResult:
   per_study_detail: pd.DataFrame | None = None  # per_study with the chosen trial, n_trials
   references: pd.DataFrame | None = None  # references.REFERENCE_COLUMNS
   short_of_step_budget: pd.DataFrame | None = None
+  stopped_early: pd.DataFrame | None = None  # budgets.STOPPED_EARLY_COLUMNS, either condition
+  rules: rules_lib.Rules | None = None
 
 
 def check_settings(
@@ -74,8 +83,44 @@ def check_settings(
     raise BenchError(f'--budget_fraction must be in (0, 1], got {budget_fraction}')
   if not max_tau > 1:
     raise BenchError(f'--max_tau must be > 1, got {max_tau}')
-  if n_bootstrap < 0:
-    raise BenchError(f'--bootstrap must be >= 0, got {n_bootstrap}')
+  if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
+    raise BenchError(f'--bootstrap must be a whole number of replicates, got {n_bootstrap!r}')
+  if not 0 <= n_bootstrap <= bootstrap.MAX_REPLICATES:
+    raise BenchError(
+      f'--bootstrap must be between 0 and {bootstrap.MAX_REPLICATES} replicates, got '
+      f'{n_bootstrap} (95% intervals are stable from about 2000)'
+    )
+
+
+def check_conditions(trials: pd.DataFrame, condition: str) -> list:
+  """Refuse trials that ran under the other condition (BenchError naming them); notes on
+  how the condition was known."""
+  known = trials[trials['condition'] != '']
+  other = known[known['condition'] != condition]
+  how = {
+    'recorded': 'trial_complete.json field condition',
+    'inferred': 'a step budget, no time limit',
+  }
+  if len(other):
+    shown = '; '.join(
+      f'{r.path} ({how[r.condition_source]}: {r.condition})' for r in other.head(3).itertuples()
+    )
+    more = f' and {len(other) - 3} more' if len(other) > 3 else ''
+    raise BenchError(
+      f'--condition {condition}: {len(other)} trial(s) ran under {other["condition"].iloc[0]} '
+      f"control: {shown}{more}; score each condition's tree with its own --condition"
+    )
+  unknown = int((trials['condition'] == '').sum())
+  if not unknown:
+    return []
+  return [
+    logs.Issue(
+      'note',
+      'all trials' if unknown == len(trials) else f'{unknown} trial(s)',
+      'the condition a trial ran under is not recorded (trial_complete.json without '
+      f'"condition", an older tree or the official logs); taken to be {condition}',
+    )
+  ]
 
 
 def score_table(medians, per_study, split, algorithms, workloads, max_tau, n_bootstrap, rng):
@@ -97,7 +142,7 @@ def score_table(medians, per_study, split, algorithms, workloads, max_tau, n_boo
 def score_experiment(
   experiment_dir: str,
   condition: str,
-  target_source: str = 'derived',
+  target_source: str | None = None,
   budget_fraction: float = 0.75,
   max_tau: float = 4.0,
   algorithms=None,
@@ -106,8 +151,9 @@ def score_experiment(
   n_bootstrap: int = 0,
   seed: int = 0,
   *,
-  trial_rule: str = 'earliest',
-  past_budget: str = 'drop',
+  rules: str = 'study',
+  trial_rule: str | None = None,
+  past_budget: str | None = None,
   reference_dirs=(),
   reference_hardware=(),
   allow_mixed_hardware: bool = False,
@@ -115,15 +161,28 @@ def score_experiment(
 ) -> ScoringResult:
   """Everything the report shows. Raises BenchError on bad input.
 
-  `reference_dirs` are other experiment trees scored as extra algorithms
-  (:mod:`scoring_ext.references`); the budgets come from the main tree.
+  `rules` names the rule set (:mod:`scoring_ext.rules`); `target_source`, `trial_rule` and
+  `past_budget` override its settings when not None. `reference_dirs` are other experiment
+  trees scored as extra algorithms (:mod:`scoring_ext.references`); the budgets come from
+  the main tree.
   """
+  in_force = rules_lib.resolve(
+    rules, target_source=target_source, trial_rule=trial_rule, past_budget=past_budget
+  )
+  target_source, trial_rule, past_budget = (
+    in_force.target_source,
+    in_force.trial_rule,
+    in_force.past_budget,
+  )
   check_settings(
     condition, target_source, budget_fraction, max_tau, n_bootstrap, trial_rule, past_budget
   )
+  for path in reference_hardware:
+    references.read_hardware_file(path)
   experiment = logs.load_experiment(experiment_dir, algorithms, workloads)
   main_trials = experiment.trials
   issues = list(experiment.issues) + audit.completion_issues(main_trials)
+  issues += check_conditions(main_trials, condition)
   clock = budgets_lib.clock_column(condition)
   budgets, budget_issues = budgets_lib.workload_budgets(main_trials, condition, budgets_override)
   issues += budget_issues
@@ -146,6 +205,10 @@ def score_experiment(
   if condition == 'step':
     short = budgets_lib.stopped_before_step_budget(trials, evals, budgets)
     issues += budgets_lib.step_budget_issues(short)
+    early = budgets_lib.as_stopped_early(short)
+  else:
+    early = budgets_lib.stopped_before_time_budget(trials, evals, budgets)
+    issues += budgets_lib.time_budget_issues(early)
   try:
     wl_metric = targets_lib.workload_metrics(trials)
     for metric in set(wl_metric):
@@ -185,7 +248,9 @@ def score_experiment(
     score_parts.append(table)
   scores = pd.concat(score_parts, ignore_index=True)
 
-  finals = quality.final_values(evals, trials, budgets, clock, selected, wl_metric)
+  finals = quality.final_values(
+    evals, trials, budgets, clock, selected, wl_metric, stopped_early=early['trial_id']
+  )
   quality_table = quality.summarize_quality(finals)
   if n_bootstrap:
     quality_table = quality_table.merge(
@@ -221,4 +286,6 @@ def score_experiment(
     per_study_detail=per_study_detail,
     references=reference_table,
     short_of_step_budget=short,
+    stopped_early=early,
+    rules=in_force,
   )

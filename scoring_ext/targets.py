@@ -22,7 +22,7 @@ import pandas as pd
 from bench_core import catalogue
 from bench_core.errors import BenchError
 from scoring_ext import metrics, presets
-from scoring_ext.logs import Issue
+from scoring_ext.logs import SCORED_STATUSES, Issue
 from scoring_ext.snapshots import best_trial_per_study, values_at_fraction, with_divergence
 
 TARGET_COLUMNS = [
@@ -43,8 +43,9 @@ def usable_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def workload_metrics(trials: pd.DataFrame) -> pd.Series:
-  """Target metric name per workload (the most common one over its trials)."""
-  ok = trials[trials['status'] == 'ok']
+  """Target metric name per workload (the most common one over its scored trials, those
+  without evaluations included: a workload where every trial is a miss is still scored)."""
+  ok = trials[trials['status'].isin(SCORED_STATUSES)]
   return ok.groupby('workload', sort=True)['target_metric'].agg(lambda s: s.mode().iloc[0])
 
 
@@ -211,7 +212,7 @@ def algoperf_targets(trials: pd.DataFrame) -> pd.DataFrame:
   Raises BenchError for a workload whose metadata lacks it.
   """
   rows = []
-  ok = trials[trials['status'] == 'ok']
+  ok = trials[trials['status'].isin(SCORED_STATUSES)]
   for workload, metric in workload_metrics(trials).items():
     values = ok.loc[ok['workload'] == workload, 'validation_target_value'].dropna()
     if values.empty:

@@ -3,7 +3,10 @@
 Per trial: the clock (accumulated_submission_time under time, global_step under step) of
 the first evaluation whose metric reaches the target (``<=`` for minimised, ``>=`` for
 maximised metrics); ``inf`` if there is none. NaN metrics reach nothing. ``hit_index`` is
-that evaluation's index in the trial (0, 1, ... in step order; -1 for none).
+that evaluation's index in the trial (0, 1, ... in step order; -1 for none). A trial that ran
+and logged no evaluation (status ``no_evals``) reached nothing: ``inf``, like any miss, so it
+counts in its study, in the median's n and in the scores. Damaged trials are left out
+(:mod:`scoring_ext.logs`).
 
 Evaluations past the budget (``past_budget``):
 
@@ -34,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from bench_core import catalogue
+from scoring_ext.logs import SCORED_STATUSES
 
 TRIAL_RULES = ('earliest', 'algoperf')
 PAST_BUDGET = ('drop', 'keep')
@@ -77,8 +81,9 @@ def trial_times_to_target(
   clock: str,
   past_budget: str = 'drop',
 ) -> pd.DataFrame:
-  """One row per usable trial and target split (TRIAL_COLUMNS)."""
-  info = trials[trials['status'] == 'ok'].set_index('trial_id')
+  """One row per scored trial (with evaluations, or a miss without) and target split
+  (TRIAL_COLUMNS)."""
+  info = trials[trials['status'].isin(SCORED_STATUSES)].set_index('trial_id')
   parts = []
   for target in targets.itertuples(index=False):
     ids = info.index[info['workload'] == target.workload]

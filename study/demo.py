@@ -41,12 +41,16 @@ def available_algorithms(out=print) -> list:
 
 
 def headline(report_dir: Path) -> str:
-  """The scores table (``## Scores B`` section) of a report, or a note that it is missing."""
+  """The scores table (``## Scores B`` section) of a report, then its audit summary line
+  (trials missing, stopped early, damaged), or a note that it is missing."""
   report = report_dir / 'report.md'
   if not report.is_file():
     return f'(no {report})'
-  sections = report_sections(report.read_text(encoding='utf-8'), ('Scores B',))
-  return sections[0][1] if sections else f'(no scores table in {report})'
+  text = report.read_text(encoding='utf-8')
+  sections = report_sections(text, ('Scores B',))
+  table = sections[0][1] if sections else f'(no scores table in {report})'
+  audit_lines = [line[2:] for line in text.splitlines() if line.startswith('- audit: ')]
+  return table + ''.join(f'\n\n{line}' for line in audit_lines)
 
 
 #: The results page that ``make demo-readme`` rewrites, and the markers of its generated block.

@@ -28,7 +28,7 @@ from typing import Callable, List, Optional, Tuple
 
 import pandas as pd
 
-from bench_core import layout
+from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from study import runners
 
@@ -122,8 +122,17 @@ def prepared_flags(flags: List[str]) -> Tuple[Path, List[str]]:
 
 
 def completion_record(trial_dir: Path) -> dict:
-  """What the completion record of an official trial says (from its evaluations)."""
+  """What the completion record of an official trial says (from its evaluations), with the
+  condition its budgets make it (:func:`bench_core.catalogue.condition_of_run`)."""
   record = {'runner': 'official'}
+  files = [trial_dir / name for name in (layout.FLAGS, layout.META_DATA)]
+  if all(f.is_file() for f in files):
+    flags, meta = (layout.read_json_object(f) for f in files)
+    condition = catalogue.condition_of_run(
+      flags.get('max_global_steps'), meta.get('workload.max_allowed_runtime_sec')
+    )
+    if condition:
+      record['condition'] = condition
   csv = trial_dir / layout.EVAL_MEASUREMENTS
   if csv.is_file():
     rows = pd.read_csv(csv)

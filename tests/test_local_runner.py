@@ -130,6 +130,7 @@ def test_time_budget_is_checked_on_submission_time_at_evaluations(tmp_path, tiny
   assert summary['global_step'] == 13 and summary['score'] == 13 * STEP
   assert not summary['is_time_remaining'] and not summary['training_complete']
   assert summary['stop_reason'] == 'time budget spent'
+  assert summary['condition'] == 'time'  # recorded in trial_complete.json for the scoring
   final = pd.read_csv(root / 'trial_1' / 'measurements.csv').iloc[-1]
   assert final['score'] == 13 * STEP and final['global_step'] == 13
   meta = json.loads((root / 'trial_1' / 'meta_data_0.json').read_text())
@@ -294,6 +295,8 @@ def test_max_global_steps_stops_with_a_final_evaluation(tmp_path, tiny_workload)
   assert summary['global_step'] == 7 and probe_log.SEEN_STEPS == list(range(7))
   assert df['global_step'].iloc[0] == 1 and df['global_step'].iloc[-1] == 7
   assert summary['stop_reason'] == 'training complete'
+  # a step cap under a real time budget is still time control
+  assert summary['condition'] == 'time'
 
 
 def test_training_complete_error_ends_the_run(tmp_path, tiny_workload):

@@ -9,7 +9,9 @@ algoperf): ``make test-official``. Three comparisons on tests/data/algoperf_logs
    ``performance_profile.get_workloads_time_to_target`` (time column ``score``, its own
    workload targets, its multi-trial rule) fed with that parser's output;
 3. the same through eval_measurements.csv files: AlgoPerf's ``get_experiment_df`` reads the
-   CSVs written from the same evaluations, and ``scoring_ext`` reads them too.
+   CSVs written from the same evaluations, and ``scoring_ext`` reads them too;
+4. ``--rules algoperf`` alone (no other scoring flag) gives AlgoPerf's times, through the
+   library and through ``python -m scoring_ext.report``.
 """
 
 import importlib.util
@@ -19,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench_core import layout
-from scoring_ext import scoring, textlogs
+from bench_core import cli, layout
+from scoring_ext import report, scoring, textlogs
 
 HAS_ALGOPERF_SCORING = (
   importlib.util.find_spec('algoperf') is not None
@@ -138,3 +140,32 @@ def test_time_to_target_equals_algoperf_on_csv_files(algoperf, tmp_path):
   ours = validation_medians(result)
   for workload in WORKLOADS:
     assert ours[workload] == theirs.at['baseline', workload], workload
+
+
+def test_rules_algoperf_alone_equals_algoperf(algoperf, tmp_path):
+  performance_profile, scoring_utils = algoperf
+  theirs = performance_profile.get_workloads_time_to_target(
+    algoperf_rows_from_logs(scoring_utils), 'baseline', time_col='score'
+  )
+  ours = validation_medians(scoring.score_experiment(str(EXCERPT), 'time', rules='algoperf'))
+  for workload in WORKLOADS:
+    assert ours[workload] == theirs.at['baseline', workload], workload
+  out = tmp_path / 'report'
+  code = cli.run_main(
+    report.main,
+    [
+      '--experiment_dir',
+      str(EXCERPT),
+      '--condition',
+      'time',
+      '--rules',
+      'algoperf',
+      '--out',
+      str(out),
+    ],
+  )
+  assert code == 0
+  table = pd.read_csv(out / 'time_to_target.csv')
+  medians = table[(table['level'] == 'median') & (table['split'] == 'validation')]
+  for workload, time in zip(medians['workload'], medians['time_to_target']):
+    assert time == theirs.at['baseline', workload], workload

@@ -235,7 +235,9 @@ def test_every_flag_is_explained_in_help():
     '--max_tau',
     'counts as a miss',
     '--targets',
-    'derived (default)',
+    'derived (--rules study)',
+    '--rules',
+    'study (default)',
     '--budgets',
     'seconds under time',
     'local_time_per_step',
@@ -282,3 +284,63 @@ def test_demo_quick_runs_three_studies_of_three_algorithms():
   assert '--studies 3' in recipe and '--algorithms adam nadamw nesterov' in recipe
   with pytest.raises(BenchError, match='--algorithms: lion not available here'):
     demo.main(['--algorithms', 'lion', '--experiment_dir', '/nonexistent/x'])
+
+
+ALGOPERF_EXCERPT = os.path.join(ROOT, 'tests', 'data', 'algoperf_logs', 'external_tuning')
+
+
+def test_rules_algoperf_sets_targets_trial_rule_and_past_budget_together(tmp_path):
+  """--rules algoperf alone gives what the three flags gave together (AlgoPerf's times to
+  target: tests/test_scoring_algoperf.py checks them against AlgoPerf's code); the report
+  says which set was used, where it differs, and what a single flag overrode."""
+  from scoring_ext import scoring
+
+  flags = scoring.score_experiment(
+    ALGOPERF_EXCERPT, 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
+  )
+  switch = scoring.score_experiment(ALGOPERF_EXCERPT, 'time', rules='algoperf')
+  pd.testing.assert_frame_equal(switch.medians, flags.medians)
+  study = scoring.score_experiment(ALGOPERF_EXCERPT, 'time', target_source='algoperf')
+  criteo = {
+    name: r.medians.set_index(['workload', 'split']).at[
+      ('criteo1tb', 'validation'), 'time_to_target'
+    ]
+    for name, r in (('algoperf', switch), ('study', study))
+  }
+  assert round(criteo['algoperf'], 2) == 7222.52 and criteo['study'] < criteo['algoperf']
+  code, _, _ = run_report(
+    [
+      '--experiment_dir',
+      ALGOPERF_EXCERPT,
+      '--condition',
+      'time',
+      '--out',
+      str(tmp_path / 'a'),
+      '--rules',
+      'algoperf',
+      '--past_budget',
+      'drop',
+    ]
+  )
+  assert code == 0
+  text = (tmp_path / 'a' / 'report.md').read_text()
+  assert "- rule set: `algoperf`, AlgoPerf's scoring code" in text
+  assert (
+    'differs from `study` in --targets algoperf (`study`: derived), --trial_rule algoperf' in text
+  )
+  assert 'overridden here: --past_budget drop' in text
+  assert "- multi-trial rule: algoperf (AlgoPerf's" in text
+  with pytest.raises(SystemExit) as e:
+    run_report(
+      [
+        '--experiment_dir',
+        ALGOPERF_EXCERPT,
+        '--condition',
+        'time',
+        '--out',
+        str(tmp_path / 'b'),
+        '--rules',
+        'other',
+      ]
+    )
+  assert e.value.code == 2 and not (tmp_path / 'b').exists()

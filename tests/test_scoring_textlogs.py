@@ -138,7 +138,7 @@ def test_published_external_tuning_excerpt(published):
   fastmri = trials.loc[('study_0', 'fastmri', 'trial_1')]
   assert fastmri['status'] == 'no_evals'
   assert 'no text log' in fastmri['status_detail']
-  assert 'ended before its first evaluation, or its logs were not kept' in fastmri['status_detail']
+  assert 'ended before its first evaluation, or crashed' in fastmri['status_detail']
   sources = audit.sources_table(published.trials).set_index('workload')
   assert sources.at['ogbg', 'text log'] == 6 and sources.at['fastmri', 'none'] == 1
 
@@ -205,6 +205,14 @@ def test_trials_that_ended_before_their_first_evaluation(tmp_path):
   assert 'trial_complete.json is there' in detail['trial_4']
   assert 'text log' not in detail['trial_4']
   assert detail['trial_5'] == (
-    f'eval_measurements.csv has no evaluation, and the text log '
-    f'({os.path.basename(log)}) has no tuning run 5'
+    f'nothing shows this trial ran: eval_measurements.csv has no evaluation, the text log '
+    f'({os.path.basename(log)}) has no tuning run 5, no meta_data_0.json, no trial_complete.json'
   )
+  status = dict(zip(experiment.trials['trial'], experiment.trials['status']))
+  assert status == {
+    'trial_1': 'ok',
+    'trial_2': 'ok',
+    'trial_3': 'no_evals',  # it ran (the log shows it): a miss
+    'trial_4': 'no_evals',
+    'trial_5': 'empty',  # damaged: left out, named
+  }

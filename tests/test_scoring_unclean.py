@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from scoring_helpers import write_trial
 
-from scoring_ext import audit, eval_csv, logs, report, scoring
+from bench_core import eval_csv
+from scoring_ext import audit, logs, report, scoring
 
 STEPS = [0, 2, 4, 6]
 
@@ -77,8 +78,8 @@ def test_a_truncated_csv_drops_the_row_and_flags_the_trial(truncated):
   assert quality['mean'] == pytest.approx((0.04 + 0.05 + 0.0712345) / 3)
   assert quality['n_studies'] == 3
   text = audit.render_audit(tree, 'step', result.trials, result.issues, result.budgets, 'steps')
-  assert '## Damaged eval_measurements.csv' in text
-  assert '| adam | criteo1tb_mini | study_2 | trial_1 | 1 |' in text
+  assert '## Damaged files of scored trials' in text
+  assert '| adam | criteo1tb_mini | study_2 | trial_1 | 1 damaged row(s) dropped |' in text
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Measurements from AlgoPerf log trees built in tmp_path, and the transfer CLI reading them."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
 
+from bench_core import cli
 from bench_core.errors import BenchError
 from hardware_transfer import log_measurements, transfer
 from hardware_transfer.arithmetic import Measurement
@@ -151,3 +153,100 @@ def test_step_prompt_cli_from_probe_logs(tmp_path):
   short = json.loads((out / 'velo_short' / 'ogbg.json').read_text())
   assert velo == {'total_steps': {'feasible_points': [78_333]}}
   assert short == {'total_steps': {'feasible_points': [58_749]}}
+
+
+# ---- issue 22: probes of different algorithms, damaged probe logs --------------------------------
+
+
+def probe(root, algorithm, trial, evals):
+  """A probe trial of ``algorithm`` (its submission_path recorded in flags_0.json)."""
+  trial_dir = write_trial(root / algorithm, 'ogbg_mini', trial, evals)
+  (trial_dir / 'flags_0.json').write_text(
+    json.dumps(
+      {'workload': 'ogbg_mini', 'submission_path': f'submissions/{algorithm}/submission.py'}
+    )
+  )
+  return trial_dir
+
+
+def test_probes_of_different_algorithms_are_not_pooled(tmp_path):
+  # two VeLO probes at 0.01157 s/step and a nesterov probe at 0.01994 s/step: pooled, the
+  # three gave 0.01436 s/step (issue 22)
+  probe(tmp_path, 'velo', 1, [(1, 5.0), (101, 6.157)])
+  probe(tmp_path, 'velo', 2, [(1, 5.0), (101, 6.157)])
+  probe(tmp_path, 'nesterov', 1, [(1, 5.0), (101, 6.994)])
+  with pytest.raises(
+    BenchError, match=r'ogbg_mini: the probe trials ran different algorithms'
+  ) as e:
+    log_measurements.measured_from_logs(tmp_path, skip_steps=1)
+  assert 'nesterov: ' in str(e.value) and 'velo: ' in str(e.value)
+  with pytest.raises(BenchError, match='different algorithms'):
+    log_measurements.probes_from_logs([tmp_path / 'velo', tmp_path / 'nesterov'], skip_steps=1)
+  velo = log_measurements.measured_from_logs(tmp_path / 'velo', skip_steps=1)['ogbg_mini']
+  assert velo['runtime_sec'] / velo['steps'] == pytest.approx(0.01157)
+  assert log_measurements.algorithm_of_trial(tmp_path / 'velo') == ''
+  # the transfer: refused on the mixed folder, nothing written; VeLO's own probes give
+  # floor(20 s x 0.01157 / (20 / 1431)) = 16 s (pooled, the three gave 20 s)
+  out = tmp_path / 'budgets.json'
+  argv = ['--measured_logs', str(tmp_path), '--skip_steps', '1', '--out', str(out)]
+  assert cli.run_main(transfer.main, argv) == 2 and not out.exists()
+  argv[1] = str(tmp_path / 'velo')
+  assert cli.run_main(transfer.main, argv) == 0
+  assert json.loads(out.read_text())['ogbg_mini']['max_allowed_runtime_sec'] == 16
+
+
+@pytest.mark.parametrize(
+  'text, message',
+  [
+    (  # the last row cut off mid-write
+      'accumulated_submission_time,global_step\n5.0,1\n6.1,101\n7.2',
+      ':4: the last row is cut off',
+    ),
+    ('accumulated_submission_time,global_step\n5.0,1\nnan,101\n', 'is empty or not a finite'),
+    ('accumulated_submission_time,global_step\n5.0,1\n4.0,101\n', 'goes back as the steps go'),
+    ('accumulated_submission_time,global_step\n5.0,1\n1e308,101\n', 'implausibly large'),
+    ('accumulated_submission_time,global_step\n-5.0,1\n1.0,101\n', 'is negative'),
+    ('accumulated_submission_time,global_step\n5.0,101\n6.0,101\n', 'is repeated'),
+  ],
+)
+def test_a_damaged_probe_log_is_refused_by_name(tmp_path, text, message):
+  trial = write_trial(tmp_path, 'ogbg', 1, EVALS)
+  (trial / 'eval_measurements.csv').write_text(text)
+  with pytest.raises(BenchError, match=re.escape(message)) as e:
+    log_measurements.measurement_from_trial(trial)
+  assert str(trial / 'eval_measurements.csv') in str(e.value)
+
+
+def test_transfer_refuses_a_zero_budget_or_an_implausible_factor_before_writing(tmp_path, capsys):
+  reference = tmp_path / 'reference.json'
+  reference.write_text(
+    json.dumps({'ogbg': {'algorithm': 'nadamw', 'steps': 100, 'runtime_sec': 1}})
+  )
+  out = tmp_path / 'budgets.json'
+  cases = [
+    ({'steps': 1000, 'runtime_sec': 0.5}, 'gives a budget of 0 s'),  # 0.0005 s/step x 100 steps
+    ({'steps': 1, 'runtime_sec': 5000}, 'outside the plausible range'),  # factor 500000
+  ]
+  for entry, message in cases:
+    measured = tmp_path / 'measured.json'
+    measured.write_text(json.dumps({'ogbg': {**entry, 'num_gpus': 1}}))
+    argv = ['--measured', str(measured), '--reference', str(reference), '--out', str(out)]
+    assert cli.run_main(transfer.main, argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "workload 'ogbg'" in err and 'nothing written' in err
+    assert not out.exists()
+
+
+def test_step_prompt_refuses_a_zero_prompt_before_writing(tmp_path, capsys):
+  from hardware_transfer import step_prompt
+
+  budgets = tmp_path / 'b.json'
+  budgets.write_text(json.dumps({'ogbg': {'max_allowed_runtime_sec': 1}}))
+  probes = tmp_path / 'p.json'
+  probes.write_text(json.dumps({'ogbg': [{'steps': 10, 'runtime_sec': 20.0}]}))  # 2 s/step
+  out = tmp_path / 'spaces'
+  argv = ['--budgets', str(budgets), '--probes', str(probes), '--out_dir', str(out)]
+  assert cli.run_main(step_prompt.main, argv) == 2
+  err = capsys.readouterr().err
+  assert "workload 'ogbg': VeLO prompt 0 (velo_short 0)" in err and 'nothing written' in err
+  assert not out.exists()
