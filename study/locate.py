@@ -4,10 +4,11 @@ Submission: ``submissions/<algorithm>/submission.py``.
 
 Search space, the first that exists of
 
-1. ``tuning_search_spaces/<condition>/<algorithm>/<workload>.json`` (condition-specific,
-   e.g. VeLO's step-control prompts under ``step/``),
-2. ``tuning_search_spaces/<algorithm>/<workload>.json`` (VeLO's time-control prompts, written
-   by ``make step-prompt`` for your hardware),
+1. ``<root>/<condition>/<algorithm>/<workload>.json`` (condition-specific, e.g. VeLO's
+   step-control prompts under ``step/``), then
+2. ``<root>/<algorithm>/<workload>.json`` (VeLO's time-control prompts), for ``<root>`` the
+   untracked ``out/tuning_search_spaces`` (where ``make step-prompt`` writes prompts for your
+   hardware) and then the project's ``tuning_search_spaces``,
 3. ``tuning_search_spaces/<algorithm>.json`` (the hand-crafted optimizers' defaults),
 4. ``tuning_search_spaces/placeholder/<algorithm>/<workload>.json``, only when the caller
    allows placeholders: VeLO time-control prompts that are the reference step counts,
@@ -24,6 +25,8 @@ from study.runners import REPO
 
 SUBMISSIONS = REPO / 'submissions'
 SEARCH_SPACES = REPO / 'tuning_search_spaces'
+#: The user's own prompts (``make step-prompt``'s default destination), read first; untracked.
+LOCAL_SEARCH_SPACES = REPO / 'out' / 'tuning_search_spaces'
 PLACEHOLDERS = SEARCH_SPACES / 'placeholder'
 
 
@@ -46,10 +49,13 @@ def search_space_file(
 ) -> Path:
   """The search space of the module docstring's rule, or an error naming what was tried."""
   candidates = [
-    SEARCH_SPACES / condition / algorithm / f'{workload}.json',
-    SEARCH_SPACES / algorithm / f'{workload}.json',
-    SEARCH_SPACES / f'{algorithm}.json',
-  ]
+    path
+    for root in (LOCAL_SEARCH_SPACES, SEARCH_SPACES)
+    for path in (
+      root / condition / algorithm / f'{workload}.json',
+      root / algorithm / f'{workload}.json',
+    )
+  ] + [SEARCH_SPACES / f'{algorithm}.json']
   for path in candidates:
     if path.is_file():
       return path

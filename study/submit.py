@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue
+from bench_core import arguments, catalogue
 from bench_core.cli import run_main
 from study import budgets
 from study.trial import TrialSpec
@@ -32,10 +32,14 @@ def parse_args(argv: Optional[List[str]]):
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
   p.add_argument('--opt', required=True, help='submission folder name, e.g. nadamw')
-  p.add_argument('--workload', required=True)
-  p.add_argument('--experiment_dir', default='experiments')
+  p.add_argument(
+    '--workload', required=True, help='embedded (e.g. ogbg_mini) or official (e.g. ogbg) name'
+  )
+  p.add_argument('--experiment_dir', default='experiments', help='root of the trial folders')
   p.add_argument('--condition', choices=catalogue.CONDITIONS, default='time')
-  p.add_argument('--seed', type=int, default=1, help='the study number and its seed')
+  p.add_argument(
+    '--seed', type=arguments.count(1), default=1, help='the study number and its seed (>= 1)'
+  )
   p.add_argument('--budgets', default=None, help='budgets.json from hardware_transfer (time)')
   p.add_argument('--step_budgets', default=None, help='step budgets JSON (step)')
   p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
@@ -47,7 +51,7 @@ def parse_args(argv: Optional[List[str]]):
   )
   p.add_argument(
     '--max_global_steps',
-    type=int,
+    type=arguments.count(1),
     default=None,
     help='stop after this many steps (time control; step control sets it)',
   )
@@ -56,6 +60,7 @@ def parse_args(argv: Optional[List[str]]):
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
+  arguments.check_writable(args.experiment_dir, '--experiment_dir', kind='folder')
   trial = TrialSpec(
     args.opt,
     args.workload,

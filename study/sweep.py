@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from study import budgets, slurm
@@ -146,13 +146,22 @@ def parser() -> argparse.ArgumentParser:
     description=__doc__,
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
-  p.add_argument('--algorithms', nargs='+', required=True)
-  p.add_argument('--workloads', nargs='+', required=True)
-  p.add_argument('--studies', type=int, default=3)
+  p.add_argument('--algorithms', nargs='+', required=True, help='submission folder names')
+  p.add_argument('--workloads', nargs='+', required=True, help='embedded or official names')
+  p.add_argument(
+    '--studies', type=arguments.count(1), default=3, help='studies (seeds) per trial (>= 1)'
+  )
   p.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
-  p.add_argument('--experiment_dir', default='experiments')
-  p.add_argument('--seed_base', type=int, default=0, help='study s gets seed seed_base + s')
-  p.add_argument('--jobs', type=int, default=1)
+  p.add_argument('--experiment_dir', default='experiments', help='root of the trial folders')
+  p.add_argument(
+    '--seed_base', type=arguments.count(0), default=0, help='study s gets seed seed_base + s'
+  )
+  p.add_argument(
+    '--jobs',
+    type=arguments.count(1),
+    default=1,
+    help='trials run at once (>= 1; keep 1 for time control on a shared machine)',
+  )
   p.add_argument(
     '--budgets',
     default=None,
@@ -176,6 +185,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
   args = parser().parse_args(argv)
   root = Path(args.experiment_dir).expanduser().resolve()
+  arguments.check_writable(root, '--experiment_dir', kind='folder')
+  if args.slurm:
+    arguments.check_writable(args.slurm, '--slurm')
+    if args.report_dir:
+      arguments.check_writable(args.report_dir, '--report_dir', kind='folder')
+    slurm.check_resource_arguments(args)
   trials = plan(
     args.algorithms,
     args.workloads,
