@@ -121,6 +121,10 @@ class Plausible(NamedTuple):
 #: is the "no time limit" of step control and the largest value a run accepts.
 TIME_BUDGET_SEC = Plausible('a time budget in seconds', 1, 10**9, 1, 10**7)
 
+#: The runners' ``--max_allowed_runtime_sec``: any positive time up to the "no limit" above
+#: (short smoke runs and tests use fractions of a second).
+TIME_LIMIT_SEC = Plausible('a time limit in seconds', 0, 10**9, 0, 10**9)
+
 #: A step count: a step budget or a VeLO ``total_steps`` prompt. AlgoPerf's step hints are at
 #: most about 1.3e5 steps; 1e7 is warned about, above 1e9 refused (a prompt of 1e12 is a unit
 #: or a probe error, not a run).

@@ -147,13 +147,18 @@ def main(argv=None) -> int:
         f'--algorithms: {", ".join(unknown)} not available here; available: {", ".join(algorithms)}'
       )
     algorithms = list(args.algorithms)
-  failed = []
-  for condition in args.conditions:
-    trials = sweep.plan(algorithms, args.workloads, args.studies, [condition], 0, exp)
+  plans = {
+    condition: sweep.plan(algorithms, args.workloads, args.studies, [condition], 0, exp)
+    for condition in args.conditions
+  }
+  for trials in plans.values():
     sweep.check_plan(trials)
-    sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
-    jobs = args.jobs if condition == 'time' else args.step_jobs
-    failed += sweep.run_sweep(trials, jobs=jobs, out=lambda m: print(m, flush=True))
+  failed = []
+  with sweep.sweep_lock(exp):
+    for condition, trials in plans.items():
+      sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
+      jobs = args.jobs if condition == 'time' else args.step_jobs
+      failed += sweep.run_sweep(trials, jobs=jobs, out=lambda m: print(m, flush=True))
   for condition in args.conditions:
     out = reports / condition
     code = subprocess.call(

@@ -1,6 +1,8 @@
 """Where a study finds an algorithm's submission file and its tuning search space.
 
-Submission: ``submissions/<algorithm>/submission.py``.
+Submission: ``submissions/<algorithm>/submission.py``. One built on ``submissions/_velo.py``
+(it imports it) needs the VeLO checkpoint, which :func:`check_velo_checkpoint` looks for
+before a trial starts.
 
 Search space, the first that exists of
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
+import velo
 from bench_core.errors import BenchError
 from study.runners import REPO
 
@@ -42,6 +45,20 @@ def submission_file(algorithm: str) -> Path:
       f'no submission {path} (algorithm {algorithm!r}); known: {", ".join(known_algorithms())}'
     )
   return path
+
+
+def needs_velo_checkpoint(algorithm: str) -> bool:
+  """True for a submission built on ``submissions/_velo.py`` (VeLO and its variants)."""
+  return 'submissions import _velo' in submission_file(algorithm).read_text(encoding='utf-8')
+
+
+def check_velo_checkpoint(algorithm: str) -> None:
+  """A VeLO submission without a checkpoint is refused, saying how to get the weights."""
+  if needs_velo_checkpoint(algorithm):
+    try:
+      velo.resolve_checkpoint()
+    except FileNotFoundError as e:
+      raise BenchError(f'algorithm {algorithm!r} needs the VeLO checkpoint: {e}') from None
 
 
 def search_space_file(

@@ -8,7 +8,8 @@ official ``submission_runner`` (``study.runners`` says which Python). Like the o
 runner, the run stops as soon as both the validation and the test target are reached (the
 sweep instead runs whole budgets). Logs land in
 ``<experiment_dir>/<condition>/<opt>/study_<seed>/<workload>_jax/trial_1/``, the layout
-``scoring_ext`` reads. A finished trial is not rerun: ``--overwrite`` replaces it.
+``scoring_ext`` reads. A finished trial is not rerun: ``--overwrite`` replaces it; one that
+ran under another budget, prompt or search space than requested is named as such.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import List, Optional
 
 from bench_core import arguments, catalogue
 from bench_core.cli import run_main
-from study import budgets
+from bench_core.errors import BenchError
+from study import sweep
 from study.trial import TrialSpec
 
 
@@ -76,8 +78,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     max_global_steps=args.max_global_steps,
   )
   command = trial.command(overwrite=args.overwrite)
-  budgets.check_all([trial])
+  sweep.check_plan([trial], compare_finished=False)
   if trial.is_complete() and not args.overwrite:
+    differences = trial.mismatches()
+    if differences:
+      raise BenchError(
+        f'{trial.trial_dir} is a finished trial that ran under another request: '
+        + '; '.join(differences)
+        + '. Pass OVERWRITE=1 (make) or --overwrite to rerun it with this one, or choose '
+        'another EXP= or SEED='
+      )
     print(
       f'submit: {trial.trial_dir} is already complete; nothing to run. To run it again, '
       'pass OVERWRITE=1 (make) or --overwrite, or choose another EXP= or SEED=.'
