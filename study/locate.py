@@ -7,10 +7,11 @@ before a trial starts.
 Search space, the first that exists of
 
 1. ``<root>/<condition>/<algorithm>/<workload>.json`` (condition-specific, e.g. VeLO's
-   step-control prompts under ``step/``), then
-2. ``<root>/<algorithm>/<workload>.json`` (VeLO's time-control prompts), for ``<root>`` the
-   untracked ``out/tuning_search_spaces`` (where ``make step-prompt`` writes prompts for your
-   hardware) and then the project's ``tuning_search_spaces``,
+   step-control prompts under ``step/``),
+2. ``<root>/<algorithm>/<workload>.json`` (VeLO's time-control prompts),
+
+   each for ``<root>`` the untracked ``out/tuning_search_spaces`` (where ``make step-prompt``
+   writes prompts for your hardware), then the project's ``tuning_search_spaces``,
 3. ``tuning_search_spaces/<algorithm>.json`` (the hand-crafted optimizers' defaults),
 4. ``tuning_search_spaces/placeholder/<algorithm>/<workload>.json``, only when the caller
    allows placeholders: VeLO time-control prompts that are the reference step counts,
@@ -66,12 +67,12 @@ def search_space_file(
 ) -> Path:
   """The search space of the module docstring's rule, or an error naming what was tried."""
   candidates = [
-    path
-    for root in (LOCAL_SEARCH_SPACES, SEARCH_SPACES)
-    for path in (
-      root / condition / algorithm / f'{workload}.json',
-      root / algorithm / f'{workload}.json',
+    root / pattern
+    for pattern in (
+      Path(condition) / algorithm / f'{workload}.json',
+      Path(algorithm) / f'{workload}.json',
     )
+    for root in (LOCAL_SEARCH_SPACES, SEARCH_SPACES)
   ] + [SEARCH_SPACES / f'{algorithm}.json']
   for path in candidates:
     if path.is_file():
