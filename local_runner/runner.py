@@ -177,10 +177,18 @@ def run(config: RunConfig, progress=print, clock: Clock = DEFAULT_CLOCK) -> List
   if config.tuning_ruleset == 'self':
     budget = SELF_TUNING_BUDGET_FACTOR * budget
   eval_rule = rule_for(workload.eval_period_time_sec, config.eval_every_steps)
+  lock = layout.run_lock_path(experiment_path(config))
+  created = [p for p in reversed([lock.parent, *lock.parent.parents]) if not p.exists()]
   with layout.run_lock(experiment_path(config)):
-    return _run_trials(
-      config, workload, submission, points, indices, budget, eval_rule, progress, clock
-    )
+    try:
+      return _run_trials(
+        config, workload, submission, points, indices, budget, eval_rule, progress, clock
+      )
+    except BaseException:
+      if not experiment_path(config).exists():  # nothing ran: leave no lock file or folder
+        lock.unlink()
+        remove_if_empty(created)
+      raise
 
 
 def _run_trials(config, workload, submission, points, indices, budget, eval_rule, progress, clock):
