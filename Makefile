@@ -94,14 +94,16 @@ sweep: $(STAMP)
 	  $(STUDY_FLAGS)
 
 ## the study on the four embedded workloads, 3 studies, both conditions, then the report
-## (time control one trial at a time: it measures the machine, so trials must not share it;
-## step control, whose results do not depend on time, two at a time)
+## (time control JOBS trials at a time, default 1: it measures the machine, so trials should
+## not share it; step control, whose results do not depend on time, two at a time)
 demo: $(STAMP)
-	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
+	  --jobs $(call q,$(JOBS))
 
 ## make demo, then rewrite the README's results section from its report
 demo-readme: $(STAMP)
-	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo --readme README.md
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
+	  --jobs $(call q,$(JOBS)) --readme README.md
 
 ## one workload, three algorithms, three studies (with two, the median of a hit and a miss is a
 ## miss), both conditions: 18 trials, about as many as the full demo's 120 / 6

@@ -588,7 +588,9 @@ def test_demo_runs_time_control_one_trial_at_a_time(tmp_path, monkeypatch):
   assert demo.main(argv) == 0
   assert seen == {'time': 1, 'step': 2}
   [command] = make_dry_run('demo')
-  assert '--jobs' not in command and '--step_jobs' not in command
+  assert command[command.index('--jobs') + 1] == '1' and '--step_jobs' not in command
+  [command] = make_dry_run('demo', 'JOBS=2')
+  assert command[command.index('--jobs') + 1] == '2'
 
 
 def test_the_study_reads_the_users_prompts_before_the_tracked_ones(tmp_path, monkeypatch):
