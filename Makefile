@@ -21,12 +21,16 @@ REFERENCE ?=
 MEASURED ?= out/measured.json
 PROBES ?= out/velo_probes.json
 TRANSFERRED ?= out/budgets.json
-SPACES ?= tuning_search_spaces
+# make step-prompt's destination: untracked, read by the study before tuning_search_spaces/
+SPACES ?= out/tuning_search_spaces
 ALGORITHMS ?= adam nadam nadamw heavy_ball nesterov
 WORKLOADS ?= criteo1tb_mini fastmri_mini imagenet_resnet_mini ogbg_mini
 STUDIES ?= 3
 CONDITIONS ?= time step
 JOBS ?= 1
+# $(call q,VALUE): VALUE as one shell word (single-quoted), so that paths with spaces or
+# quotes reach the Python entry points unchanged
+q = '$(subst ','\'',$(1))'
 # The official AlgoPerf, for make install-algoperf / test-official (a checkout or source archive)
 ALGOPERF_SRC ?= $(firstword $(wildcard ../shared/algoperf/algorithmic-efficiency-*.tar.gz))
 ALGOPERF_VENV ?= .venv-algoperf
@@ -80,16 +84,18 @@ test-official:
 test-slurm: $(STAMP)
 	$(PY) -m pytest -q -rs -m slurm --durations=0
 
-STUDY_FLAGS = $(if $(BUDGETS),--budgets $(BUDGETS)) $(if $(STEP_BUDGETS),--step_budgets $(STEP_BUDGETS)) \
-  $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
+STUDY_FLAGS = $(if $(BUDGETS),--budgets $(call q,$(BUDGETS))) \
+  $(if $(STEP_BUDGETS),--step_budgets $(call q,$(STEP_BUDGETS))) \
+  $(if $(DATA_DIR),--data_dir $(call q,$(DATA_DIR))) \
   $(if $(ALLOW_PLACEHOLDERS),--allow_placeholder_prompts)
 
 ## make submit OPT=nadamw WORKLOAD=imagenet_resnet_mini [EXP=dir] [CONTROL=time|step] [SEED=n]
 ##             [BUDGETS=budgets.json] [STEP_BUDGETS=steps.json] [DATA_DIR=dir] [OVERWRITE=1]
 ##             [ALLOW_PLACEHOLDERS=1]
 submit: $(STAMP)
-	$(PY) -m study.submit --opt $(OPT) --workload $(WORKLOAD) --experiment_dir $(EXP) \
-	  --condition $(CONTROL) --seed $(SEED) $(STUDY_FLAGS) $(if $(OVERWRITE),--overwrite)
+	$(PY) -m study.submit --opt $(call q,$(OPT)) --workload $(call q,$(WORKLOAD)) \
+	  --experiment_dir $(call q,$(EXP)) --condition $(call q,$(CONTROL)) --seed $(call q,$(SEED)) \
+	  $(STUDY_FLAGS) $(if $(OVERWRITE),--overwrite)
 
 ## make export OUT=dir [OPT="adam velo"] [WORKLOAD=mnist] [CONTROL=time|step] [STEP_BUDGETS=f]
 ##             [ALLOW_PLACEHOLDERS=1] [OVERWRITE=1]: each submission (default: all) as a
@@ -106,7 +112,8 @@ export: $(STAMP)
 ##            [BUDGETS=budgets.json] [STEP_BUDGETS=steps.json] [DATA_DIR=dir] [ALLOW_PLACEHOLDERS=1]
 sweep: $(STAMP)
 	$(PY) -m study.sweep --algorithms $(ALGORITHMS) --workloads $(WORKLOADS) \
-	  --studies $(STUDIES) --conditions $(CONDITIONS) --experiment_dir $(EXP) --jobs $(JOBS) \
+	  --studies $(call q,$(STUDIES)) --conditions $(CONDITIONS) --experiment_dir $(call q,$(EXP)) \
+	  --jobs $(call q,$(JOBS)) \
 	  $(STUDY_FLAGS)
 
 ## make smoke [OPT=velo|all] [WORKLOAD=wmt|all] [STEPS=3] [BATCH=n] [VELO_CHECKPOINT=path]:
@@ -121,13 +128,16 @@ smoke: $(STAMP)
 	  $(if $(BATCH),--batch_size $(BATCH)) $(if $(VELO_CHECKPOINT),--velo_checkpoint $(VELO_CHECKPOINT))
 
 ## the study on the four embedded workloads, 3 studies, both conditions, then the report
+## (time control JOBS trials at a time, default 1: it measures the machine, so trials should
+## not share it; step control, whose results do not depend on time, two at a time)
 demo: $(STAMP)
-	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
+	  --jobs $(call q,$(JOBS))
 
 ## make demo, then rewrite the results block of docs/demo_results.md from its report
 demo-readme: $(STAMP)
 	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
-	  --page docs/demo_results.md
+	  --jobs $(call q,$(JOBS)) --page docs/demo_results.md
 
 ## one workload, three algorithms, three studies (with two, the median of a hit and a miss is a
 ## miss), both conditions: 18 trials, about as many as the full demo's 120 / 6
@@ -138,28 +148,31 @@ demo-quick: $(STAMP)
 
 ## make probe OPT=heavy_ball WORKLOAD=... FRACTION=0.05 [SPACE=file.json] [AS_PROBE=1]: time a short run
 probe: $(STAMP)
-	$(PY) -m study.probe --opt $(OPT) --workload $(WORKLOAD) --fraction $(FRACTION) \
-	  $(if $(SPACE),--tuning_search_space $(SPACE)) $(if $(DATA_DIR),--data_dir $(DATA_DIR)) \
-	  $(if $(AS_PROBE),--as_probe --out $(PROBES),--out $(MEASURED))
+	$(PY) -m study.probe --opt $(call q,$(OPT)) --workload $(call q,$(WORKLOAD)) \
+	  --fraction $(call q,$(FRACTION)) $(if $(SPACE),--tuning_search_space $(call q,$(SPACE))) \
+	  $(if $(DATA_DIR),--data_dir $(call q,$(DATA_DIR))) \
+	  $(if $(AS_PROBE),--as_probe --out $(call q,$(PROBES)),--out $(call q,$(MEASURED)))
 
 ## reference budgets -> budgets on this hardware [REFERENCE=table.json]
 transfer: $(STAMP)
-	$(PY) -m hardware_transfer.transfer --measured $(MEASURED) --out $(TRANSFERRED) \
-	  $(if $(REFERENCE),--reference $(REFERENCE))
+	$(PY) -m hardware_transfer.transfer --measured $(call q,$(MEASURED)) \
+	  --out $(call q,$(TRANSFERRED)) $(if $(REFERENCE),--reference $(call q,$(REFERENCE)))
 
-## VeLO's total_steps for both conditions into SPACES
+## VeLO's total_steps for both conditions into SPACES (default out/tuning_search_spaces,
+## untracked, which the study reads first; SPACES=tuning_search_spaces replaces the tracked ones)
 step-prompt: $(STAMP)
-	$(PY) -m hardware_transfer.step_prompt --budgets $(TRANSFERRED) --probes $(PROBES) --out_dir $(SPACES)
-	$(PY) -m hardware_transfer.step_prompt --condition step --out_dir $(SPACES)/step
+	$(PY) -m hardware_transfer.step_prompt --budgets $(call q,$(TRANSFERRED)) \
+	  --probes $(call q,$(PROBES)) --out_dir $(call q,$(SPACES))
+	$(PY) -m hardware_transfer.step_prompt --condition step --out_dir $(call q,$(SPACES)/step)
 
 ## download the released VeLO checkpoint into the per-user cache (or OUT=path)
 velo-weights: $(STAMP)
-	$(PY) -m velo.download $(if $(OUT),--out $(OUT))
+	$(PY) -m velo.download $(if $(OUT),--out $(call q,$(OUT)))
 
 ## make report EXP=experiments [CONTROL=time|step] [REPORT=reports/time]
 report: $(STAMP)
-	$(PY) -m scoring_ext.report --experiment_dir $(EXP)/$(CONTROL) --condition $(CONTROL) \
-	  --out $(if $(REPORT),$(REPORT),reports/$(CONTROL))
+	$(PY) -m scoring_ext.report --experiment_dir $(call q,$(EXP)/$(CONTROL)) \
+	  --condition $(call q,$(CONTROL)) --out $(call q,$(if $(REPORT),$(REPORT),reports/$(CONTROL)))
 
 ## speed ratios against baselines timed in the same run; no VeLO checkpoint needed
 bench: $(STAMP)

@@ -28,19 +28,41 @@ made), ``global_step``, ``stop_reason`` and ``is_time_remaining`` (local runner)
 ``condition`` (``time`` or ``step``: the condition the trial ran under; records written
 before it existed lack it, see :func:`trial_condition`).
 
+The completion record also states the budget the trial ran under (``max_allowed_runtime_sec``,
+``max_global_steps``; absent from records of older versions), so that a request for the same
+trial under another budget, prompt or search space is named (:func:`request_mismatches`)
+rather than taken as already done.
+
+The divergence record ``diverged.json`` (``{"global_step", "reason"}``) says the trial stopped
+early because it diverged. The local runner's rule (``local_runner.trial_loop``): parameters
+that are not finite after a step, or a loss at an evaluation (``train/``, ``validation/``,
+``test/loss``) that is not finite or above :data:`DIVERGED_LOSS`.
+
+While a process runs a trial, it holds an exclusive ``flock`` on ``<run folder>.run.lock``
+(:func:`run_lock`; beside the run folder, which a rerun removes and recreates, and apart from
+the SLURM script's ``<run folder>.lock``, which its task holds while it runs the command).
+A second process that would run the same trial refuses, naming the holder's pid; the lock
+goes with the process that holds it, whatever ends it (``kill -9`` included), so a rerun
+after a crash finds it free. A sweep holds :data:`SWEEP_LOCK` in its experiment folder the
+same way, so that two sweeps never write one ``sweep.log``.
+
 Every file is written through a temporary file and ``os.replace`` (:func:`atomic_write_text`),
-so that a crash never leaves a torn file; JSON is read through :func:`read_json_object`.
+with the permissions the umask gives a new file, so that a crash never leaves a torn file;
+JSON is read through :func:`read_json_object`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
+import math
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 from bench_core import catalogue
 from bench_core.errors import BenchError
@@ -57,6 +79,16 @@ DIVERGED = 'diverged.json'
 TRIAL_COMPLETE = 'trial_complete.json'
 
 TEXT_LOG_SUFFIX = '.log'
+RUN_LOCK_SUFFIX = '.run.lock'
+SWEEP_LOCK = 'sweep.lock'
+
+#: A loss above this at an evaluation counts as divergence. Every workload's loss is a mean
+#: per-example loss of order 1 to 10 at initialisation (the cross-entropy of C classes starts
+#: near ln C); 1e6 is far above anything a training run that still learns reports.
+DIVERGED_LOSS = 1e6
+
+#: The budget fields of the completion record, compared with a new request for the trial.
+BUDGET_FIELDS = ('max_allowed_runtime_sec', 'max_global_steps')
 
 _WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>' + '|'.join(FRAMEWORKS) + r')$')
 _TRIAL_DIR = re.compile(r'^trial_(?P<k>\d+)$')
@@ -242,12 +274,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
   try:
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600, widened as open() would create it
     with os.fdopen(fd, 'wb') as f:
       f.write(data)
     os.replace(tmp, path)
   except BaseException:
     Path(tmp).unlink(missing_ok=True)
     raise
+
+
+def _umask() -> int:
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -295,3 +334,104 @@ def trial_condition(
   if catalogue.condition_of_run(max_global_steps, max_allowed_runtime_sec) == 'step':
     return 'step', 'inferred'
   return None, ''
+
+
+def is_diverged_loss(value: float) -> bool:
+  """The loss part of the divergence rule (module docstring): non-finite or above
+  :data:`DIVERGED_LOSS`."""
+  return not math.isfinite(value) or value > DIVERGED_LOSS
+
+
+# ---- comparing a finished trial with a request -----------------------------------------------
+
+
+def _same(a: Any, b: Any) -> bool:
+  if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
+  return a == b
+
+
+def request_mismatches(
+  trial_dir: str | Path, budget: Dict[str, Any], hyperparameters: Optional[Dict[str, Any]]
+) -> List[str]:
+  """How a finished trial differs from a request: one line per budget field of ``budget``
+  (None: not compared) that its completion record states otherwise, and per hyperparameter
+  that ``hparams.json`` gives otherwise. Fields a record lacks are not compared."""
+  trial_dir = Path(trial_dir)
+  record = read_json_object(trial_dir / TRIAL_COMPLETE, 'a completion record')
+  out = []
+  for field in BUDGET_FIELDS:
+    wanted = budget.get(field)
+    if wanted is not None and field in record and not _same(record[field], wanted):
+      out.append(f'{field}: ran with {record[field]}, requested {wanted}')
+  hparams_file = trial_dir / HPARAMS
+  if hyperparameters is not None and hparams_file.is_file():
+    ran = read_json_object(hparams_file, 'the hyperparameters')
+    for name in sorted(set(ran) | set(hyperparameters)):
+      if (
+        name not in ran
+        or name not in hyperparameters
+        or not _same(ran[name], hyperparameters[name])
+      ):
+        out.append(
+          f'hyperparameter {name}: ran with {ran.get(name, "(none)")}, '
+          f'requested {hyperparameters.get(name, "(none)")}'
+        )
+  return out
+
+
+# ---- locks -------------------------------------------------------------------------------------
+
+
+def run_lock_path(run: str | Path) -> Path:
+  """``<run folder>.run.lock``: held while a process runs the run folder's trials."""
+  run = Path(run)
+  return run.with_name(run.name + RUN_LOCK_SUFFIX)
+
+
+def lock_holder(lock_file: str | Path) -> Optional[int]:
+  """The pid recorded by the process that holds ``lock_file`` now (0 if it wrote none), or
+  None when nobody holds it. Creates nothing."""
+  try:
+    fd = os.open(lock_file, os.O_RDONLY)
+  except FileNotFoundError:
+    return None
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+      text = os.read(fd, 64).decode('ascii', 'replace').strip()
+      return int(text) if text.isdigit() else 0
+    return None
+  finally:
+    os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: str | Path, what: str) -> Iterator[None]:
+  """Hold an exclusive ``flock`` on ``lock_file`` (created, with this pid in it) for the
+  block; a :class:`BenchError` naming ``what`` and the holder's pid if another process holds
+  it. The lock is released when the block ends or the process does."""
+  lock_file = Path(lock_file)
+  lock_file.parent.mkdir(parents=True, exist_ok=True)
+  fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    text = os.read(fd, 64).decode('ascii', 'replace').strip()
+    os.close(fd)
+    holder = f'process {text}' if text.isdigit() else 'another process'
+    raise BenchError(
+      f'{what} is in use by {holder} (lock {lock_file}): wait for it to end, or stop it'
+    ) from None
+  try:
+    os.ftruncate(fd, 0)
+    os.write(fd, f'{os.getpid()}\n'.encode('ascii'))
+    yield
+  finally:
+    os.close(fd)
+
+
+def run_lock(run: str | Path):
+  """:func:`exclusive_lock` of a run folder (:func:`run_lock_path`)."""
+  return exclusive_lock(run_lock_path(run), f'the run folder {run}')

@@ -17,6 +17,9 @@ Formats (one object per file, keyed by workload name):
 A variant (``wmt_post_ln``) without an entry of its own in a file takes its base workload's
 (:func:`budget_for`, by ``catalogue.lookup_names``).
 
+Budgets and step counts must also be plausible (``bench_core.arguments.TIME_BUDGET_SEC``,
+``STEPS``): a budget of 1e30 s or a step count of 1e12 is refused.
+
 Every error names the file and the field (``criteo1tb.steps``) and what was expected.
 """
 
@@ -26,7 +29,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.errors import BenchError
 from hardware_transfer.arithmetic import Measurement
 
@@ -130,14 +133,15 @@ def load_measured(path: str | Path) -> Dict[str, Dict[str, Any]]:
 def load_budgets(path: str | Path) -> Dict[str, int]:
   """workload -> ``max_allowed_runtime_sec`` from a budgets file written by ``transfer``."""
   data = _nonempty(read_json_object(path), path, 'budgets')
-  return {
-    w: positive_int(
-      _entry(data, w, path, ['max_allowed_runtime_sec'])['max_allowed_runtime_sec'],
-      path,
-      f'{w}.max_allowed_runtime_sec',
+  out = {}
+  for w in data:
+    field = f'{w}.max_allowed_runtime_sec'
+    entry = _entry(data, w, path, ['max_allowed_runtime_sec'])
+    budget = positive_int(entry['max_allowed_runtime_sec'], path, field)
+    out[w] = arguments.check_plausible(
+      budget, f'{path}: field {field!r}', arguments.TIME_BUDGET_SEC
     )
-    for w in data
-  }
+  return out
 
 
 def budget_for(budgets: Dict[str, Any], workload: str, path: str | Path, what: str = 'budget'):
@@ -183,9 +187,13 @@ def load_step_counts(path: str | Path | None, what: str) -> Dict[str, int]:
     path = BUILTIN_STEP_BUDGETS
   data = _nonempty(read_json_object(path), path, what)
   return {
-    w: positive_int(v['steps'], path, f'{w}.steps')
-    if isinstance(v, dict) and 'steps' in v
-    else positive_int(v, path, w)
+    w: arguments.check_plausible(
+      positive_int(v['steps'], path, f'{w}.steps')
+      if isinstance(v, dict) and 'steps' in v
+      else positive_int(v, path, w),
+      f'{path}: field {w!r}',
+      arguments.STEPS,
+    )
     for w, v in data.items()
   }
 

@@ -2,23 +2,30 @@
 
     # time control: transferred budgets + short VeLO probe runs
     python -m hardware_transfer.step_prompt --budgets budgets.json --probes probes.json \\
-        [--actual_steps actual.json] --out_dir tuning_search_spaces
+        [--actual_steps actual.json] [--out_dir out/tuning_search_spaces]
     python -m hardware_transfer.step_prompt --budgets budgets.json \\
-        --probe_logs experiments/velo_probe_1 experiments/velo_probe_2 --skip_steps 1 --out_dir ...
+        --probe_logs experiments/velo_probe_1 experiments/velo_probe_2 --skip_steps 1
+    # after a full first trial: the steps it completed are the prompt (no budget needed)
+    python -m hardware_transfer.step_prompt --actual_steps actual.json
     # step control: the prompt is the step budget
     python -m hardware_transfer.step_prompt --condition step [--step_budgets steps.json] \\
-        --out_dir tuning_search_spaces/step
+        --out_dir out/tuning_search_spaces/step
 
 Time control, per workload with probes: each probe gives
 ``estimate = floor(max_allowed_runtime_sec / (runtime_sec / steps))``; the
 prompt is ``floor(mean(estimates))``, or the workload's entry of
-``--actual_steps`` (steps a full first trial completed) when given. Step
-control: the prompt is the step budget. Writes ``<out_dir>/velo/<workload>.json``
+``--actual_steps`` (steps a full first trial completed) when given: ``--budgets`` is
+needed only for the workloads with probes. Step control: the prompt is the step budget.
+Every prompt must be a plausible step count (``bench_core.arguments.STEPS``).
+Writes ``<out_dir>/velo/<workload>.json``
 with ``total_steps = prompt`` and ``<out_dir>/velo_short/<workload>.json`` with
 ``total_steps = floor(0.75 * prompt)``, both as AlgoPerf search spaces
 (``{"total_steps": {"feasible_points": [N]}}``; other keys of an existing file are kept).
 A prompt under which velo or velo_short would train 0 steps is refused before anything is
 written.
+The default ``--out_dir`` is ``out/tuning_search_spaces`` (untracked), which the study reads
+before the project's ``tuning_search_spaces/`` (``study.locate``); ``--out_dir
+tuning_search_spaces`` replaces the tracked prompts instead.
 """
 
 from __future__ import annotations
@@ -29,12 +36,15 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from bench_core import arguments
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from hardware_transfer import arithmetic, files, log_measurements
 from hardware_transfer.arithmetic import Measurement
 
 VELO_DIR, VELO_SHORT_DIR = 'velo', 'velo_short'
+#: Where the prompts go unless ``--out_dir`` says otherwise (``study.locate`` reads it first).
+DEFAULT_OUT_DIR = 'out/tuning_search_spaces'
 
 
 @dataclasses.dataclass
@@ -42,7 +52,7 @@ class PromptDerivation:
   """Every number behind one workload's prompt (printed as a table)."""
 
   workload: str
-  budget: int  # seconds (time control) or steps (step control)
+  budget: Optional[int]  # seconds (time control; None with actual steps only) or steps
   probes: List[Measurement]
   estimates: List[int]
   mean_estimate: Optional[int]
@@ -52,7 +62,10 @@ class PromptDerivation:
 
 
 def time_control_prompt(
-  workload: str, budget_sec: int, probes: List[Measurement], actual_steps: Optional[int] = None
+  workload: str,
+  budget_sec: Optional[int],
+  probes: List[Measurement],
+  actual_steps: Optional[int] = None,
 ) -> PromptDerivation:
   """Estimates from the probes, their floored mean, replaced by ``actual_steps`` when given."""
   estimates = [arithmetic.estimated_total_steps(budget_sec, p) for p in probes]
@@ -74,14 +87,16 @@ def time_control_prompt(
 
 
 def check_prompt(d: PromptDerivation, unit: str) -> PromptDerivation:
-  """Refuse a prompt under which velo or velo_short would train 0 steps (BenchError naming
-  the workload and the numbers), before anything is written."""
+  """Refuse, before anything is written, a prompt under which velo or velo_short would train
+  0 steps (BenchError naming the workload and the numbers), or one that is not a plausible
+  step count (``bench_core.arguments.STEPS``: refused above 1e9, a warning above 1e7)."""
   if d.prompt < 1 or d.short_prompt < 1:
     raise BenchError(
       f'workload {d.workload!r}: VeLO prompt {d.prompt} (velo_short {d.short_prompt}) from a '
       f'budget of {d.budget} {unit}: a prompt must be at least 1 step for both; check the '
       'budget and the probes; nothing written'
     )
+  arguments.check_plausible(d.prompt, f'the VeLO prompt of {d.workload}', arguments.STEPS)
   return d
 
 
@@ -115,9 +130,10 @@ def format_table(derivations: List[PromptDerivation], condition: str) -> str:
     f'{"s/step":>12}{"estimate":>10}'
   ]
   for d in derivations:
+    budget = '-' if d.budget is None else d.budget
     for i, (p, e) in enumerate(zip(d.probes, d.estimates)):
       lines.append(
-        f'{d.workload:<22}{d.budget:>13}{i + 1:>7}{p.steps:>8}{p.runtime_sec:>12.3f}'
+        f'{d.workload:<22}{budget:>13}{i + 1:>7}{p.steps:>8}{p.runtime_sec:>12.3f}'
         f'{arithmetic.time_per_step(p):>12.6f}{e:>10}'
       )
     summary = [
@@ -126,7 +142,7 @@ def format_table(derivations: List[PromptDerivation], condition: str) -> str:
       f'prompt (velo) {d.prompt}',
       f'velo_short {d.short_prompt}',
     ]
-    lines.append(f'{d.workload:<22}{d.budget:>13}  -> ' + ', '.join(s for s in summary if s))
+    lines.append(f'{d.workload:<22}{budget:>13}  -> ' + ', '.join(s for s in summary if s))
   return '\n'.join(lines)
 
 
@@ -144,7 +160,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     nargs='+',
     help='AlgoPerf log directories of VeLO probe runs; each trial is one probe (time)',
   )
-  p.add_argument('--skip_steps', type=int, default=0, help='with --probe_logs, as in transfer')
+  p.add_argument(
+    '--skip_steps', type=arguments.count(0), default=0, help='with --probe_logs, as in transfer'
+  )
   p.add_argument(
     '--actual_steps',
     help='JSON: workload -> steps a full first trial completed; '
@@ -156,18 +174,29 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     help='JSON: workload -> step budget (step; '
     f'default: the built-in {files.BUILTIN_STEP_BUDGETS.name})',
   )
-  p.add_argument('--out_dir', required=True, help='folder that receives velo/ and velo_short/')
+  p.add_argument(
+    '--out_dir',
+    default=DEFAULT_OUT_DIR,
+    help='folder that receives velo/ and velo_short/ (default: %(default)s, untracked; '
+    'the study reads it before tuning_search_spaces/)',
+  )
   return p.parse_args(argv)
 
 
 def _time_derivations(args) -> List[PromptDerivation]:
-  if not args.budgets:
-    raise BenchError('--budgets is required for --condition time')
   if args.probes and args.probe_logs:
     raise BenchError('give either --probes or --probe_logs, not both')
-  if args.skip_steps < 0:
-    raise BenchError(f'--skip_steps must be >= 0, got {args.skip_steps}')
-  budgets = files.load_budgets(args.budgets)
+  if (args.probes or args.probe_logs) and not args.budgets:
+    raise BenchError(
+      '--budgets is required with --probes or --probe_logs (the estimate is the budget '
+      'divided by the time per step); --actual_steps alone needs none'
+    )
+  if args.budgets and not (args.probes or args.probe_logs):
+    raise BenchError(
+      '--budgets is used only with --probes or --probe_logs: with --actual_steps alone the '
+      'prompt is the actual steps; drop --budgets or add the probes'
+    )
+  budgets = files.load_budgets(args.budgets) if args.budgets else {}
   if args.probes:
     probes, probe_source = files.load_probes(args.probes), args.probes
   elif args.probe_logs:
@@ -180,10 +209,11 @@ def _time_derivations(args) -> List[PromptDerivation]:
     raise BenchError('--condition time needs --probes, --probe_logs or --actual_steps')
   derivations = []
   for workload in sorted(set(probes) | set(actual)):
-    source = probe_source if workload in probes else args.actual_steps
-    budget = files.budget_for(
-      budgets, workload, args.budgets, what=f'max_allowed_runtime_sec (needed by {source})'
-    )
+    budget = None
+    if workload in probes:
+      budget = files.budget_for(
+        budgets, workload, args.budgets, what=f'max_allowed_runtime_sec (needed by {probe_source})'
+      )
     derivations.append(
       time_control_prompt(workload, budget, probes.get(workload, []), actual.get(workload))
     )
@@ -192,6 +222,7 @@ def _time_derivations(args) -> List[PromptDerivation]:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
+  arguments.check_writable(args.out_dir, '--out_dir', kind='folder')
   if args.condition == 'time':
     derivations = _time_derivations(args)
   else:

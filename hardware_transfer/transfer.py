@@ -1,8 +1,13 @@
 """``python -m hardware_transfer.transfer``: reference budgets -> budgets on this hardware.
 
-    python -m hardware_transfer.transfer --measured measured.json --out budgets.json
+    python -m hardware_transfer.transfer --measured measured.json [--out out/budgets.json]
     python -m hardware_transfer.transfer --measured_logs experiments/probe --skip_steps 1 \\
-        --out budgets.json [--reference my_reference.json] [--num_gpus 8]
+        [--out out/budgets.json] [--reference my_reference.json] [--num_gpus 8]
+
+``--measured_logs DIR`` is any folder holding runs' logs (``<workload>_jax/trial_<k>/``
+folders at any depth), e.g. ``experiments/probe``, where ``study.probe`` runs by default.
+``--out`` (default ``out/budgets.json``, where ``make transfer`` writes) is checked to be
+writable before anything is read.
 
 Per measured workload (formulas in ``hardware_transfer.arithmetic``):
 ``factor = local_time_per_step / reference_time_per_step`` and
@@ -21,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bench_core import catalogue
+from bench_core import arguments, catalogue
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from hardware_transfer import arithmetic, files, log_measurements
@@ -106,7 +111,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   )
   src = p.add_mutually_exclusive_group(required=True)
   src.add_argument('--measured', help='JSON: workload -> {"steps", "runtime_sec", "num_gpus"}')
-  src.add_argument('--measured_logs', help='AlgoPerf log directory of a probe run')
+  src.add_argument(
+    '--measured_logs',
+    help='folder holding probe runs (<workload>_jax/trial_<k>/ at any depth), '
+    'e.g. experiments/probe',
+  )
   p.add_argument(
     '--skip_steps',
     type=int,
@@ -126,12 +135,17 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     help='JSON: workload -> {"algorithm", "steps", "runtime_sec"} '
     f'(default: the built-in {files.BUILTIN_REFERENCE.name})',
   )
-  p.add_argument('--out', required=True, help='budgets JSON to write (other workloads kept)')
+  p.add_argument(
+    '--out',
+    default='out/budgets.json',
+    help='budgets JSON to write (other workloads kept; default %(default)s)',
+  )
   return p.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
+  arguments.check_writable(args.out, '--out')
   if args.skip_steps < 0:
     raise BenchError(f'--skip_steps must be >= 0, got {args.skip_steps}')
   if args.num_gpus is not None and args.num_gpus <= 0:

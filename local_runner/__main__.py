@@ -3,6 +3,8 @@ workloads (plus ``--max_allowed_runtime_sec``, ``--stop_on_targets``, ``--eval_e
 
 from __future__ import annotations
 
+import sys
+
 from absl import app, flags
 
 from bench_core.cli import run_main
@@ -19,7 +21,9 @@ flags.DEFINE_string('experiment_dir', None, 'Root directory of the logs.')
 flags.DEFINE_string('experiment_name', None, 'Sub-directory of experiment_dir.')
 flags.DEFINE_string('data_dir', None, 'Ignored: embedded workloads carry their data.')
 flags.DEFINE_integer('max_global_steps', None, 'Stop after this many steps.')
-flags.DEFINE_integer('rng_seed', None, 'Seed (0 or unset: a random seed, as the official runner).')
+flags.DEFINE_integer(
+  'rng_seed', None, 'Seed (0 or unset: a random seed, as the official runner).', lower_bound=0
+)
 flags.DEFINE_boolean('overwrite', False, 'Replace an existing experiment directory.')
 flags.DEFINE_boolean(
   'resume_last_run', False, 'Keep completed trials of an existing directory, rerun the others.'
@@ -78,9 +82,21 @@ def run_from_flags(argv) -> int:
   return 0
 
 
+HELP_FLAGS = ('-h', '-?', '--help', '--helpshort', '--helpfull')
+
+
 def main(argv) -> int:
   return run_main(run_from_flags, argv)
 
 
+def entry(argv=None) -> None:
+  """``app.run(main)``, except that asking for help prints it on stdout and exits 0 (absl's
+  own ``--help`` exits 1, which reads as a failure to scripts and to the user)."""
+  argv = list(sys.argv if argv is None else argv)
+  if any(a in HELP_FLAGS for a in argv[1:]):
+    app.usage(shorthelp='--helpfull' not in argv, writeto_stdout=True, exitcode=0)
+  app.run(main, argv)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  entry()

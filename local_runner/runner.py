@@ -17,6 +17,8 @@ Additions:
   *diverged* (``diverged.json``; the next trial still runs); every trial that ended gets
   ``trial_complete.json``, so that ``resume_last_run`` keeps it and reruns an interrupted
   one from scratch.
+* The run folder is locked while the trials run (``bench_core.layout.run_lock``): a second
+  process on the same folder refuses, naming the first one's pid.
 * Bad flags are refused before anything is written, and a run whose first trial cannot
   start (say, a hyperparameter the submission refuses) removes the folders it created, so
   that the next attempt is not blocked by an empty ``trial_1/``.
@@ -32,7 +34,7 @@ import struct
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bench_core import layout
+from bench_core import arguments, layout
 from bench_core.errors import BenchError
 from local_runner.evaluation_rule import rule_for
 from local_runner.search_space import hyperparameter_points, load_search_space
@@ -89,10 +91,16 @@ def check_config(config: RunConfig) -> None:
   _positive_int(config.max_global_steps, 'max_global_steps')
   _positive_int(config.num_tuning_trials, 'num_tuning_trials')
   _positive_int(config.eval_every_steps, 'eval_every_steps')
-  if config.max_allowed_runtime_sec is not None and not config.max_allowed_runtime_sec > 0:
-    raise BenchError(
-      f'--max_allowed_runtime_sec must be positive, got {config.max_allowed_runtime_sec!r}'
+  if config.max_allowed_runtime_sec is not None:
+    if not config.max_allowed_runtime_sec > 0:
+      raise BenchError(
+        f'--max_allowed_runtime_sec must be positive, got {config.max_allowed_runtime_sec!r}'
+      )
+    arguments.check_plausible(
+      config.max_allowed_runtime_sec, '--max_allowed_runtime_sec', arguments.TIME_LIMIT_SEC
     )
+  if config.max_global_steps is not None:
+    arguments.check_plausible(config.max_global_steps, '--max_global_steps', arguments.STEPS)
   if config.tuning_ruleset == 'external' and config.tuning_search_space is None:
     raise BenchError('--tuning_search_space is required under --tuning_ruleset=external')
   if config.tuning_ruleset == 'self' and config.tuning_search_space is not None:
@@ -169,6 +177,22 @@ def run(config: RunConfig, progress=print, clock: Clock = DEFAULT_CLOCK) -> List
   if config.tuning_ruleset == 'self':
     budget = SELF_TUNING_BUDGET_FACTOR * budget
   eval_rule = rule_for(workload.eval_period_time_sec, config.eval_every_steps)
+  lock = layout.run_lock_path(experiment_path(config))
+  created = [p for p in reversed([lock.parent, *lock.parent.parents]) if not p.exists()]
+  with layout.run_lock(experiment_path(config)):
+    try:
+      return _run_trials(
+        config, workload, submission, points, indices, budget, eval_rule, progress, clock
+      )
+    except BaseException:
+      if not experiment_path(config).exists():  # nothing ran: leave no lock file or folder
+        lock.unlink()
+        remove_if_empty(created)
+      raise
+
+
+def _run_trials(config, workload, submission, points, indices, budget, eval_rule, progress, clock):
+  """The trials of :func:`run`, in the prepared run folder (whose lock the caller holds)."""
   created = prepare_experiment_dir(config)
   root = experiment_path(config)
   seed = _trial_seed(config)

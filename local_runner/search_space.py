@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List
 
+from bench_core import arguments
 from bench_core.errors import BenchError
 from local_runner import halton
 
@@ -34,6 +35,8 @@ def _check_spec(path: str, name: str, spec: Any) -> None:
     points = spec['feasible_points']
     if not isinstance(points, list) or not points:
       raise SearchSpaceError(f'{path}: field {name!r}.feasible_points must be a non-empty list')
+    for i, value in enumerate(points):
+      arguments.check_hyperparameter(name, value, f'{path}: field {name}.feasible_points[{i}]')
     return
   if not {'min', 'max'} <= set(spec):
     raise SearchSpaceError(
@@ -49,6 +52,8 @@ def _check_spec(path: str, name: str, spec: Any) -> None:
     )
   if scaling == 'log' and lo <= 0:
     raise SearchSpaceError(f'{path}: field {name!r} has log scaling and needs min > 0')
+  for end in ('min', 'max'):
+    arguments.check_hyperparameter(name, spec[end], f'{path}: field {name}.{end}')
 
 
 def load_search_space(path: str | Path) -> Any:
@@ -68,6 +73,9 @@ def load_search_space(path: str | Path) -> Any:
   if isinstance(space, list):
     if not space or not all(isinstance(p, dict) for p in space):
       raise SearchSpaceError(f'{path}: a list search space must be a non-empty list of objects')
+    for i, point in enumerate(space):
+      for name, value in point.items():
+        arguments.check_hyperparameter(name, value, f'{path}: point {i} field {name}')
     return space
   if isinstance(space, dict):
     if not space:

@@ -5,7 +5,8 @@ of it timed), then :class:`TrialLoop` runs::
 
     while not stop_reason():
       step()                 # data_selection + update_params, timed
-      check_divergence()     # non-finite parameters end the trial as diverged
+      check_divergence()     # non-finite parameters end the trial as diverged (and, at an
+                             # evaluation, a loss non-finite or above layout.DIVERGED_LOSS)
       if evaluation_due():   # local_runner.evaluation_rule
         evaluate()           # prepare_for_eval (timed), budget check, eval_model (untimed)
 
@@ -21,7 +22,6 @@ accumulated time covers.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from algoperf_compat import spec
-from bench_core import catalogue
+from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from local_runner import logs
 from local_runner.evaluation_rule import EvaluationRule
@@ -219,10 +219,15 @@ class TrialLoop:
       self._eval_rng,
       global_step=s.global_step,
     )
-    if not s.diverged and not all(
-      math.isfinite(v) for k, v in result.items() if k.endswith('/loss')
-    ):
-      s.diverged_reason = f'non-finite loss at the evaluation after step {s.global_step}'
+    diverged_losses = {
+      k: v for k, v in result.items() if k.endswith('/loss') and layout.is_diverged_loss(v)
+    }
+    if not s.diverged and diverged_losses:
+      name, value = sorted(diverged_losses.items())[0]
+      s.diverged_reason = (
+        f'{name} {value:g} at the evaluation after step {s.global_step} (non-finite or above '
+        f'{layout.DIVERGED_LOSS:g})'
+      )
       train.training_complete = True
     if not s.diverged:
       train.validation_goal_reached |= bool(self.workload.has_reached_validation_target(result))
@@ -286,6 +291,8 @@ class TrialLoop:
       'stop_reason': self.stop_reason(),
       'condition': catalogue.condition_of_run(self.max_global_steps, self.budget),
       'evaluation_rule': self.eval_rule.describe(),
+      'max_allowed_runtime_sec': self.budget,
+      'max_global_steps': self.max_global_steps,
       'no_evaluation_reason': no_eval,
     }
     self.logger.mark_complete(summary)

@@ -48,7 +48,16 @@ def step_budget(workload: str, step_budgets_path: Optional[str] = None) -> int:
 
 def check_all(trials: Iterable) -> Dict[tuple, int | None]:
   """Resolve the budget of every (condition, workload, file) of ``trials`` (TrialSpecs) once:
-  a missing file, a missing workload or a malformed entry raises before any trial starts."""
+  a missing file, a missing workload or a malformed entry raises before any trial starts.
+
+  A budgets file that a trial's condition does not use (``--budgets`` under step control,
+  ``--step_budgets`` under time control) is validated all the same, every entry: a file
+  given by mistake or broken is named now, not ignored."""
+  trials = list(trials)
+  for path in dict.fromkeys(t.budgets for t in trials if t.budgets):
+    files.load_budgets(path)
+  for path in dict.fromkeys(t.step_budgets for t in trials if t.step_budgets):
+    files.load_step_counts(path, 'step budgets')
   resolved = {}
   for t in trials:
     path = t.budgets if t.condition == 'time' else t.step_budgets

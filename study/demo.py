@@ -4,10 +4,11 @@ Runs every available algorithm (the five hand-crafted ones; ``velo`` and
 ``velo_short`` too when a VeLO checkpoint is configured) on the embedded
 workloads, for several studies (seeds), under time and step control, then
 ``scoring_ext.report`` for each condition, and prints the headline tables.
-Trials run ``--jobs`` at a time (default 2, one per core, so that the demo
-fits in about half an hour on two cores; concurrent trials share the machine,
-which makes time-control results noisier: use ``--jobs 1`` for careful
-timings). Resumable: rerunning skips finished trials.
+Time-control trials run ``--jobs`` at a time (default 1: a time-control result
+measures the machine, so concurrent trials would slow each other down and skew
+it); step-control trials, whose results do not depend on time, run
+``--step_jobs`` at a time (default 2, one per core of the reference machine).
+Resumable: rerunning skips finished trials.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 import velo
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from study import sweep
@@ -70,13 +71,25 @@ def report_sections(report_md: str, titles=RESULT_SECTIONS) -> list:
   return sections
 
 
+def check_page(page: Path) -> str:
+  """The text of ``page``, a writable Markdown file with a demo-results block, whose
+  ``results/`` folder (the figures) can be written: checked before the demo runs, so that a
+  wrong ``--page`` is not found only after the trials."""
+  if not page.is_file():
+    raise BenchError(f'--page {page}: no such file')
+  arguments.check_writable(page, '--page')
+  arguments.check_writable(page.parent / 'results', '--page (its figures)', 'folder')
+  text = page.read_text(encoding='utf-8')
+  if BLOCK_START not in text or BLOCK_END not in text:
+    raise BenchError(f'--page {page} has no {BLOCK_START} ... {BLOCK_END} block to replace')
+  return text
+
+
 def update_page(page: Path, reports: Path, conditions, header: str) -> None:
   """Replace the demo-results block of the Markdown file ``page`` with the reports' score and
   quality tables and the validation performance profiles (copied to ``<page folder>/results/``,
   linked relative to the page)."""
-  text = page.read_text(encoding='utf-8')
-  if BLOCK_START not in text or BLOCK_END not in text:
-    raise BenchError(f'{page} has no {BLOCK_START} ... {BLOCK_END} block to replace')
+  text = check_page(page)
   figures = page.parent / 'results'
   figures.mkdir(parents=True, exist_ok=True)
   lines = [BLOCK_START, header, '']
@@ -94,19 +107,35 @@ def update_page(page: Path, reports: Path, conditions, header: str) -> None:
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__)
+  parser = argparse.ArgumentParser(
+    prog='python -m study.demo',
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   parser.add_argument(
     '--algorithms',
     nargs='+',
     default=None,
     help='run only these algorithms (default: every available one)',
   )
-  parser.add_argument('--workloads', nargs='+', default=list(EMBEDDED))
-  parser.add_argument('--studies', type=int, default=3)
+  parser.add_argument(
+    '--workloads',
+    nargs='+',
+    default=list(EMBEDDED),
+    help='embedded workloads to run (default: all four)',
+  )
+  parser.add_argument(
+    '--studies', type=arguments.count(1), default=3, help='studies (seeds) per trial (>= 1)'
+  )
   parser.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
   parser.add_argument('--experiment_dir', default='experiments/demo')
   parser.add_argument('--report_dir', default='reports/demo')
-  parser.add_argument('--jobs', type=int, default=2, help='trials run at once')
+  parser.add_argument(
+    '--jobs', type=arguments.count(1), default=1, help='time-control trials run at once (>= 1)'
+  )
+  parser.add_argument(
+    '--step_jobs', type=arguments.count(1), default=2, help='step-control trials run at once (>= 1)'
+  )
   parser.add_argument(
     '--page',
     default=None,
@@ -114,6 +143,10 @@ def main(argv=None) -> int:
   )
   args = parser.parse_args(argv)
   exp, reports = Path(args.experiment_dir).resolve(), Path(args.report_dir).resolve()
+  arguments.check_writable(exp, '--experiment_dir', kind='folder')
+  arguments.check_writable(reports, '--report_dir', kind='folder')
+  if args.page:
+    check_page(Path(args.page).resolve())
   algorithms = available_algorithms()
   if args.algorithms:
     unknown = [a for a in args.algorithms if a not in algorithms]
@@ -122,12 +155,18 @@ def main(argv=None) -> int:
         f'--algorithms: {", ".join(unknown)} not available here; available: {", ".join(algorithms)}'
       )
     algorithms = list(args.algorithms)
-  failed = []
-  for condition in args.conditions:
-    trials = sweep.plan(algorithms, args.workloads, args.studies, [condition], 0, exp)
+  plans = {
+    condition: sweep.plan(algorithms, args.workloads, args.studies, [condition], 0, exp)
+    for condition in args.conditions
+  }
+  for trials in plans.values():
     sweep.check_plan(trials)
-    sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
-    failed += sweep.run_sweep(trials, jobs=args.jobs, out=lambda m: print(m, flush=True))
+  failed = []
+  with sweep.sweep_lock(exp):
+    for condition, trials in plans.items():
+      sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
+      jobs = args.jobs if condition == 'time' else args.step_jobs
+      failed += sweep.run_sweep(trials, jobs=jobs, out=lambda m: print(m, flush=True))
   for condition in args.conditions:
     out = reports / condition
     code = subprocess.call(

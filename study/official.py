@@ -121,10 +121,17 @@ def prepared_flags(flags: List[str]) -> Tuple[Path, List[str]]:
   return workdir, [*out, f'--submission_path={relative}', '--overwrite']
 
 
-def completion_record(trial_dir: Path) -> dict:
+def completion_record(
+  trial_dir: Path, max_runtime_sec: Optional[float] = None, max_global_steps: Optional[int] = None
+) -> dict:
   """What the completion record of an official trial says (from its evaluations), with the
-  condition its budgets make it (:func:`bench_core.catalogue.condition_of_run`)."""
+  budget it ran under where the launcher set one (``layout.BUDGET_FIELDS``) and the condition
+  its budgets make it (:func:`bench_core.catalogue.condition_of_run`)."""
   record = {'runner': 'official'}
+  if max_runtime_sec is not None:
+    record['max_allowed_runtime_sec'] = max_runtime_sec
+  if max_global_steps is not None:
+    record['max_global_steps'] = max_global_steps
   files = [trial_dir / name for name in (layout.FLAGS, layout.META_DATA)]
   if all(f.is_file() for f in files):
     flags, meta = (layout.read_json_object(f) for f in files)
@@ -150,19 +157,33 @@ def run(
   eval_period_time_sec: Optional[float] = None,
   progress=print,
 ) -> int:
-  """Run ``submission_runner.main`` with ``flags`` (see the module docstring); its exit status."""
-  # Imported here, not at the top: algoperf is optional, and importing submission_runner
-  # loads TensorFlow and torch, which no local run should pay for.
-  import submission_runner
-  from absl import app
-  from algoperf.workloads import workloads
+  """Run ``submission_runner.main`` with ``flags`` (see the module docstring); its exit status.
 
+  The run folder is locked meanwhile (``bench_core.layout.run_lock``)."""
   workload = runners.flag_value(flags, 'workload')
   experiment_dir = runners.flag_value(flags, 'experiment_dir')
   if not workload or not experiment_dir:
     raise BenchError('the runner flags need --workload and --experiment_dir')
   run_dir = layout.run_dir(experiment_dir, runners.flag_value(flags, 'experiment_name'), workload)
   numbers = expected_trials(flags)
+  steps_flag = runners.flag_value(flags, 'max_global_steps')
+  max_steps = int(steps_flag) if steps_flag else None
+  with layout.run_lock(run_dir):
+    return _run_locked(
+      flags, run_dir, numbers, max_runtime_sec, max_steps, eval_period_time_sec, progress
+    )
+
+
+def _run_locked(
+  flags, run_dir, numbers, max_runtime_sec, max_steps, eval_period_time_sec, progress
+):
+  """:func:`run` once the run folder's lock is held."""
+  # Imported here, not at the top: algoperf is optional, and importing submission_runner
+  # loads TensorFlow and torch, which no local run should pay for.
+  import submission_runner
+  from absl import app
+  from algoperf.workloads import workloads
+
   if runners.has_flag(flags, 'resume_last_run') and run_is_complete(run_dir, numbers):
     progress(f'{run_dir}: every trial has its completion record; nothing to run')
     return 0
@@ -188,5 +209,5 @@ def run(
     for k in numbers:
       trial_dir = run_dir / layout.trial_dir_name(k)
       if trial_dir.is_dir():
-        layout.mark_complete(trial_dir, completion_record(trial_dir))
+        layout.mark_complete(trial_dir, completion_record(trial_dir, max_runtime_sec, max_steps))
   return status

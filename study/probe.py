@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from hardware_transfer import files, log_measurements
@@ -96,23 +96,28 @@ def parse_args(argv: Optional[List[str]]):
     help='search space to use (default: the one make submit would use)',
   )
   p.add_argument(
-    '--fraction', type=float, default=0.05, help='fraction of the full steps to run (default 0.05)'
+    '--fraction',
+    type=arguments.positive_float,
+    default=0.05,
+    help='fraction of the full steps to run (default 0.05)',
   )
-  p.add_argument('--steps', type=int, default=None, help='run exactly this many steps instead')
+  p.add_argument(
+    '--steps', type=arguments.count(1), default=None, help='run exactly this many steps instead'
+  )
   p.add_argument('--out', required=True, help='measured JSON to write or merge into')
   p.add_argument(
     '--as_probe', action='store_true', help='append to a probes file (step_prompt --probes) instead'
   )
   p.add_argument('--experiment_dir', default='experiments/probe')
-  p.add_argument('--skip_steps', type=int, default=1)
+  p.add_argument('--skip_steps', type=arguments.count(0), default=1)
   p.add_argument(
     '--num_gpus',
-    type=int,
+    type=arguments.count(1),
     default=None,
     help='accelerators used (default: from the meta data, else 1)',
   )
   p.add_argument('--reference', default=None, help='reference JSON for official step counts')
-  p.add_argument('--rng_seed', type=int, default=1)
+  p.add_argument('--rng_seed', type=arguments.count(1), default=1)
   p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
   return p.parse_args(argv)
 
@@ -120,6 +125,8 @@ def parse_args(argv: Optional[List[str]]):
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   catalogue.check_workload(args.workload)
+  arguments.check_writable(args.out, '--out')
+  arguments.check_writable(args.experiment_dir, '--experiment_dir', kind='folder')
   if args.steps is None and not 0 < args.fraction <= 1:
     raise BenchError(f'--fraction must be in (0, 1], got {args.fraction}')
   if args.steps is not None and args.steps <= 0:

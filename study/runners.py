@@ -30,13 +30,29 @@ ALGOPERF_VENV = REPO / '.venv-algoperf'
 
 
 def choose_runner(runner: str, workload: str) -> str:
-  """``local`` or ``official``; ``auto`` picks by the workload (unknown names are refused)."""
+  """``local`` or ``official``; ``auto`` picks by the workload. Unknown names are refused, and
+  so is a runner that does not have the workload (the official runner and an embedded one)."""
   if runner not in RUNNER_CHOICES:
     raise BenchError(f'--runner must be one of {", ".join(RUNNER_CHOICES)}, got {runner!r}')
-  if runner != 'auto':
-    return runner
   catalogue.check_workload(workload)
-  return 'local' if catalogue.is_embedded(workload) else 'official'
+  embedded = catalogue.is_embedded(workload)
+  if runner == 'official' and embedded:
+    raise BenchError(
+      f'--runner official: {workload!r} is an embedded workload, which only the local runner '
+      f'has; use --runner local or auto, or its official counterpart '
+      f'{catalogue.official_counterpart(workload)!r} on the official runner'
+    )
+  if runner == 'local' and not embedded:
+    raise BenchError(
+      f'--runner local: {workload!r} is an official AlgoPerf workload, which the local runner '
+      f'does not have; use --runner official or auto'
+      + (
+        f', or its embedded stand-in {catalogue.embedded_stand_in(workload)!r}'
+        if catalogue.embedded_stand_in(workload)
+        else ''
+      )
+    )
+  return 'local' if embedded else 'official'
 
 
 def official_runner_importable() -> bool:

@@ -25,11 +25,19 @@ each task runs the interpreter that generated the script (the project's for embe
 workloads, AlgoPerf's for official ones) unless ``--python`` or ``--setup`` say otherwise;
 the log folder is created before submission; a missing budgets file is refused by
 ``sweep.check_plan`` and a partition that ``sinfo`` does not list by :func:`check_partition`.
+
+Every resource option is checked (:func:`check_resources`) before a file is written:
+``--partition`` is a comma-separated list of names (letters, digits, ``_ . -``),
+``--mem`` a positive size with an optional ``K/M/G/T`` unit, ``--time_limit`` one of
+SLURM's forms (``minutes``, ``m:s``, ``h:m:s``, ``d-h``, ``d-h:m``, ``d-h:m:s``,
+``UNLIMITED``), each ``--sbatch_line`` one option (``--name`` or ``--name=value``,
+``-x value``) on one line, ``--gpus_per_task`` >= 0 and ``--cpus_per_task`` >= 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import shutil
 import subprocess
@@ -37,7 +45,7 @@ import sys
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.errors import BenchError
 from study.runners import REPO
 from study.trial import TrialSpec
@@ -125,11 +133,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   g.add_argument('--slurm', default=None, help='write a SLURM array job here instead of running')
   g.add_argument('--partition', default=None, help='checked with sinfo when that is installed here')
   g.add_argument(
-    '--gpus_per_task', type=int, default=0, help='GPUs per array task (default 0: no GPU request)'
+    '--gpus_per_task',
+    type=arguments.count(0),
+    default=0,
+    help='GPUs per array task (default 0: no GPU request)',
   )
-  g.add_argument('--cpus_per_task', type=int, default=None)
+  g.add_argument('--cpus_per_task', type=arguments.count(1), default=None, help='CPUs per task')
   g.add_argument('--mem', default=None, help='memory per task, e.g. 32G')
-  g.add_argument('--time_limit', default='24:00:00')
+  g.add_argument('--time_limit', default='24:00:00', help='per task, e.g. 24:00:00 or 1-12')
   g.add_argument(
     '--sbatch_line',
     action='append',
@@ -156,6 +167,59 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   )
 
 
+_PARTITION = re.compile(r'^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$')
+_MEM = re.compile(r'^[1-9][0-9]*[KMGTkmgt]?$')
+_TIME_LIMIT = re.compile(
+  r'^([0-9]+|[0-9]+:[0-9]{1,2}|[0-9]+:[0-9]{1,2}:[0-9]{1,2}'
+  r'|[0-9]+-[0-9]+(:[0-9]{1,2}){0,2})$|^(UNLIMITED|INFINITE)$'
+)
+_SBATCH_OPTION = re.compile(r'^(--[A-Za-z][A-Za-z0-9-]*(=\S.*)?|-[A-Za-z]( ?\S.*)?)$')
+
+
+def check_resources(
+  partition: Optional[str] = None,
+  gpus: int = 0,
+  cpus: Optional[int] = None,
+  mem: Optional[str] = None,
+  time_limit: str = '24:00:00',
+  extra: Sequence[str] = (),
+) -> None:
+  """Refuse a resource option that ``sbatch`` would not take (module docstring), naming it."""
+  if partition is not None and not _PARTITION.match(partition):
+    raise BenchError(
+      f'--partition {partition!r}: expected partition names (letters, digits, _ . -), '
+      'comma-separated'
+    )
+  arguments.check_count(gpus, '--gpus_per_task', 0)
+  if cpus is not None:
+    arguments.check_count(cpus, '--cpus_per_task', 1)
+  if mem is not None and not _MEM.match(mem):
+    raise BenchError(f'--mem {mem!r}: expected a positive size, e.g. 32G, 4096M or 4096')
+  if not _TIME_LIMIT.match(time_limit):
+    raise BenchError(
+      f'--time_limit {time_limit!r}: expected minutes, m:s, h:m:s, d-h, d-h:m, d-h:m:s '
+      'or UNLIMITED (e.g. 24:00:00)'
+    )
+  for line in extra:
+    if '\n' in line or '\r' in line or not _SBATCH_OPTION.match(line.strip()):
+      raise BenchError(
+        f'--sbatch_line {line!r}: expected one sbatch option on one line, e.g. '
+        '--account=abc or --qos=high'
+      )
+
+
+def check_resource_arguments(args) -> None:
+  """:func:`check_resources` of the parsed ``--slurm`` options."""
+  check_resources(
+    args.partition,
+    args.gpus_per_task,
+    args.cpus_per_task,
+    args.mem,
+    args.time_limit,
+    args.sbatch_line,
+  )
+
+
 def resource_lines(
   partition: Optional[str], gpus: int, cpus: Optional[int], mem: Optional[str], extra: Sequence[str]
 ) -> str:
@@ -164,7 +228,7 @@ def resource_lines(
     lines.append(f'#SBATCH --partition={partition}')
   if gpus:
     lines.append(f'#SBATCH --gpus-per-task={gpus}')
-  if cpus:
+  if cpus is not None:
     lines.append(f'#SBATCH --cpus-per-task={cpus}')
   if mem:
     lines.append(f'#SBATCH --mem={mem}')
@@ -239,8 +303,7 @@ def write_slurm(
   ``report_dir`` defaults to ``<root of the trials>/report``."""
   if not trials:
     raise BenchError('no trials to put in the SLURM array')
-  if gpus < 0:
-    raise BenchError(f'--gpus_per_task must be >= 0, got {gpus}')
+  check_resources(partition, gpus, cpus, mem, time_limit, extra)
   roots = {t.root for t in trials}
   if len(roots) != 1:
     raise BenchError('the trials of one SLURM array must share one experiment folder')

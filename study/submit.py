@@ -8,7 +8,8 @@ official ``submission_runner`` (``study.runners`` says which Python). Like the o
 runner, the run stops as soon as both the validation and the test target are reached (the
 sweep instead runs whole budgets). Logs land in
 ``<experiment_dir>/<condition>/<opt>/study_<seed>/<workload>_jax/trial_1/``, the layout
-``scoring_ext`` reads. A finished trial is not rerun: ``--overwrite`` replaces it.
+``scoring_ext`` reads. A finished trial is not rerun: ``--overwrite`` replaces it; one that
+ran under another budget, prompt or search space than requested is named as such.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue
+from bench_core import arguments, catalogue
 from bench_core.cli import run_main
-from study import budgets
+from bench_core.errors import BenchError
+from study import sweep
 from study.trial import TrialSpec
 
 
@@ -32,10 +34,14 @@ def parse_args(argv: Optional[List[str]]):
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
   p.add_argument('--opt', required=True, help='submission folder name, e.g. nadamw')
-  p.add_argument('--workload', required=True)
-  p.add_argument('--experiment_dir', default='experiments')
+  p.add_argument(
+    '--workload', required=True, help='embedded (e.g. ogbg_mini) or official (e.g. ogbg) name'
+  )
+  p.add_argument('--experiment_dir', default='experiments', help='root of the trial folders')
   p.add_argument('--condition', choices=catalogue.CONDITIONS, default='time')
-  p.add_argument('--seed', type=int, default=1, help='the study number and its seed')
+  p.add_argument(
+    '--seed', type=arguments.count(1), default=1, help='the study number and its seed (>= 1)'
+  )
   p.add_argument('--budgets', default=None, help='budgets.json from hardware_transfer (time)')
   p.add_argument('--step_budgets', default=None, help='step budgets JSON (step)')
   p.add_argument('--data_dir', default=None, help="the official runner's --data_dir")
@@ -47,7 +53,7 @@ def parse_args(argv: Optional[List[str]]):
   )
   p.add_argument(
     '--max_global_steps',
-    type=int,
+    type=arguments.count(1),
     default=None,
     help='stop after this many steps (time control; step control sets it)',
   )
@@ -56,6 +62,7 @@ def parse_args(argv: Optional[List[str]]):
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
+  arguments.check_writable(args.experiment_dir, '--experiment_dir', kind='folder')
   trial = TrialSpec(
     args.opt,
     args.workload,
@@ -71,8 +78,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     max_global_steps=args.max_global_steps,
   )
   command = trial.command(overwrite=args.overwrite)
-  budgets.check_all([trial])
+  sweep.check_plan([trial], compare_finished=False)
   if trial.is_complete() and not args.overwrite:
+    differences = trial.mismatches()
+    if differences:
+      raise BenchError(
+        f'{trial.trial_dir} is a finished trial that ran under another request: '
+        + '; '.join(differences)
+        + '. Pass OVERWRITE=1 (make) or --overwrite to rerun it with this one, or choose '
+        'another EXP= or SEED='
+      )
     print(
       f'submit: {trial.trial_dir} is already complete; nothing to run. To run it again, '
       'pass OVERWRITE=1 (make) or --overwrite, or choose another EXP= or SEED=.'

@@ -9,7 +9,10 @@ Each trial runs ``TrialSpec.command()`` in its own process (local runner for emb
 workloads, the official runner otherwise), for its whole budget (no stop at the targets).
 A trial is done when its completion record exists, for either runner: rerunning the same
 command skips finished trials and reruns an interrupted one from scratch. Budgets files,
-submissions and search spaces are checked for every trial before the first one starts.
+submissions and search spaces are checked for every trial before the first one starts, a
+finished trial is compared with the request (a different budget, prompt or search space is
+named), and a trial that another process still runs (say, after ``kill -9`` of only the
+sweep) is refused; one sweep at a time runs in an experiment folder (``sweep.lock``).
 ``--jobs N`` runs N trials at once. ``--slurm FILE`` writes a SLURM array job instead
 (``study.slurm``).
 """
@@ -27,10 +30,11 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
-from study import budgets, slurm
+from local_runner.search_space import load_search_space
+from study import budgets, locate, slurm
 from study.trial import TrialSpec
 
 
@@ -54,13 +58,49 @@ def plan(
   ]
 
 
-def check_plan(trials: List[TrialSpec]) -> None:
-  """Everything a trial needs, checked for all before any starts: submission, search space
-  (placeholder prompts refused unless allowed), budgets files and their entries, and an
-  interpreter for each runner."""
+def check_plan(trials: List[TrialSpec], compare_finished: bool = True) -> None:
+  """Everything a trial needs, checked for all before any starts: submission (and the VeLO
+  checkpoint of a VeLO one), search space (loaded: its values must be plausible; placeholder
+  prompts refused unless allowed), budgets files and their entries (also a file the condition
+  does not use: ``study.budgets``), an interpreter for each runner, finished trials against
+  the request (unless ``compare_finished`` is off: they are to be replaced) and trials that
+  another process runs now."""
   for t in {(t.algorithm, t.workload, t.condition): t for t in trials}.values():
     t.command()
+    load_search_space(t.search_space())
+  for algorithm in dict.fromkeys(t.algorithm for t in trials):
+    locate.check_velo_checkpoint(algorithm)
   budgets.check_all(trials)
+  if compare_finished:
+    check_finished(trials)
+  check_not_running(trials)
+
+
+def check_finished(trials: List[TrialSpec]) -> None:
+  """A finished trial that ran under another budget, prompt or search space than requested
+  is named, with how it differs: it is not "already complete" for this request."""
+  differing = [(t, t.mismatches()) for t in trials if t.is_complete()]
+  differing = [(t, m) for t, m in differing if m]
+  if differing:
+    lines = [f'  {t.trial_dir}: ' + '; '.join(m) for t, m in differing[:10]]
+    more = len(differing) - len(lines)
+    raise BenchError(
+      f'{len(differing)} finished trial(s) ran under another request than this one:\n'
+      + '\n'.join(lines)
+      + (f'\n  ... and {more} more' if more else '')
+      + '\nchoose another experiment folder (EXP=), or remove those trial folders to rerun them'
+    )
+
+
+def check_not_running(trials: List[TrialSpec]) -> None:
+  """A trial that another process is running now (its run lock is held) is named."""
+  for t in trials:
+    holder = layout.lock_holder(layout.run_lock_path(t.run_dir))
+    if holder is not None:
+      raise BenchError(
+        f'{t.label} is being run by process {holder or "(unknown)"} '
+        f'({layout.run_lock_path(t.run_dir)}): wait for it to end, or stop it, then rerun'
+      )
 
 
 class Progress:
@@ -130,6 +170,11 @@ def run_sweep(trials: List[TrialSpec], jobs: int = 1, out=print) -> List[TrialSp
   return [t for t, ok in zip(todo, results) if not ok]
 
 
+def sweep_lock(root: Path):
+  """Held while a sweep runs in ``root``: a second sweep there refuses (``layout``)."""
+  return layout.exclusive_lock(Path(root) / layout.SWEEP_LOCK, f'the experiment folder {root}')
+
+
 def write_manifest(root: Path, trials: List[TrialSpec], arguments: dict) -> None:
   layout.write_json(
     Path(root) / 'sweep.json',
@@ -146,13 +191,22 @@ def parser() -> argparse.ArgumentParser:
     description=__doc__,
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
-  p.add_argument('--algorithms', nargs='+', required=True)
-  p.add_argument('--workloads', nargs='+', required=True)
-  p.add_argument('--studies', type=int, default=3)
+  p.add_argument('--algorithms', nargs='+', required=True, help='submission folder names')
+  p.add_argument('--workloads', nargs='+', required=True, help='embedded or official names')
+  p.add_argument(
+    '--studies', type=arguments.count(1), default=3, help='studies (seeds) per trial (>= 1)'
+  )
   p.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
-  p.add_argument('--experiment_dir', default='experiments')
-  p.add_argument('--seed_base', type=int, default=0, help='study s gets seed seed_base + s')
-  p.add_argument('--jobs', type=int, default=1)
+  p.add_argument('--experiment_dir', default='experiments', help='root of the trial folders')
+  p.add_argument(
+    '--seed_base', type=arguments.count(0), default=0, help='study s gets seed seed_base + s'
+  )
+  p.add_argument(
+    '--jobs',
+    type=arguments.count(1),
+    default=1,
+    help='trials run at once (>= 1; keep 1 for time control on a shared machine)',
+  )
   p.add_argument(
     '--budgets',
     default=None,
@@ -176,6 +230,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
   args = parser().parse_args(argv)
   root = Path(args.experiment_dir).expanduser().resolve()
+  arguments.check_writable(root, '--experiment_dir', kind='folder')
+  if args.slurm:
+    arguments.check_writable(args.slurm, '--slurm')
+    if args.report_dir:
+      arguments.check_writable(args.report_dir, '--report_dir', kind='folder')
+    slurm.check_resource_arguments(args)
   trials = plan(
     args.algorithms,
     args.workloads,
@@ -191,8 +251,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   check_plan(trials)
   if args.slurm:
     return slurm.main_from_args(args, trials, root)
-  write_manifest(root, trials, vars(args))
-  failed = run_sweep(trials, args.jobs, out=lambda m: print(m, flush=True))
+  with sweep_lock(root):
+    write_manifest(root, trials, vars(args))
+    failed = run_sweep(trials, args.jobs, out=lambda m: print(m, flush=True))
   if failed:
     print(
       f'sweep: {len(failed)} trial(s) failed: ' + ', '.join(t.label for t in failed),

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import List, Optional
 
 from bench_core import catalogue, layout
-from study import locate, runners
+from local_runner.search_space import hyperparameter_points, load_search_space
+from local_runner.workloads import get_workload
+from study import budgets, locate, runners
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,31 @@ class TrialSpec:
 
   def is_complete(self) -> bool:
     return layout.is_complete(self.trial_dir)
+
+  def requested_budget(self) -> dict:
+    """The budget fields (``layout.BUDGET_FIELDS``) this trial runs under; None where
+    unknown here (an official workload's own time budget)."""
+    if self.condition == 'step':
+      return {
+        'max_allowed_runtime_sec': budgets.NO_TIME_LIMIT_SEC,
+        'max_global_steps': budgets.step_budget(self.workload, self.step_budgets),
+      }
+    seconds = budgets.time_budget(self.workload, self.budgets)
+    if seconds is None and catalogue.is_embedded(self.workload):
+      seconds = get_workload(self.workload).max_allowed_runtime_sec
+    return {'max_allowed_runtime_sec': seconds, 'max_global_steps': self.max_global_steps}
+
+  def requested_hyperparameters(self) -> dict:
+    """The hyperparameter point trial 1 gets from the search space (prompts included)."""
+    space = load_search_space(self.search_space())
+    return dict(hyperparameter_points(space, 1, seed=self.seed)[0]._asdict())
+
+  def mismatches(self) -> List[str]:
+    """How the finished trial in :attr:`trial_dir` differs from this request (budget,
+    prompt, search space; ``layout.request_mismatches``); empty when it matches."""
+    return layout.request_mismatches(
+      self.trial_dir, self.requested_budget(), self.requested_hyperparameters()
+    )
 
   def search_space(self) -> Path:
     if self.search_space_path:

@@ -209,5 +209,5 @@ def test_no_trials_or_a_negative_gpu_count_is_refused(tmp_path):
   with pytest.raises(BenchError, match='no trials'):
     slurm.write_slurm(tmp_path / 's.sbatch', [], tmp_path / 'logs', partition=None)
   trials = sweep.plan(['adam'], ['ogbg_mini'], 1, ['step'], 0, tmp_path / 'exp')
-  with pytest.raises(BenchError, match='--gpus_per_task must be >= 0'):
+  with pytest.raises(BenchError, match='--gpus_per_task must be an integer >= 0'):
     slurm.write_slurm(tmp_path / 's.sbatch', trials, tmp_path / 'logs', partition=None, gpus=-1)

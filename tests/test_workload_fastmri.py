@@ -45,7 +45,7 @@ def test_full_mask_reconstructs_exactly_and_undersampling_degrades():
     'train': 3000,
     'validation': 256,
     'test': 256,
-    'eval_train': 256,
+    'eval_train': 64,
   }
 
 

@@ -123,6 +123,18 @@ def validate_theta(theta: Mapping[str, Any], where: str = 'theta') -> None:
       )
 
 
+def check_file_dtypes(theta: Mapping[str, Any], where: str) -> None:
+  """A checkpoint file holds float32 leaves, as the released one does: a leaf of another
+  float type (float64, bfloat16) is refused, naming it, rather than converted silently."""
+  for path, leaf in _flatten(theta).items():
+    dtype = np.asarray(leaf).dtype
+    if dtype != np.float32:
+      raise VeloCheckpointError(
+        f'{where}: leaf {path} has dtype {dtype}, expected float32 (the released checkpoint '
+        'stores float32 weights; convert the file to float32)'
+      )
+
+
 def _to_float32_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
   return {
     key: _to_float32_tree(value)
@@ -143,6 +155,7 @@ def theta_from_bytes(data: bytes, where: str = '<bytes>') -> dict[str, Any]:
     ) from exc
   theta = _unwrap(restored, where)
   validate_theta(theta, where)
+  check_file_dtypes(theta, where)
   return _to_float32_tree(theta)
 
 

@@ -1,5 +1,8 @@
 """Download the released VeLO checkpoint: ``python -m velo.download [--url URL] [--out PATH]``.
 
+The arguments are checked first: ``--timeout`` a positive number of seconds, ``--out`` a
+file that can be written (``bench_core.arguments``), so that nothing is downloaded in vain.
+
 Streams the file with ``urllib`` to a temporary file in the destination
 folder (progress bar on stderr), checks its size (9,282,564 bytes for the
 released wrapper record; 9,282,507 bytes plus the git blob id for a bare
@@ -18,6 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench_core import arguments
+from bench_core.cli import run_main
 from velo.checkpoint import default_cache_path, load_theta
 from velo.theta_spec import (
   RELEASE_BARE_BYTES,
@@ -128,17 +133,22 @@ def download(
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description='Download the VeLO checkpoint.')
+  parser = argparse.ArgumentParser(
+    prog='python -m velo.download', description='Download the VeLO checkpoint.'
+  )
   parser.add_argument('--url', default=RELEASE_URL)
   parser.add_argument('--out', default=None, help=f'destination (default {default_cache_path()})')
-  parser.add_argument('--expected_bytes', type=int, default=None)
+  parser.add_argument('--expected_bytes', type=arguments.count(1), default=None)
   parser.add_argument(
     '--expected_git_blob',
     default=RELEASE_BARE_GIT_BLOB,
     help="git blob id required for a bare-layout file ('' to skip)",
   )
-  parser.add_argument('--timeout', type=float, default=60.0)
+  parser.add_argument(
+    '--timeout', type=arguments.positive_float, default=60.0, help='seconds (default 60)'
+  )
   args = parser.parse_args(argv)
+  arguments.check_writable(args.out if args.out is not None else default_cache_path(), '--out')
   try:
     path = download(
       args.url, args.out, args.expected_bytes, args.expected_git_blob or None, args.timeout
@@ -153,4 +163,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-  raise SystemExit(main())
+  raise SystemExit(run_main(main))
