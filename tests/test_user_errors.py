@@ -158,23 +158,16 @@ def test_sweep_refuses_an_unwritable_slurm_file_before_writing_any(tmp_path, a_f
   assert not exp.exists()
 
 
-def test_demo_refuses_a_readme_without_its_block_before_running(tmp_path, monkeypatch, capsys):
-  readme = tmp_path / 'README.md'
-  readme.write_text('# no results block\n')
+def test_demo_refuses_a_page_without_its_block_before_running(tmp_path, monkeypatch, capsys):
+  page = tmp_path / 'demo_results.md'
+  page.write_text('# no results block\n')
   ran = []
   monkeypatch.setattr(sweep, 'run_sweep', lambda *a, **k: ran.append(a) or [])
   exp = tmp_path / 'exp'
   argv = ['--workloads', 'ogbg_mini', '--studies', '1', '--algorithms', 'adam']
-  argv += [
-    '--experiment_dir',
-    str(exp),
-    '--report_dir',
-    str(tmp_path / 'r'),
-    '--readme',
-    str(readme),
-  ]
+  argv += ['--experiment_dir', str(exp), '--report_dir', str(tmp_path / 'r'), '--page', str(page)]
   err = bench_error(demo.main, argv, capsys)
-  assert '--readme' in err and 'demo-results' in err
+  assert '--page' in err and 'demo-results' in err
   assert ran == [] and not exp.exists()
 
 

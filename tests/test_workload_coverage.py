@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import GOLDEN_THETA
 from scoring_helpers import write_trial
 
 from bench_core import catalogue, cli
@@ -156,7 +157,9 @@ def test_the_transfer_flow_takes_every_base_workload_and_a_variant(tmp_path):
 
 @pytest.fixture
 def official_python_stub(tmp_path, monkeypatch):
-  """An ``$ALGOPERF_PYTHON`` that records its arguments instead of running a trial."""
+  """An ``$ALGOPERF_PYTHON`` that records its arguments instead of running a trial (VeLO's
+  weights: the random meta-initialisation, which the pre-flight check asks for)."""
+  monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
   log = tmp_path / 'calls.txt'
   stub = tmp_path / 'python'
   stub.write_text(f'#!/bin/bash\necho "$@" >> {log}\n')
