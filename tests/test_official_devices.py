@@ -110,8 +110,8 @@ def device_runs(tmp_path_factory):
       log, _ = proc.communicate(timeout=600)
       assert proc.returncode == 0, f'{name} on {devices} devices:\n{log[-5000:]}'
       (trial,) = root.glob('devices/mnist_jax/trial_1')
-      probe = [json.loads(line) for line in (root / 'probe.jsonl').read_text().splitlines()]
-      runs[name, devices] = (pd.read_csv(trial / layout.EVAL_MEASUREMENTS), probe, log)
+      records = [json.loads(line) for line in (root / 'probe.jsonl').read_text().splitlines()]
+      runs[name, devices] = (pd.read_csv(trial / layout.EVAL_MEASUREMENTS), records, log)
   return runs
 
 
