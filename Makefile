@@ -131,6 +131,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/optimizer_bench.py
 	$(PY) benchmarks/velo_bench.py
 	$(PY) benchmarks/scoring_bench.py
+	$(PY) benchmarks/init_memory_bench.py
 
 ## make bench's VeLO part, then rewrite the README's velo-bench block from its output
 bench-readme: $(STAMP)
