@@ -179,6 +179,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/optimizer_bench.py
 	$(PY) benchmarks/velo_bench.py
 	$(PY) benchmarks/scoring_bench.py
+	$(PY) benchmarks/init_memory_bench.py
 
 ## make bench's VeLO part, then rewrite the velo-bench block of docs/velo_cost.md from its output
 bench-readme: $(STAMP)

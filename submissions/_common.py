@@ -3,7 +3,8 @@
 ``Submission(make_optimizer, defaults)`` provides the AlgoPerf functions:
 ``init_optimizer_state`` builds the optax transformation and the jitted train step
 (parameters, model state and optimizer state donated; a submission may compile its
-optimizer update in a jit of its own, with XLA options); ``update_params`` runs it:
+optimizer update in a jit of its own, with XLA options; compiled once per trial, on the
+devices as :mod:`submissions._placement` lays them out); ``update_params`` runs it:
 loss = ``summed / n_valid_examples`` of ``workload.loss_fn``, batch-norm statistics
 updated in train mode, the mean loss passed to the transformation as ``loss=``
 (learned optimizers need it; hand-crafted ones ignore it). ``prepare_for_eval``
