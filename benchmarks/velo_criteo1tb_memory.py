@@ -13,6 +13,11 @@ the process's peak resident memory after each phase (``ru_maxrss``), the paramet
 and optimizer-state bytes and their ratio. A watchdog reads the current resident
 memory every 0.2 s and ends the process (exit 3) once it passes ``--limit_gb``, so
 that a check that fails does not take the machine's memory with it.
+
+``--compiled_only`` allocates no optimizer state: it compiles the submission's train
+step for the state's shapes (``jax.eval_shape`` of the optimizer's ``init``) and prints
+XLA's memory analysis of it (arguments, outputs, aliased, temporaries), the expected
+peak of a step being arguments + temporaries + outputs not aliased to a donated argument.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from algoperf import spec
 from algoperf.workloads.criteo1tb.criteo1tb_jax.workload import Criteo1TbDlrmSmallWorkload
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
+
+from submissions import _common, _velo  # noqa: E402
 
 GB = 1e9
 
@@ -80,11 +88,40 @@ def tree_bytes(tree) -> int:
   return sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree))
 
 
+def compiled_step_memory(workload, params, model_state, batch) -> None:
+  """XLA's memory analysis of the ``velo`` submission's train step for these shapes."""
+  submission = _velo.prompted_submission('velo', self_tuning_fraction=1.0)
+  hp = submission.hyperparameters(None)
+  tx = optax.with_extra_args_support(submission.make_optimizer(hp, workload))
+  state = jax.eval_shape(tx.init, params)
+  options = dict(submission.update_compiler_options())
+  if options:
+    raise SystemExit('--compiled_only: the update is a jit of its own here; not analysed')
+  step = _common._make_train_step(workload, tx, hp, options)
+  compiled = step.lower(params, model_state, state, batch, jax.random.PRNGKey(2), {}).compile()
+  m = compiled.memory_analysis()
+  param_bytes = tree_bytes(params)
+  state_bytes = tree_bytes(state)
+  peak = m.argument_size_in_bytes + m.temp_size_in_bytes + m.output_size_in_bytes
+  peak -= m.alias_size_in_bytes
+  for name, value in (
+    ('params', param_bytes),
+    ('optimizer state', state_bytes),
+    ('arguments', m.argument_size_in_bytes),
+    ('outputs', m.output_size_in_bytes),
+    ('aliased (donated)', m.alias_size_in_bytes),
+    ('temporaries', m.temp_size_in_bytes),
+    ('step peak', peak),
+  ):
+    print(f'{name}: {value / GB:.2f} GB = {value / param_bytes:.2f} x params', flush=True)
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--submission', default='velo')
   parser.add_argument('--batch', type=int, default=4)
   parser.add_argument('--limit_gb', type=float, default=16.0)
+  parser.add_argument('--compiled_only', action='store_true')
   args = parser.parse_args(argv)
   phase = ['start']
   start_watchdog(args.limit_gb * GB, phase)
@@ -101,6 +138,12 @@ def main(argv=None) -> int:
   param_bytes = tree_bytes(params)
   print(f'params: {param_bytes / 4 / 1e6:.1f} M float32 values, {param_bytes / GB:.2f} GB')
   report('init_model_fn')
+  if args.compiled_only:
+    compiled_step_memory(
+      workload, params, model_state, fake_batch(args.batch, np.random.default_rng(0))
+    )
+    report('compiled_only')
+    return 0
   phase[0] = 'init_optimizer_state'
   opt_state = submission.init_optimizer_state(
     workload, params, model_state, None, jax.random.PRNGKey(1)
