@@ -181,8 +181,10 @@ def test_exported_submissions_match_the_repository_under_a_plain_algoperf(mnist_
   """The README's command: exported folders in an AlgoPerf checkout's
   submissions/external_tuning/, `python submission_runner.py ...` from its root, in an
   environment with AlgoPerf and the folders' requirements.txt and nothing of this project.
-  Each evaluation the plain run and the repository's run (mnist_study) both made, the first
-  (after step 1) at least, has the same losses."""
+  The plain run gets the hyperparameters of the repository's run (mnist_study), and its first
+  evaluation (after step 1) the same losses. Later evaluations are not compared: AlgoPerf's
+  mnist evaluation iterators continue from one evaluation to the next, so what an
+  evaluation sees depends on how many came before, and the runs evaluate on wall time."""
   python, tree = plain_algoperf()
   checkout = tmp_path / 'algoperf'
   shutil.copytree(tree, checkout, ignore=shutil.ignore_patterns('.git', '__pycache__'))
@@ -227,16 +229,16 @@ def test_exported_submissions_match_the_repository_under_a_plain_algoperf(mnist_
       env=env,
       cwd=checkout,
     )
-    plain = eval_rows(tmp_path / 'exp' / name / 'mnist_jax' / 'trial_1').set_index('global_step')
-    ours = eval_rows(trials[SUBMISSIONS.index(name)].trial_dir).set_index('global_step')
-    common = sorted(set(plain.index) & set(ours.index))
-    losses = [c for c in plain.columns if c.endswith('/loss')]
-    assert common[0] == 1 and 'validation/loss' in losses, (name, common, losses)
+    plain_trial = tmp_path / 'exp' / name / 'mnist_jax' / 'trial_1'
+    ours_trial = trials[SUBMISSIONS.index(name)].trial_dir
+    assert layout.read_json_object(plain_trial / layout.HPARAMS) == layout.read_json_object(
+      ours_trial / layout.HPARAMS
+    ), name
+    plain, ours = eval_rows(plain_trial).iloc[0], eval_rows(ours_trial).iloc[0]
+    losses = [c for c in plain.index if c.endswith('/loss')]
+    assert plain['global_step'] == ours['global_step'] == 1 and 'validation/loss' in losses
     np.testing.assert_allclose(
-      plain.loc[common, losses].to_numpy(),
-      ours.loc[common, losses].to_numpy(),
-      rtol=1e-5,
-      err_msg=name,
+      plain[losses].to_numpy(float), ours[losses].to_numpy(float), rtol=1e-5, err_msg=name
     )
 
 
