@@ -44,7 +44,7 @@ PAGES = [
   REPO / 'README.md',
   *(
     REPO / 'docs' / f'{name}.md'
-    for name in ('hardware_transfer', 'official_runner', 'running', 'scoring', 'slurm', 'study')
+    for name in ('hardware_transfer', 'official_runner', 'report', 'running', 'slurm', 'study')
   ),
 ]
 PROJECT_PACKAGES = (
