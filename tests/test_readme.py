@@ -426,8 +426,8 @@ def repository_copy(dest: Path) -> Path:
       shutil.copy2(source, dest / name)
   (dest / '.venv').symlink_to(REPO / '.venv')
   # make compares its install stamp with pyproject.toml: this .venv counts as installed
-  stamp = (REPO / '.venv' / '.installed').stat().st_mtime
-  os.utime(dest / 'pyproject.toml', (stamp, min(stamp, (dest / 'pyproject.toml').stat().st_mtime)))
+  older = (REPO / '.venv' / '.installed').stat().st_mtime_ns - 10**9
+  os.utime(dest / 'pyproject.toml', ns=(older, older))
   return dest
 
 
