@@ -416,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     'file (refused otherwise: they come from other hardware).',
   )
   parser.add_argument(
+    '--allow_other_condition',
+    action='store_true',
+    help='Score trials that recorded the other condition (e.g. the wall time of step-control '
+    'runs) instead of refusing them; the audit warns.',
+  )
+  parser.add_argument(
     '--bootstrap',
     type=int,
     default=0,
@@ -451,6 +457,7 @@ def main(argv=None) -> int:
     reference_hardware=args.reference_hardware,
     allow_mixed_hardware=args.allow_mixed_hardware,
     paper_stand_ins=args.paper_targets_on_stand_ins,
+    allow_other_condition=args.allow_other_condition,
   )
   files = render_outputs(result)
   try:

@@ -92,9 +92,9 @@ def check_settings(
     )
 
 
-def check_conditions(trials: pd.DataFrame, condition: str) -> list:
-  """Refuse trials that ran under the other condition (BenchError naming them); notes on
-  how the condition was known."""
+def check_conditions(trials: pd.DataFrame, condition: str, allow_other: bool = False) -> list:
+  """Refuse trials that ran under the other condition (BenchError naming them; with
+  `allow_other`, a warning instead); notes on how the condition was known."""
   known = trials[trials['condition'] != '']
   other = known[known['condition'] != condition]
   how = {
@@ -106,14 +106,24 @@ def check_conditions(trials: pd.DataFrame, condition: str) -> list:
       f'{r.path} ({how[r.condition_source]}: {r.condition})' for r in other.head(3).itertuples()
     )
     more = f' and {len(other) - 3} more' if len(other) > 3 else ''
-    raise BenchError(
+    found = (
       f'--condition {condition}: {len(other)} trial(s) ran under {other["condition"].iloc[0]} '
-      f"control: {shown}{more}; score each condition's tree with its own --condition"
+      f'control: {shown}{more}'
     )
+    if not allow_other:
+      raise BenchError(
+        f"{found}; score each condition's tree with its own --condition (or pass "
+        '--allow_other_condition to score it anyway)'
+      )
+    issues = [
+      logs.Issue('warning', 'all trials', f'{found}; scored anyway (--allow_other_condition)')
+    ]
+  else:
+    issues = []
   unknown = int((trials['condition'] == '').sum())
   if not unknown:
-    return []
-  return [
+    return issues
+  return issues + [
     logs.Issue(
       'note',
       'all trials' if unknown == len(trials) else f'{unknown} trial(s)',
@@ -158,13 +168,15 @@ def score_experiment(
   reference_hardware=(),
   allow_mixed_hardware: bool = False,
   paper_stand_ins: bool = False,
+  allow_other_condition: bool = False,
 ) -> ScoringResult:
   """Everything the report shows. Raises BenchError on bad input.
 
   `rules` names the rule set (:mod:`scoring_ext.rules`); `target_source`, `trial_rule` and
   `past_budget` override its settings when not None. `reference_dirs` are other experiment
   trees scored as extra algorithms (:mod:`scoring_ext.references`); the budgets come from
-  the main tree.
+  the main tree. Trials that ran under the other condition are refused unless
+  `allow_other_condition`.
   """
   in_force = rules_lib.resolve(
     rules, target_source=target_source, trial_rule=trial_rule, past_budget=past_budget
@@ -182,7 +194,7 @@ def score_experiment(
   experiment = logs.load_experiment(experiment_dir, algorithms, workloads)
   main_trials = experiment.trials
   issues = list(experiment.issues) + audit.completion_issues(main_trials)
-  issues += check_conditions(main_trials, condition)
+  issues += check_conditions(main_trials, condition, allow_other_condition)
   clock = budgets_lib.clock_column(condition)
   budgets, budget_issues = budgets_lib.workload_budgets(main_trials, condition, budgets_override)
   issues += budget_issues

@@ -146,7 +146,10 @@ def test_algoperf_scoring_gives_the_same_time_to_target(mnist_study, condition, 
 
   root, _ = mnist_study
   tree = root / 'step'
-  ours = score_experiment(str(tree), condition, 'algoperf', 0.75, 4.0)
+  # the runs are step control; under time their wall times are compared, on purpose
+  ours = score_experiment(
+    str(tree), condition, 'algoperf', 0.75, 4.0, allow_other_condition=condition == 'time'
+  )
   medians = ours.medians[ours.medians['split'] == 'validation'].set_index('algorithm')
   finite = 0
   for algorithm in SUBMISSIONS:

@@ -300,6 +300,8 @@ def test_a_tree_of_the_other_condition_is_refused(copy):
   with pytest.raises(BenchError, match='--condition step: 1 trial.*ran under time control') as e:
     scoring.score_experiment(copy, 'step')
   assert record_of(copy).rsplit('/', 1)[0] in str(e.value)
+  anyway = scoring.score_experiment(copy, 'step', allow_other_condition=True)
+  assert any('scored anyway (--allow_other_condition)' in i.message for i in anyway.issues)
 
 
 def test_an_older_step_tree_is_recognised_by_its_budgets(tmp_path):

@@ -13,7 +13,7 @@ from scoring_helpers import generate_tree, write_trial
 from bench_core import cli
 from bench_core.errors import BenchError
 from scoring_ext import profile as profile_cli
-from scoring_ext import report
+from scoring_ext import report, scoring
 from study import demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -293,8 +293,6 @@ def test_rules_algoperf_sets_targets_trial_rule_and_past_budget_together(tmp_pat
   """--rules algoperf alone gives what the three flags gave together (AlgoPerf's times to
   target: tests/test_scoring_algoperf.py checks them against AlgoPerf's code); the report
   says which set was used, where it differs, and what a single flag overrode."""
-  from scoring_ext import scoring
-
   flags = scoring.score_experiment(
     ALGOPERF_EXCERPT, 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
   )

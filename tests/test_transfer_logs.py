@@ -8,7 +8,7 @@ import pytest
 
 from bench_core import cli
 from bench_core.errors import BenchError
-from hardware_transfer import log_measurements, transfer
+from hardware_transfer import log_measurements, step_prompt, transfer
 from hardware_transfer.arithmetic import Measurement
 
 
@@ -125,8 +125,6 @@ def test_transfer_cli_from_logs(tmp_path, capsys):
 
 
 def test_step_prompt_cli_from_probe_logs(tmp_path):
-  from hardware_transfer import step_prompt
-
   # two VeLO probes after step 1: 100 steps in 12 s and 200 steps in 23 s
   write_trial(tmp_path / 'p1', 'ogbg', 1, [(1, 4.0), (101, 16.0)])
   write_trial(tmp_path / 'p2', 'ogbg', 1, [(1, 3.0), (201, 26.0)])
@@ -238,8 +236,6 @@ def test_transfer_refuses_a_zero_budget_or_an_implausible_factor_before_writing(
 
 
 def test_step_prompt_refuses_a_zero_prompt_before_writing(tmp_path, capsys):
-  from hardware_transfer import step_prompt
-
   budgets = tmp_path / 'b.json'
   budgets.write_text(json.dumps({'ogbg': {'max_allowed_runtime_sec': 1}}))
   probes = tmp_path / 'p.json'
