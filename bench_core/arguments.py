@@ -130,6 +130,18 @@ TIME_LIMIT_SEC = Plausible('a time limit in seconds', 0, 10**9, 0, 10**9)
 #: or a probe error, not a run).
 STEPS = Plausible('a number of steps', 1, 10**9, 1, 10**7)
 
+#: Hardware factors outside [1/1000, 1000] are refused wherever they are read or written: no
+#: two accelerators differ that much per step; such a factor is a wrong measurement (a unit
+#: mistake, a probe of another workload, a corrupted number).
+PLAUSIBLE_FACTOR = (1e-3, 1e3)
+
+
+def implausible_factor(factor: float) -> bool:
+  """True when ``factor`` is not a finite number within :data:`PLAUSIBLE_FACTOR`."""
+  low, high = PLAUSIBLE_FACTOR
+  return not (math.isfinite(factor) and low <= factor <= high)
+
+
 #: Hyperparameters of a search space by name suffix (the longest matching suffix wins).
 #: Learning rates: AlgoPerf's baselines tune within 1e-5..1e-1; above 10 is warned (a
 #: divergence test, say), above 1e3 refused.

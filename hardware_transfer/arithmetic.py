@@ -28,16 +28,6 @@ from typing import Sequence
 
 #: velo_short is prompted with this fraction of velo's prompt.
 SHORT_PROMPT_FRACTION = Fraction(3, 4)
-#: Hardware factors outside [1/1000, 1000] are refused wherever they are read or written: no
-#: two accelerators differ that much per step; such a factor is a wrong measurement (a unit
-#: mistake, a probe of another workload, a corrupted number).
-PLAUSIBLE_FACTOR = (1e-3, 1e3)
-
-
-def implausible_factor(factor: float) -> bool:
-  """True when ``factor`` is not a finite number within :data:`PLAUSIBLE_FACTOR`."""
-  low, high = PLAUSIBLE_FACTOR
-  return not (math.isfinite(factor) and low <= factor <= high)
 
 
 @dataclasses.dataclass(frozen=True)

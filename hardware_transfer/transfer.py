@@ -16,7 +16,7 @@ Per measured workload (formulas in ``hardware_transfer.arithmetic``):
 keeps the budgets of workloads already in ``--out`` that were not measured now.
 
 Results that cannot be a budget are refused before anything is written, naming the workload:
-a factor outside ``arithmetic.PLAUSIBLE_FACTOR`` (1/1000 to 1000) or a budget below 1 s.
+a factor outside ``arguments.PLAUSIBLE_FACTOR`` (1/1000 to 1000) or a budget below 1 s.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def check_result(workload: str, local, reference, measured_source: str) -> None:
   factor = arithmetic.transfer_factor(local, reference)
   budget = arithmetic.transferred_max_runtime(local, reference)
   measured = f'{local.steps} steps in {local.runtime_sec:g} s'
-  if arithmetic.implausible_factor(factor):
-    low, high = arithmetic.PLAUSIBLE_FACTOR
+  if arguments.implausible_factor(factor):
+    low, high = arguments.PLAUSIBLE_FACTOR
     raise BenchError(
       f'{measured_source}: workload {workload!r}: the measurement ({measured}) gives a '
       f'hardware factor of {factor:.3g}, outside the plausible range [{low:g}, {high:g}]: '

@@ -16,7 +16,7 @@ shape, per workload::
 ``factor = local_time_per_step / reference_time_per_step`` and every evaluation time of the
 reference on that workload is multiplied by it (other fields are ignored; a variant without
 an entry of its own takes its base workload's). A factor outside
-``hardware_transfer.arithmetic.PLAUSIBLE_FACTOR`` (1/1000 to 1000) is refused, naming the
+``bench_core.arguments.PLAUSIBLE_FACTOR`` (1/1000 to 1000) is refused, naming the
 file and the workload, before any log is read. Without a
 hardware file, the time condition refuses references unless ``--allow_mixed_hardware`` is
 given (their times are then used as measured). Under the step condition nothing is rescaled:
@@ -30,9 +30,8 @@ import os
 
 import pandas as pd
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, layout
 from bench_core.errors import BenchError
-from hardware_transfer import arithmetic
 from scoring_ext import logs
 from scoring_ext.logs import Experiment, Issue
 
@@ -71,8 +70,8 @@ def read_hardware_file(path: str) -> dict[str, float]:
         )
       values.append(float(value))
     factors[workload] = values[0] / values[1]
-    if arithmetic.implausible_factor(factors[workload]):
-      low, high = arithmetic.PLAUSIBLE_FACTOR
+    if arguments.implausible_factor(factors[workload]):
+      low, high = arguments.PLAUSIBLE_FACTOR
       raise BenchError(
         f'{path}: workload {workload!r}: local_time_per_step / reference_time_per_step = '
         f'{values[0]:g} / {values[1]:g} = {factors[workload]:.3g}, outside the plausible '
