@@ -258,9 +258,9 @@ def write_step(buffer, step):
   Writing into part of a buffer is done in place by the pass that computes the
   step; every tensor's unpacking then reads the result. Handed out directly, the
   step would instead be fused by XLA into each tensor's unpacking: the
-  per-parameter MLP compiled once per tensor. For the tiles, ``buffer`` is the one
-  that holds the packed gradients (read by that same pass), so the step costs no
-  memory of its own.
+  per-parameter MLP compiled once per tensor. Without scratch in the state, the tile
+  ``buffer`` is the one that holds the packed gradients (read by that same pass), so
+  the step costs no memory of its own.
   """
   return jax.lax.dynamic_update_slice(buffer, step, (0,) * step.ndim)
 
