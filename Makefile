@@ -37,7 +37,7 @@ ALGOPERF_VENV ?= .venv-algoperf
 # AlgoPerf alone, without this project: where the exported submissions are tested
 ALGOPERF_PLAIN_VENV ?= .venv-algoperf-plain
 
-.PHONY: install install-algoperf install-algoperf-plain test test-slow test-slurm test-official submit export sweep smoke demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
+.PHONY: install install-algoperf install-algoperf-plain test test-slow test-slurm test-official test-smoke submit export sweep smoke demo demo-readme demo-quick probe transfer step-prompt velo-weights report bench bench-readme lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,13 @@ test-official:
 	if [ -f "$(ALGOPERF_PLAIN_VENV)/.algoperf-installed" ]; then \
 	  export ALGOPERF_PLAIN_PYTHON=$(abspath $(ALGOPERF_PLAIN_VENV))/bin/python; fi; \
 	set -x; ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
-	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m algoperf -rs --durations=0
+	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'algoperf and not smoke' -rs \
+	  --durations=0
+
+## the smoke runs on AlgoPerf's six large real models (tests marked smoke; long on a CPU)
+test-smoke: install-algoperf
+	ALGOPERF_PYTHON=$(abspath $(ALGOPERF_VENV))/bin/python \
+	  $(ALGOPERF_VENV)/bin/python -m pytest -q -p no:cacheprovider -m smoke -rs --durations=0
 
 ## the SLURM array job on a throwaway one-node cluster (a few minutes; root, Debian's slurm-wlm
 ## and munge; skipped with the reason where they are missing)

@@ -94,7 +94,7 @@ def compiled_step_memory(workload, params, model_state, batch) -> None:
   hp = submission.hyperparameters(None)
   tx = optax.with_extra_args_support(submission.make_optimizer(hp, workload))
   state = jax.eval_shape(tx.init, params)
-  options = dict(submission.update_compiler_options())
+  options = dict(submission.update_compiler_options(hp))
   if options:
     raise SystemExit('--compiled_only: the update is a jit of its own here; not analysed')
   step = _common._make_train_step(workload, tx, hp, options)

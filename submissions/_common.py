@@ -354,7 +354,7 @@ class Submission:
   ``extra_args(workload, hp, global_step, train_state)``, if given, returns extra
   scalar keyword arguments for the transformation's ``update`` at each step
   (traced, so changing values do not recompile). ``optional_defaults`` are
-  hyperparameters a search space may omit. ``update_compiler_options()``, if given,
+  hyperparameters a search space may omit. ``update_compiler_options(hp)``, if given,
   returns XLA ``compiler_options`` for the optimizer update (see :func:`_make_train_step`;
   asked when the optimizer is built, so that the backend is known).
   """
@@ -366,7 +366,7 @@ class Submission:
     defaults: Mapping[str, Any],
     extra_args: Optional[ExtraArgsFn] = None,
     optional_defaults: Optional[Mapping[str, Any]] = None,
-    update_compiler_options: Optional[Callable[[], Mapping[str, Any]]] = None,
+    update_compiler_options: Optional[Callable[[Any], Mapping[str, Any]]] = None,
   ):
     self.name = name
     self.make_optimizer = make_optimizer
@@ -385,7 +385,7 @@ class Submission:
     hp = self.hyperparameters(hyperparameters)
     tx = optax.with_extra_args_support(self.make_optimizer(hp, workload))
     opt_state = fresh_state_init(tx)(model_params)
-    options = dict(self.update_compiler_options()) if self.update_compiler_options else {}
+    options = dict(self.update_compiler_options(hp)) if self.update_compiler_options else {}
     return opt_state, _make_train_step(workload, tx, hp, options)
 
   def update_params(

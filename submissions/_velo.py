@@ -28,6 +28,8 @@ import math
 import numbers
 import os
 
+import numpy as np
+
 import velo
 from submissions import _common
 from velo.accumulation import every_k_calls
@@ -67,10 +69,36 @@ def horizon(prompt_steps: int, max_training_steps: int) -> tuple[int, int]:
   return prompt_steps // every, every
 
 
-def make_velo(prompt_steps: int, max_training_steps: int = MAX_TRAINING_STEPS):
-  """VeLO for a run of ``prompt_steps`` steps, with the study's horizon limit (see above)."""
+def scratch_in_state(hp) -> bool:
+  """Hyperparameter ``scratch_in_state`` (optional, default False): VeLO's memory layout
+  (``velo.velo(..., scratch_in_state=)``). False: the state at the algorithm's floor, 4 values
+  per parameter. True: 7, with fewer temporaries per step: the same results, faster on a CPU
+  host, where fresh temporaries cost page faults (docs/velo_memory.md). The embedded CPU
+  workloads' search spaces set it."""
+  value = hp.scratch_in_state
+  if not isinstance(value, (bool, np.bool_)):
+    raise _common.HyperparameterError(
+      f'scratch_in_state must be true or false, got {value!r} ({type(value).__name__})'
+    )
+  return bool(value)
+
+
+def update_compiler_options(hp) -> dict:
+  """The XLA options of VeLO's update for its memory layout (:func:`velo.compiler_options`)."""
+  return velo.compiler_options(scratch_in_state(hp))
+
+
+#: Hyperparameters every VeLO submission takes besides its own, with their defaults.
+OPTIONAL_DEFAULTS = {'max_training_steps': MAX_TRAINING_STEPS, 'scratch_in_state': False}
+
+
+def make_velo(
+  prompt_steps: int, max_training_steps: int = MAX_TRAINING_STEPS, scratch_in_state: bool = False
+):
+  """VeLO for a run of ``prompt_steps`` steps, with the study's horizon limit (see above), in
+  the memory layout ``scratch_in_state`` (see :func:`scratch_in_state`)."""
   num_steps, every = horizon(prompt_steps, max_training_steps)
-  tx = velo.velo(load_theta(), num_steps)
+  tx = velo.velo(load_theta(), num_steps, scratch_in_state=scratch_in_state)
   return tx if every == 1 else every_k_calls(tx, every)
 
 
@@ -78,14 +106,16 @@ def prompted_submission(name: str, self_tuning_fraction: float) -> _common.Submi
   """``velo`` / ``velo_short``: VeLO prompted as in :func:`prompt`."""
 
   def make_optimizer(hp, workload):
-    return make_velo(prompt(hp, workload, self_tuning_fraction), hp.max_training_steps)
+    return make_velo(
+      prompt(hp, workload, self_tuning_fraction), hp.max_training_steps, scratch_in_state(hp)
+    )
 
   return _common.Submission(
     name,
     make_optimizer,
     defaults={'total_steps': None},
-    optional_defaults={'max_training_steps': MAX_TRAINING_STEPS},
-    update_compiler_options=velo.compiler_options,
+    optional_defaults=OPTIONAL_DEFAULTS,
+    update_compiler_options=update_compiler_options,
   )
 
 

@@ -9,6 +9,10 @@ Which pairs, at a batch of 2 on CPU (docs/workloads.md has the times measured on
   CPU, more than a CI runner has to spare);
 * every submission on ``ogbg`` and ``criteo1tb_test``.
 
+``make test-official`` (CI) runs the pairs on the two small models, ``ogbg`` (adam, velo) and
+``criteo1tb_test`` (every submission); the pairs on the six large models (minutes of
+compilation each on two CPU cores) are marked ``smoke`` and run by ``make test-smoke``.
+
 Each pair asserts what the smoke table reports: the parameters changed and stayed finite, and
 the optimizer state's size against the parameters' where the algorithm fixes it. Also here:
 the catalogue against AlgoPerf's own registry of workload names.
@@ -53,8 +57,13 @@ PAIRS = sorted(
   {(opt, w) for opt in ('adam', 'velo') for w in CI_WORKLOADS}
   | {(opt, w) for opt in SUBMISSIONS for w in ('ogbg', 'criteo1tb_test')}
 )
+#: The pairs ``make test-official`` runs (the rest: ``make test-smoke``).
+CI_PAIRS = {(opt, 'criteo1tb_test') for opt in SUBMISSIONS} | {('adam', 'ogbg'), ('velo', 'ogbg')}
 #: Optimizer-state bytes per parameter byte that the algorithm fixes (plus a step counter).
 STATE_PER_PARAM = {'adam': 2, 'nadam': 2, 'nadamw': 2, 'heavy_ball': 1, 'nesterov': 1}
+#: VeLO's state in its default layout: three momenta and a second moment per parameter, plus
+#: per-row, per-column and per-tensor statistics and tile padding (issue 19: at most 4.2).
+VELO_MAX_STATE_PER_PARAM = 4.2
 
 
 def test_the_catalogue_has_every_name_of_algoperfs_registry_with_its_base():
@@ -64,7 +73,9 @@ def test_the_catalogue_has_every_name_of_algoperfs_registry_with_its_base():
     assert catalogue.base_workload(name) == algoperf_workloads.get_base_workload_name(name)
 
 
-@pytest.mark.parametrize('opt,workload', PAIRS)
+@pytest.mark.parametrize(
+  'opt,workload', [p if p in CI_PAIRS else pytest.param(*p, marks=pytest.mark.smoke) for p in PAIRS]
+)
 def test_smoke_run_on_the_real_model(opt, workload, tmp_path):
   out = tmp_path / 'rows.json'
   command = [sys.executable, '-m', 'study.smoke', '--opt', opt, '--workload', workload]
@@ -87,4 +98,4 @@ def test_smoke_run_on_the_real_model(opt, workload, tmp_path):
   if opt in STATE_PER_PARAM:
     assert STATE_PER_PARAM[opt] <= ratio < STATE_PER_PARAM[opt] + 0.01
   else:
-    assert ratio > 1  # VeLO keeps momenta and second moments
+    assert 4 <= ratio <= VELO_MAX_STATE_PER_PARAM

@@ -243,3 +243,46 @@ def test_velo_update_in_its_own_jit_under_its_options_gives_the_one_jit_result(
   assert max(moved) > 1e-5  # the steps moved the parameters
   for one_jit, split in zip(*results):
     np.testing.assert_allclose(np.asarray(split), np.asarray(one_jit), rtol=0, atol=1e-8)
+
+
+@needs_theta
+@pytest.mark.parametrize('name', ['velo', 'velo_short', 'velo_time'])
+def test_scratch_in_state_hyperparameter_chooses_the_memory_layout(
+  monkeypatch, tiny_workload, name
+):
+  """``scratch_in_state`` reaches VeLO: false (the default) keeps the state at 4 values per
+  parameter, true adds the packed scratch buffers; anything but a boolean is refused."""
+  monkeypatch.setenv('VELO_CHECKPOINT', str(GOLDEN_THETA))
+  module = importlib.import_module(f'submissions.{name}.submission')
+  workload = get_workload(tiny_workload)
+  params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
+  space = {'total_steps': 50} if name != 'velo_time' else {}
+
+  def matrices(**extra):
+    opt_state, _ = module.init_optimizer_state(
+      workload, params, model_state, hp(**space, **extra), jax.random.PRNGKey(1)
+    )
+    (state,) = [
+      s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=_is_velo_state) if _is_velo_state(s)
+    ]
+    return state.matrices
+
+  assert matrices().p_tiles is None
+  assert matrices(scratch_in_state=False).p_tiles is None
+  assert matrices(scratch_in_state=True).p_tiles is not None
+  with pytest.raises(_common.HyperparameterError, match='scratch_in_state must be true or false'):
+    matrices(scratch_in_state='yes')
+
+
+def _is_velo_state(x):
+  return isinstance(x, velo.optimizer.VeloState)
+
+
+@pytest.mark.parametrize('workload', ['criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini'])
+def test_the_embedded_workloads_run_velo_with_its_scratch_in_state(workload):
+  """The embedded CPU workloads' VeLO search spaces choose the faster layout on a CPU host
+  (their time-control prompts were measured with it)."""
+  for condition in ('time', 'step'):
+    for name in ('velo', 'velo_short'):
+      space = json.loads(search_space_file(name, workload, condition).read_text())
+      assert space['scratch_in_state'] == {'feasible_points': [True]}, (name, condition)

@@ -8,13 +8,12 @@ time control; see ``submissions._velo``).
 (with the horizon limit of :mod:`submissions._velo`).
 """
 
-import velo
 from submissions import _common, _velo
 
 
 def make_optimizer(hp, workload):
   _velo.step_budget(hp)  # a bad value fails at init, not at the first step
-  return _velo.make_velo(workload.step_hint, hp.max_training_steps)
+  return _velo.make_velo(workload.step_hint, hp.max_training_steps, _velo.scratch_in_state(hp))
 
 
 def extra_args(workload, hp, global_step, train_state):
@@ -27,7 +26,7 @@ def extra_args(workload, hp, global_step, train_state):
     make_optimizer,
     defaults={},
     extra_args=extra_args,
-    optional_defaults={'step_budget': 0, 'max_training_steps': _velo.MAX_TRAINING_STEPS},
-    update_compiler_options=velo.compiler_options,
+    optional_defaults={'step_budget': 0, **_velo.OPTIONAL_DEFAULTS},
+    update_compiler_options=_velo.update_compiler_options,
   ).functions()
 )
