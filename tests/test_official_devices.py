@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 from test_official_runner import HAS_ALGOPERF, SUBMISSIONS, official_env, write_json
 
+import velo
 from bench_core import layout
 from conftest import FIXTURES
 from study import locate
@@ -130,7 +131,9 @@ def test_the_train_step_compiles_once_per_trial(device_runs, name, devices):
   assert rows['global_step'].tolist() == [1, STEPS]  # and the two evaluations
   counts = compilations(log)
   assert counts['_eval_model'] >= 1  # the log holds AlgoPerf's compilations too
-  step_jits = ONE_JIT_STEP if name in HAND_CRAFTED else SPLIT_STEP  # VeLO's options on CPU
+  # mnist's VeLO search spaces keep VeLO's default memory layout, whose compiler options are
+  # empty (velo.compiler_options): its update then compiles in the one jit, as Adam's does.
+  step_jits = ONE_JIT_STEP if name in HAND_CRAFTED or not velo.compiler_options() else SPLIT_STEP
   assert {jit: counts[jit] for jit in (INIT_JIT, *ONE_JIT_STEP, *SPLIT_STEP)} == {
     INIT_JIT: 1,
     **{jit: int(jit in step_jits) for jit in ONE_JIT_STEP + SPLIT_STEP},
