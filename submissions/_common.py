@@ -72,12 +72,32 @@ RUNNER_HYPERPARAMETERS = ('dropout_rate', 'label_smoothing')
 BATCH_SIZES_ENV = 'VELO_BENCH_BATCH_SIZES'
 
 
+def batch_size_overrides(environ: Mapping[str, str]) -> Dict[str, int]:
+  """The ``{workload: batch size}`` object of ``environ[BATCH_SIZES_ENV]`` ({} without it);
+  a :class:`BenchError` naming the variable for anything but such an object."""
+  text = environ.get(BATCH_SIZES_ENV) or '{}'
+  try:
+    overrides = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise BenchError(f'${BATCH_SIZES_ENV}: not JSON ({e}): {text!r}') from None
+  if not isinstance(overrides, dict) or not all(
+    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in overrides.values()
+  ):
+    raise BenchError(f'${BATCH_SIZES_ENV} must be a JSON object of positive integers, got {text!r}')
+  return overrides
+
+
+#: The machine's overrides, read once when the submission is imported: the AlgoPerf
+#: functions read nothing from the environment.
+BATCH_SIZE_OVERRIDES = batch_size_overrides(os.environ)
+
+
 def get_batch_size(workload_name: str) -> int:
   """The global batch size of ``workload_name``: the first entry found, over the names of
-  ``catalogue.lookup_names`` (the name, then a variant's base), in ``$VELO_BENCH_BATCH_SIZES``
-  and then in :data:`BATCH_SIZES`. ValueError for a name found in neither."""
-  overrides = json.loads(os.environ.get(BATCH_SIZES_ENV) or '{}')
-  for table in (overrides, BATCH_SIZES):
+  ``catalogue.lookup_names`` (the name, then a variant's base), in
+  :data:`BATCH_SIZE_OVERRIDES` and then in :data:`BATCH_SIZES`. ValueError for a name found
+  in neither."""
+  for table in (BATCH_SIZE_OVERRIDES, BATCH_SIZES):
     for name in catalogue.lookup_names(workload_name):
       if table.get(name):
         return int(table[name])

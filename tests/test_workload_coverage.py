@@ -51,7 +51,7 @@ def test_the_catalogue_names_eight_base_workloads_and_maps_every_variant_to_one(
 
 
 def test_get_batch_size_answers_every_official_name(monkeypatch):
-  monkeypatch.delenv(_common.BATCH_SIZES_ENV, raising=False)
+  monkeypatch.setattr(_common, 'BATCH_SIZE_OVERRIDES', {})
   for name in OFFICIAL_NAMES:
     expected = TARGET_SETTING_BATCH_SIZES.get(name) or TARGET_SETTING_BATCH_SIZES.get(
       catalogue.base_workload(name)
@@ -64,10 +64,16 @@ def test_get_batch_size_answers_every_official_name(monkeypatch):
 
 
 def test_a_batch_size_override_reaches_the_variants_of_its_workload(monkeypatch):
-  monkeypatch.setenv(_common.BATCH_SIZES_ENV, json.dumps({'wmt': 8, 'ogbg_gelu': 4}))
+  overrides = _common.batch_size_overrides(
+    {_common.BATCH_SIZES_ENV: json.dumps({'wmt': 8, 'ogbg_gelu': 4})}
+  )
+  monkeypatch.setattr(_common, 'BATCH_SIZE_OVERRIDES', overrides)
   assert _common.get_batch_size('wmt_post_ln') == 8
   assert _common.get_batch_size('ogbg_gelu') == 4
   assert _common.get_batch_size('ogbg') == 512
+  for bad in ('[8]', '{"wmt": 0}', '{"wmt": "8"}', 'eight'):
+    with pytest.raises(BenchError, match=_common.BATCH_SIZES_ENV):
+      _common.batch_size_overrides({_common.BATCH_SIZES_ENV: bad})
 
 
 def test_every_base_workload_has_budgets_prompts_and_placeholders_with_their_rule():
