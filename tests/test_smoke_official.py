@@ -25,6 +25,7 @@ import sys
 
 import pytest
 from conftest import GOLDEN_THETA, REPO
+from test_official_runner import SUBMISSIONS
 
 from bench_core import catalogue
 
@@ -42,16 +43,6 @@ pytestmark = [
   ),
 ]
 
-SUBMISSIONS = (
-  'adam',
-  'nadam',
-  'nadamw',
-  'heavy_ball',
-  'nesterov',
-  'velo',
-  'velo_short',
-  'velo_time',
-)
 CI_WORKLOADS = [w if w != 'criteo1tb' else 'criteo1tb_test' for w in catalogue.BASE_WORKLOADS]
 PAIRS = sorted(
   {(opt, w) for opt in ('adam', 'velo') for w in CI_WORKLOADS}
