@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
+from bench_core.catalogue import NO_TIME_LIMIT_SEC
 from bench_core.errors import BenchError
 
 
@@ -119,11 +120,11 @@ class Plausible(NamedTuple):
 #: A time budget in seconds. AlgoPerf's budgets are 2 to 20 hours (7703 s for criteo1tb, 63000 s
 #: for imagenet_resnet); a transfer to hardware 100x slower stays under 1e7 s. 1e9 s (31 years)
 #: is the "no time limit" of step control and the largest value a run accepts.
-TIME_BUDGET_SEC = Plausible('a time budget in seconds', 1, 10**9, 1, 10**7)
+TIME_BUDGET_SEC = Plausible('a time budget in seconds', 1, NO_TIME_LIMIT_SEC, 1, 10**7)
 
 #: The runners' ``--max_allowed_runtime_sec``: any positive time up to the "no limit" above
 #: (short smoke runs and tests use fractions of a second).
-TIME_LIMIT_SEC = Plausible('a time limit in seconds', 0, 10**9, 0, 10**9)
+TIME_LIMIT_SEC = Plausible('a time limit in seconds', 0, NO_TIME_LIMIT_SEC, 0, NO_TIME_LIMIT_SEC)
 
 #: A step count: a step budget or a VeLO ``total_steps`` prompt. AlgoPerf's step hints are at
 #: most about 1.3e5 steps; 1e7 is warned about, above 1e9 refused (a prompt of 1e12 is a unit
