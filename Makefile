@@ -134,16 +134,16 @@ smoke: $(STAMP)
 	  $(if $(BATCH),--batch_size $(BATCH)) $(if $(VELO_CHECKPOINT),--velo_checkpoint $(VELO_CHECKPOINT))
 
 ## the study on the four embedded workloads, 3 studies, both conditions, then the report
-## (time control JOBS trials at a time, default 1: it measures the machine, so trials should
-## not share it; step control, whose results do not depend on time, two at a time)
+## (one trial per core, at most 2, each on a core of its own: time-control trials measure the
+## machine, so they never share a core; JOBS=1 on a machine that also runs other work)
+DEMO_JOBS = $(if $(filter command line environment,$(origin JOBS)),--jobs $(call q,$(JOBS)))
 demo: $(STAMP)
-	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
-	  --jobs $(call q,$(JOBS))
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo $(DEMO_JOBS)
 
 ## make demo, then rewrite the results block of docs/demo_results.md from its report
 demo-readme: $(STAMP)
-	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo \
-	  --jobs $(call q,$(JOBS)) --page docs/demo_results.md
+	$(PY) -m study.demo --experiment_dir experiments/demo --report_dir reports/demo $(DEMO_JOBS) \
+	  --page docs/demo_results.md
 
 ## one workload, three algorithms, three studies (with two, the median of a hit and a miss is a
 ## miss), both conditions: 18 trials, about as many as the full demo's 120 / 6

@@ -4,11 +4,12 @@ Runs every available algorithm (the five hand-crafted ones; ``velo`` and
 ``velo_short`` too when a VeLO checkpoint is configured) on the embedded
 workloads, for several studies (seeds), under time and step control, then
 ``scoring_ext.report`` for each condition, and prints the headline tables.
-Time-control trials run ``--jobs`` at a time (default 1: a time-control result
-measures the machine, so concurrent trials would slow each other down and skew
-it); step-control trials, whose results do not depend on time, run
-``--step_jobs`` at a time (default 2, one per core of the reference machine).
-Resumable: rerunning skips finished trials.
+Trials run one per core (at most two, the reference machine's cores), each
+confined to a core of its own (``study.cores``): a time-control result measures
+the machine, so two time-control trials never share a core, and nothing else of
+the demo runs while they do. ``--jobs`` (time control) and ``--step_jobs`` (step
+control, whose results do not depend on time) change that; on a machine that
+also runs other work, ``--jobs 1``. Resumable: rerunning skips finished trials.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import velo
 from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
-from study import sweep
+from study import cores, sweep
 
 HAND_CRAFTED = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
 VELO_VARIANTS = ('velo', 'velo_short')
@@ -130,11 +131,19 @@ def main(argv=None) -> int:
   parser.add_argument('--conditions', nargs='+', default=list(catalogue.CONDITIONS))
   parser.add_argument('--experiment_dir', default='experiments/demo')
   parser.add_argument('--report_dir', default='reports/demo')
+  default_jobs = cores.default_jobs(cores.usable_cores())
   parser.add_argument(
-    '--jobs', type=arguments.count(1), default=1, help='time-control trials run at once (>= 1)'
+    '--jobs',
+    type=arguments.count(1),
+    default=default_jobs,
+    help='time-control trials run at once, each on cores of its own (>= 1; default: one per '
+    f'core, at most 2: {default_jobs} here; 1 on a machine that also runs other work)',
   )
   parser.add_argument(
-    '--step_jobs', type=arguments.count(1), default=2, help='step-control trials run at once (>= 1)'
+    '--step_jobs',
+    type=arguments.count(1),
+    default=default_jobs,
+    help=f'step-control trials run at once (>= 1; default: as --jobs, {default_jobs} here)',
   )
   parser.add_argument(
     '--page',

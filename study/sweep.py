@@ -22,19 +22,21 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import queue
 import shlex
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from local_runner.search_space import load_search_space
 from study import budgets, locate, slurm
+from study import cores as study_cores
 from study.trial import TrialSpec
 
 
@@ -139,8 +141,9 @@ class Progress:
       )
 
 
-def run_trial(trial: TrialSpec, progress: Progress) -> bool:
-  """Run one trial in a subprocess, its output in ``<run dir>/../sweep.log``; True on success."""
+def run_trial(trial: TrialSpec, progress: Progress, cores: Optional[Set[int]] = None) -> bool:
+  """Run one trial in a subprocess, its output in ``<run dir>/../sweep.log``, confined to
+  ``cores`` when given (``study.cores``); True on success."""
   command = trial.command()
   log_path = trial.run_dir.parent / 'sweep.log'
   log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +152,12 @@ def run_trial(trial: TrialSpec, progress: Progress) -> bool:
   with open(log_path, 'a', encoding='utf-8') as log:
     log.write(f'$ {shlex.join(command)}\n')
     log.flush()
-    code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    if cores:
+      # Set right after the start, long before the interpreter imports JAX and sizes its
+      # thread pools; processes the trial starts inherit it.
+      study_cores.pin(process.pid, cores)
+    code = process.wait()
   ok = code == 0 and trial.is_complete()
   progress.finished(trial, progress.clock() - start, ok)
   if not ok:
@@ -158,15 +166,28 @@ def run_trial(trial: TrialSpec, progress: Progress) -> bool:
 
 
 def run_sweep(trials: List[TrialSpec], jobs: int = 1, out=print) -> List[TrialSpec]:
-  """Runs the trials not yet complete; returns those that failed."""
+  """Runs the trials not yet complete, ``jobs`` at a time, each job on cores of its own
+  (``study.cores``); returns those that failed."""
   todo = [t for t in trials if not t.is_complete()]
+  slots = study_cores.core_slots(jobs, study_cores.usable_cores())
   out(
     f'sweep: {len(trials)} trials, {len(trials) - len(todo)} already complete, '
-    f'{len(todo)} to run with {jobs} job(s)'
+    f'{len(todo)} to run with {jobs} job(s)' + (f', {study_cores.describe(slots)}' if slots else '')
   )
+  free = queue.SimpleQueue()
+  for slot in slots or [None] * jobs:
+    free.put(slot)
+
+  def run_on_a_free_slot(trial: TrialSpec) -> bool:
+    slot = free.get()
+    try:
+      return run_trial(trial, progress, slot)
+    finally:
+      free.put(slot)
+
   progress = Progress(len(trials), len(trials) - len(todo), jobs, out)
-  with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-    results = list(pool.map(lambda t: run_trial(t, progress), todo))
+  with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+    results = list(pool.map(run_on_a_free_slot, todo))
   return [t for t, ok in zip(todo, results) if not ok]
 
 

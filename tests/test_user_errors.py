@@ -20,7 +20,7 @@ from bench_core.errors import BenchError
 from hardware_transfer import step_prompt, transfer
 from local_runner import search_space
 from local_runner.runner import RunConfig, run
-from study import budgets, demo, launch, locate, probe, slurm, submit, sweep
+from study import budgets, cores, demo, launch, locate, probe, slurm, submit, sweep
 from study.trial import TrialSpec
 from velo import download
 from velo.theta_spec import EXPECTED_THETA_SHAPES
@@ -567,7 +567,7 @@ def test_make_step_prompt_writes_under_out_unless_told(tmp_path):
   assert time_command[time_command.index('--out_dir') + 1] == 'tuning_search_spaces'
 
 
-def test_demo_runs_time_control_one_trial_at_a_time(tmp_path, monkeypatch):
+def test_demo_runs_one_trial_per_core_at_most_two_unless_told(tmp_path, monkeypatch):
   seen = {}
 
   def fake_run_sweep(trials, jobs=1, out=print):
@@ -579,11 +579,14 @@ def test_demo_runs_time_control_one_trial_at_a_time(tmp_path, monkeypatch):
   argv = ['--workloads', 'ogbg_mini', '--studies', '1', '--algorithms', 'adam']
   argv += ['--experiment_dir', str(tmp_path / 'exp'), '--report_dir', str(tmp_path / 'r')]
   assert demo.main(argv) == 0
-  assert seen == {'time': 1, 'step': 2}
+  expected = min(2, len(cores.usable_cores()))
+  assert seen == {'time': expected, 'step': expected}
+  assert demo.main(argv + ['--jobs', '1']) == 0
+  assert seen == {'time': 1, 'step': expected}
   [command] = make_dry_run('demo')
-  assert command[command.index('--jobs') + 1] == '1' and '--step_jobs' not in command
-  [command] = make_dry_run('demo', 'JOBS=2')
-  assert command[command.index('--jobs') + 1] == '2'
+  assert '--jobs' not in command and '--step_jobs' not in command
+  [command] = make_dry_run('demo', 'JOBS=1')
+  assert command[command.index('--jobs') + 1] == '1'
 
 
 def test_the_study_reads_the_users_prompts_before_the_tracked_ones(tmp_path, monkeypatch):
