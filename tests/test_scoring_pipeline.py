@@ -13,6 +13,7 @@ from scoring_helpers import write_trial
 
 from bench_core.errors import BenchError
 from scoring_ext import scoring
+from scoring_ext.scoring import ScoringConfig
 
 STEPS = [0, 2, 4, 7, 9, 10]
 STUDIES = ['study_0', 'study_1', 'study_2']
@@ -88,7 +89,7 @@ def scores_of(result, split):
 
 
 def test_step_condition_targets(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step'))
   # point 0.75 x 10 = 7.5 steps -> the evaluation at step 7 (index 3)
   # criteo medians: adam 0.52, velo 0.45, velo_short 0.9 -> min 0.45 (velo)
   criteo = lookup(result.targets, workload='criteo1tb_mini', split='validation')
@@ -104,7 +105,7 @@ def test_step_condition_targets(two_workloads):
 
 
 def test_step_condition_times_to_target(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step'))
   # criteo <= 0.45: adam reaches at step 9 in all studies (0.45 ties the target);
   # velo at steps 7, 9, 7 -> median 7; velo_short never.
   # fastmri >= 0.7: adam step 7; velo step 9; velo_short step 9 (0.7 ties).
@@ -127,7 +128,7 @@ def test_step_condition_times_to_target(two_workloads):
 
 
 def test_step_condition_scores(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step'))
   # ratios: adam (9/7, 1), velo (1, 9/7), velo_short (inf, 9/7); 9/7 is first
   # on the grid 1 + 3k/99 at k = 10:
   # rho 0.5 -> 1: (9 * 0.5 + 0.75 + 89) / 99; rho 0 -> 0.5: (0.25 + 89 * 0.5) / 99
@@ -139,7 +140,7 @@ def test_step_condition_scores(two_workloads):
 
 
 def test_time_condition_differs(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'time')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('time'))
   # point 75 s: adam/velo_short at step 7 (70 s), velo at step 4 (48 s).
   # criteo medians: adam 0.52, velo 0.5, velo_short 0.9 -> target 0.5
   assert lookup(
@@ -167,7 +168,7 @@ def test_time_condition_differs(two_workloads):
 
 
 def test_quality_at_budget(two_workloads):
-  step = scoring.score_experiment(two_workloads, 'step').quality
+  step = scoring.score_experiment(two_workloads, ScoringConfig('step')).quality
   adam = lookup(step, algorithm='adam', workload='criteo1tb_mini', quantity='validation/loss')
   assert adam['mean'] == pytest.approx(0.42) and adam['std'] == pytest.approx(0.02)
   assert adam['n_studies'] == 3 and adam['n_diverged'] == 0
@@ -179,27 +180,29 @@ def test_quality_at_budget(two_workloads):
     'validation/loss',
   }
   # time: velo's last evaluation within 100 s is step 7 (84 s): 0.45, 0.48, 0.40
-  time = scoring.score_experiment(two_workloads, 'time').quality
+  time = scoring.score_experiment(two_workloads, ScoringConfig('time')).quality
   velo = lookup(time, algorithm='velo', workload='criteo1tb_mini', quantity='validation/loss')
   assert velo['mean'] == pytest.approx(1.33 / 3)
   assert velo['std'] == pytest.approx(0.0404145, abs=1e-6)
 
 
 def test_prompt_sensitivity(two_workloads):
-  table = scoring.score_experiment(two_workloads, 'step').prompt
+  table = scoring.score_experiment(two_workloads, ScoringConfig('step')).prompt
   row = lookup(table, workload='criteo1tb_mini', split='validation')
   assert row['velo'] == 7 and row['velo_short'] == np.inf
   assert lookup(table, workload='fastmri_mini', split='train')['velo_short'] == 9
 
 
 def test_no_prompt_table_without_velo_short(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step', algorithms=['adam', 'velo'])
+  result = scoring.score_experiment(
+    two_workloads, ScoringConfig('step', algorithms=['adam', 'velo'])
+  )
   assert result.prompt is None
   assert set(result.scores['algorithm']) == {'adam', 'velo'}
 
 
 def test_algoperf_targets_with_a_workload_nobody_solves(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step', target_source='algoperf')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step', target_source='algoperf'))
   assert set(result.targets['split']) == {'validation'}
   # criteo target 0.01: nobody; fastmri 0.7: adam 7, velo 9, velo_short 9
   medians = medians_of(result, 'validation')
@@ -215,9 +218,9 @@ def test_paper_targets_on_stand_ins_only_when_asked(two_workloads):
     BenchError,
     match="'criteo1tb_mini' is an embedded stand-in for 'criteo1tb'.*--paper_targets_on_stand_ins",
   ):
-    scoring.score_experiment(two_workloads, 'step', target_source='paper')
+    scoring.score_experiment(two_workloads, ScoringConfig('step', target_source='paper'))
   result = scoring.score_experiment(
-    two_workloads, 'step', target_source='paper', paper_stand_ins=True
+    two_workloads, ScoringConfig('step', target_source='paper', paper_stand_ins=True)
   )
   assert set(result.targets['source']) == {'paper (criteo1tb)', 'paper (fastmri)'}
   assert lookup(
@@ -230,7 +233,9 @@ def test_paper_targets_on_stand_ins_only_when_asked(two_workloads):
 
 def test_budget_override(two_workloads):
   # step budget 5: the point is 3.75 -> step 2; criteo medians adam 0.8, velo 0.7
-  result = scoring.score_experiment(two_workloads, 'step', budgets_override={'criteo1tb_mini': 5})
+  result = scoring.score_experiment(
+    two_workloads, ScoringConfig('step', budgets_override={'criteo1tb_mini': 5})
+  )
   assert lookup(
     result.targets, workload='criteo1tb_mini', split='validation'
   ).target == pytest.approx(0.7)
@@ -279,7 +284,7 @@ def tuned_and_diverged(tmp_path_factory):
 
 
 def test_several_trials_per_study_and_divergence(tuned_and_diverged):
-  result = scoring.score_experiment(tuned_and_diverged, 'step')
+  result = scoring.score_experiment(tuned_and_diverged, ScoringConfig('step'))
   # target from nesterov's trial_2 (best final 0.6): 0.3 at step 7; heavy_ball
   # diverged before the point and counts as worst.
   target = lookup(result.targets, workload='ogbg_mini', split='validation')
@@ -309,8 +314,8 @@ def test_several_trials_per_study_and_divergence(tuned_and_diverged):
 
 
 def test_bootstrap_is_reproducible_and_brackets(two_workloads):
-  a = scoring.score_experiment(two_workloads, 'step', n_bootstrap=200, seed=3)
-  b = scoring.score_experiment(two_workloads, 'step', n_bootstrap=200, seed=3)
+  a = scoring.score_experiment(two_workloads, ScoringConfig('step', n_bootstrap=200, seed=3))
+  b = scoring.score_experiment(two_workloads, ScoringConfig('step', n_bootstrap=200, seed=3))
   pd.testing.assert_frame_equal(a.scores, b.scores)
   assert (a.scores['ci_low'] <= a.scores['ci_high']).all()
   assert ((a.scores['ci_low'] >= 0) & (a.scores['ci_high'] <= 1)).all()

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scoring_ext.logs import DAMAGE_STATUSES, MISS_STATUS, SCORED_STATUSES, Issue
-from scoring_ext.tables import to_markdown
+from scoring_ext.findings import DAMAGE_STATUSES, MISS_STATUS, SCORED_STATUSES, Issue
+from scoring_ext.render.tables import to_markdown
 
 
 #: Most findings printed on the console (the rest are in audit.md).
@@ -94,27 +94,6 @@ def missing_combinations(trials: pd.DataFrame) -> pd.DataFrame:
         if (algorithm, workload, study) not in have:
           rows.append({'algorithm': algorithm, 'workload': workload, 'study': study})
   return pd.DataFrame(rows, columns=['algorithm', 'workload', 'study'])
-
-
-def completion_issues(trials: pd.DataFrame, where: str = 'all trials') -> list[Issue]:
-  """Trials without trial_complete.json, noted only when other trials have one
-  (the local runner writes it; the official runner does not)."""
-  if not trials['complete'].any():
-    return [
-      Issue(
-        'note',
-        where,
-        'no trial_complete.json anywhere (expected for logs '
-        'of the official runner); completion not checked',
-      )
-    ]
-  lacking = trials[
-    ~trials['complete'] & ~trials['diverged'] & trials['status'].isin(SCORED_STATUSES)
-  ]
-  return [
-    Issue('warning', row.path, 'no trial_complete.json: the run may not have finished')
-    for row in lacking.itertuples()
-  ]
 
 
 def _section(title: str, frame: pd.DataFrame | None, columns=None) -> list[str]:

@@ -32,8 +32,9 @@ import pandas as pd
 
 from bench_core import arguments, catalogue, layout
 from bench_core.errors import BenchError
-from scoring_ext import logs
-from scoring_ext.logs import Experiment, Issue
+from scoring_ext.findings import Issue
+from scoring_ext.read import logs
+from scoring_ext.read.logs import Experiment
 
 REFERENCE_COLUMNS = ['reference', 'algorithm', 'workload', 'trials', 'factor', 'times']
 

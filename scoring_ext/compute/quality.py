@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from scoring_ext import metrics
-from scoring_ext.logs import MISS_STATUS
-from scoring_ext.snapshots import values_at_fraction
+from scoring_ext.findings import MISS_STATUS
+from scoring_ext.compute.snapshots import values_at_fraction
 
 QUALITY_COLUMNS = [
   'algorithm',

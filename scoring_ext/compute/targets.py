@@ -21,9 +21,10 @@ import pandas as pd
 
 from bench_core import catalogue
 from bench_core.errors import BenchError
-from scoring_ext import metrics, presets
-from scoring_ext.logs import SCORED_STATUSES, Issue
-from scoring_ext.snapshots import best_trial_per_study, values_at_fraction, with_divergence
+from scoring_ext import metrics
+from scoring_ext.findings import SCORED_STATUSES, Issue
+from scoring_ext.compute import presets
+from scoring_ext.compute.snapshots import best_trial_per_study, values_at_fraction, with_divergence
 
 TARGET_COLUMNS = [
   'workload',
@@ -35,6 +36,7 @@ TARGET_COLUMNS = [
   'best_algorithm',
   'source',
 ]
+TARGET_MEDIAN_COLUMNS = ['workload', 'split', 'algorithm', 'median_at_point']
 
 
 def usable_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -153,7 +155,7 @@ def derive_targets(
       rows.append(_target_row(workload, split, metric, target, best, 'derived'))
   return (
     pd.DataFrame(rows, columns=TARGET_COLUMNS),
-    pd.DataFrame(medians, columns=['workload', 'split', 'algorithm', 'median_at_point']),
+    pd.DataFrame(medians, columns=TARGET_MEDIAN_COLUMNS),
     issues,
   )
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from bench_core import catalogue
-from scoring_ext.logs import SCORED_STATUSES
+from scoring_ext.findings import SCORED_STATUSES
 
 TRIAL_RULES = ('earliest', 'algoperf')
 PAST_BUDGET = ('drop', 'keep')

@@ -58,7 +58,9 @@ import pandas as pd
 from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from bench_core import eval_csv
-from scoring_ext import metrics, textlogs
+from scoring_ext import metrics
+from scoring_ext.findings import MISS_STATUS, SCORED_STATUSES, Issue
+from scoring_ext.read import textlogs
 
 TRIAL_KEYS = ['algorithm', 'study', 'workload', 'framework', 'trial']
 EVAL_FILE = layout.EVAL_MEASUREMENTS
@@ -68,29 +70,6 @@ FLAGS_FILE = layout.FLAGS
 ENDED_BEFORE_FIRST_EVALUATION = (
   'ended before its first evaluation - e.g. compilation used the whole budget'
 )
-
-#: The status of a trial that ran and logged no evaluation: a miss.
-MISS_STATUS = 'no_evals'
-#: Statuses of the trials that are scored (with evaluations, or as a miss).
-SCORED_STATUSES = ('ok', MISS_STATUS)
-#: Statuses of the trials left out as damaged.
-DAMAGE_STATUSES = (
-  'bad_clock',
-  'contradicts_record',
-  'bad_csv',
-  'bad_columns',
-  'no_metric',
-  'empty',
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Issue:
-  """One finding of the audit: level is 'error', 'warning' or 'note'."""
-
-  level: str
-  where: str
-  message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -522,6 +501,27 @@ def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
   for key in TRIAL_KEYS:
     evals.insert(1 + TRIAL_KEYS.index(key), key, keys[key].to_numpy()[evals['trial_id']])
   return Experiment(trials=trials, evals=evals, issues=tuple(issues))
+
+
+def completion_issues(trials: pd.DataFrame, where: str = 'all trials') -> list[Issue]:
+  """Trials without trial_complete.json, noted only when other trials have one
+  (the local runner writes it; the official runner does not)."""
+  if not trials['complete'].any():
+    return [
+      Issue(
+        'note',
+        where,
+        'no trial_complete.json anywhere (expected for logs '
+        'of the official runner); completion not checked',
+      )
+    ]
+  lacking = trials[
+    ~trials['complete'] & ~trials['diverged'] & trials['status'].isin(SCORED_STATUSES)
+  ]
+  return [
+    Issue('warning', row.path, 'no trial_complete.json: the run may not have finished')
+    for row in lacking.itertuples()
+  ]
 
 
 def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Experiment:

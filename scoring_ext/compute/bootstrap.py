@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring_ext import profiles
+from scoring_ext.compute import profiles
 
 #: Most bootstrap replicates accepted (percentile intervals settle long before).
 MAX_REPLICATES = 100_000
