@@ -4,7 +4,7 @@ report-rendering times, then two readers timed side by side on the same files:
 
 - eval_measurements.csv read with the damage check (bench_core.eval_csv) against
   pandas.read_csv alone (the baseline: what the loader did before the check);
-- the same evaluations read from AlgoPerf-style text logs (scoring_ext.textlogs) against
+- the same evaluations read from AlgoPerf-style text logs (scoring_ext.read.textlogs) against
   reading them from the CSVs (with the check);
 - a log's Metrics lines parsed by textlogs.parse_literal (an exact JSON rewrite) against
   ast.literal_eval (the baseline).

@@ -1,5 +1,5 @@
 """Ratios, profiles and score B: hand-computed values, AlgoPerf's formula,
-hypothesis properties, the `python -m scoring_ext.profile` command, and the profile plot."""
+hypothesis properties, the `python -m scoring_ext.score_times` command, and the profile plot."""
 
 import contextlib
 import io

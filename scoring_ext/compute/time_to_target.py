@@ -6,7 +6,7 @@ maximised metrics); ``inf`` if there is none. NaN metrics reach nothing. ``hit_i
 that evaluation's index in the trial (0, 1, ... in step order; -1 for none). A trial that ran
 and logged no evaluation (status ``no_evals``) reached nothing: ``inf``, like any miss, so it
 counts in its study, in the median's n and in the scores. Damaged trials are left out
-(:mod:`scoring_ext.logs`).
+(:mod:`scoring_ext.read.logs`).
 
 Evaluations past the budget (``past_budget``):
 

@@ -5,7 +5,7 @@ Layout: ``<dir>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/`` with
 
 * ``trial_<k>/eval_measurements.csv`` (one row per evaluation; what both runners write), or
 * the official runner's text log ``<workload>_<framework>/*.log`` (one file for every trial
-  of the run: :mod:`scoring_ext.textlogs`), as in AlgoPerf's published baseline logs.
+  of the run: :mod:`scoring_ext.read.textlogs`), as in AlgoPerf's published baseline logs.
 
 A trial with a usable CSV uses the CSV; one without uses its tuning run of the text log; the
 ``source`` column says which. The local runner also writes ``diverged.json`` and

@@ -29,10 +29,14 @@ class Section:
   frame: pd.DataFrame
   note: str = ''
 
+  def body(self) -> str:
+    """The note, then the table, as Markdown (no heading, no trailing newline)."""
+    note = self.note + '\n\n' if self.note else ''
+    return note + tables.to_markdown(self.frame).rstrip('\n')
+
   def markdown(self, heading: str = '##') -> str:
     """The section as Markdown, under a heading of the given level."""
-    note = self.note + '\n\n' if self.note else ''
-    return f'{heading} {self.title}\n\n{note}{tables.to_markdown(self.frame)}'
+    return f'{heading} {self.title}\n\n{self.body()}\n'
 
 
 def clock_unit(result: ScoringResult) -> str:
