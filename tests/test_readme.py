@@ -494,7 +494,7 @@ def test_make_demo_readme_rewrites_the_results_page(tmp_path):
   )
   # the tables come from the results, as the report shows them; the other sections do not
   scores = tables.to_markdown(display.scores_wide(results['time'])).rstrip()
-  assert f'#### time control: Scores B\n\nmax_tau = 4; 1 = fastest' in text
+  assert '#### time control: Scores B\n\nmax_tau = 4; 1 = fastest' in text
   assert scores in text and '| algorithm | B (train) | B (validation) |' in scores
   assert '#### step control: Quality at the end of the budget' in text
   assert 'Targets' not in text and 'Median time to' not in text

@@ -74,13 +74,17 @@ ENDED_BEFORE_FIRST_EVALUATION = (
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
+  """A loaded tree: ``trials`` and ``evals`` as :func:`load_trials` documents them, and the
+  findings of the loading."""
+
   trials: pd.DataFrame
   evals: pd.DataFrame
   issues: tuple[Issue, ...]
 
 
 def discover_trial_dirs(experiment_dir: str) -> pd.DataFrame:
-  """One row per ``trial_<k>`` directory: the keys and its ``path``.
+  """One row per ``trial_<k>`` directory: the keys :data:`TRIAL_KEYS` (str: algorithm,
+  study, workload, framework, trial) and its ``path`` (str).
 
   Raises BenchError if the directory is missing or holds no trial directory.
   """
@@ -429,6 +433,34 @@ def _apply_divergence(frame: pd.DataFrame, info: dict, where: str, issues: list[
 
 def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
   """Load the trials listed in `found` (rows of :func:`discover_trial_dirs`).
+
+  ``trials``: one row per trial directory, in the order of `found`:
+
+  - ``trial_id`` (int): 0, 1, ... (the key of ``evals``; references continue the count);
+  - ``algorithm``, ``study``, ``workload``, ``framework``, ``trial`` (str: the folder
+    names), ``path`` (str: the trial folder), ``trial_number`` (int: k of ``trial_<k>``);
+  - from ``meta_data_0.json`` / ``flags_0.json`` (NaN or '' when absent): ``has_meta``
+    (bool), ``max_allowed_runtime_sec``, ``step_hint``, ``max_global_steps`` (float),
+    ``target_metric`` (str; the catalogue's default for the workload family when not
+    logged), ``validation_target_value``, ``test_target_value`` (float), ``rng_seed``,
+    ``eval_period_sec`` (float: workload.eval_period_time_sec);
+  - ``diverged`` (bool: diverged.json, or a non-finite loss), ``diverged_step`` (float),
+    ``diverged_reason`` (str);
+  - from ``trial_complete.json``: ``complete`` (bool), ``ran_out_of_time`` (bool or None
+    when not recorded), ``stop_reason`` (str), ``recorded_evals`` (int or None);
+  - ``condition`` (str: 'time', 'step' or '' when not known), ``condition_source`` (str:
+    'recorded', 'inferred' or '');
+  - ``source`` (str: 'csv', 'log', or '' without evaluations), ``evaluations_file`` (str),
+    ``n_evals`` (int), ``damaged_rows`` (int: rows dropped), ``damage`` (str: what is wrong
+    with a trial that is still scored, '' for none);
+  - ``status`` (str: 'ok', :data:`MISS_STATUS` or one of the damage statuses of
+    :mod:`scoring_ext.findings`), ``status_detail`` (str: the audit's sentence).
+
+  ``evals``: one row per evaluation of a trial with status 'ok', sorted by ``global_step``
+  within a trial: ``trial_id`` (int), the five keys (str), ``eval_index`` (int: 0, 1, ...),
+  ``global_step`` (float), ``time`` (float: accumulated_submission_time, seconds), then every
+  ``train/<metric>`` and ``validation/<metric>`` column of the logs (float; NaN from a
+  diverged trial's first non-finite loss on, and where a trial did not log the column).
 
   Raises BenchError when no trial has usable evaluations.
   """

@@ -24,8 +24,9 @@ MAX_CONSOLE_FINDINGS = 40
 
 
 def coverage_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """algorithm x workload: 'studies/trials' scored (of found, when different; ', m without
-  evaluations' when some scored trials are misses without any evaluation)."""
+  """One row per algorithm: ``algorithm``, then one str column per workload:
+  'studies/trials' scored (of found, when different; ', m without evaluations' when some
+  scored trials are misses without any evaluation; 'missing' for none)."""
 
   def cell(group: pd.DataFrame) -> str:
     ok = group[group['status'].isin(SCORED_STATUSES)]
@@ -41,7 +42,8 @@ def coverage_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def trials_per_study_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """algorithm x workload: scored trials of each study, in study order ('5/5/4')."""
+  """One row per algorithm: ``algorithm``, then one str column per workload: the scored
+  trials of each study, in study order ('5/5/4'; '-' for none)."""
 
   def cell(group: pd.DataFrame) -> str:
     ok = group['status'].isin(SCORED_STATUSES)
@@ -52,7 +54,8 @@ def trials_per_study_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def sources_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """Trials per (algorithm, workload) by where their evaluations came from."""
+  """One row per (algorithm, workload): those keys, then ``eval_measurements.csv``,
+  ``text log``, ``none`` (int: trials whose evaluations came from there)."""
   frame = trials.assign(
     source=trials['source'].replace({'csv': 'eval_measurements.csv', 'log': 'text log', '': 'none'})
   )
@@ -79,8 +82,8 @@ def _grid(trials: pd.DataFrame, cell, missing: str) -> pd.DataFrame:
 
 
 def missing_combinations(trials: pd.DataFrame) -> pd.DataFrame:
-  """(algorithm, workload, study) of the full grid with no scored trial (a study whose trials
-  logged no evaluation is scored, as a miss).
+  """One row (``algorithm``, ``workload``, ``study``, str) per combination of the full grid
+  with no scored trial (a study whose trials logged no evaluation is scored, as a miss).
 
   The grid is every algorithm x every workload x every study name found
   for that algorithm.
