@@ -6,6 +6,8 @@ fastmri_mini (ssim, maximised). adam and velo_short log time = 10 x step,
 velo logs time = 12 x step (slower per step).
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,8 @@ from scoring_helpers import write_trial
 
 from bench_core.errors import BenchError
 from scoring_ext import scoring
+from scoring_ext.compute import quality, targets, time_to_target
+from scoring_ext.read import logs
 from scoring_ext.scoring import ScoringConfig
 
 STEPS = [0, 2, 4, 7, 9, 10]
@@ -320,3 +324,56 @@ def test_bootstrap_is_reproducible_and_brackets(two_workloads):
   assert (a.scores['ci_low'] <= a.scores['ci_high']).all()
   assert ((a.scores['ci_low'] >= 0) & (a.scores['ci_high'] <= 1)).all()
   assert {'ci_low', 'ci_high'} <= set(a.quality.columns)
+
+
+def test_the_result_has_the_documented_columns_and_shapes(two_workloads):
+  """The contract of ScoringResult: each frame's columns as its builder documents them, and
+  each profile's arrays of shape (n_taus,) and (n_algorithms, n_taus)."""
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step', n_bootstrap=50))
+  assert list(result.targets.columns) == targets.TARGET_COLUMNS
+  assert list(result.target_medians.columns) == targets.TARGET_MEDIAN_COLUMNS
+  assert list(result.per_trial.columns) == time_to_target.TRIAL_COLUMNS
+  assert list(result.per_study_detail.columns) == time_to_target.STUDY_KEYS + [
+    'time_to_target',
+    'trial',
+    'n_trials',
+  ]
+  assert list(result.per_study.columns) == time_to_target.STUDY_KEYS + ['time_to_target']
+  assert list(result.medians.columns) == [
+    'algorithm',
+    'workload',
+    'split',
+    'time_to_target',
+    'n_studies',
+    'n_reached',
+  ]
+  assert list(result.scores.columns) == scoring.SCORE_COLUMNS + ['ci_low', 'ci_high']
+  assert list(result.quality.columns) == quality.QUALITY_COLUMNS + ['ci_low', 'ci_high']
+  assert list(result.prompt.columns) == ['workload', 'split', 'velo', 'velo_short']
+  assert set(logs.TRIAL_KEYS + ['trial_id', 'status', 'target_metric']) <= set(result.trials)
+  assert result.budgets.name == 'budget' and result.budgets.index.tolist() == list(result.workloads)
+  assert list(result.profiles) == ['train', 'validation']
+  for split, profile in result.profiles.items():
+    assert profile.split == split and profile.algorithms == result.algorithms
+    assert profile.taus.shape == (100,) and profile.taus[0] == 1 and profile.taus[-1] == 4
+    assert profile.rho.shape == (len(result.algorithms), 100)
+    assert ((profile.rho >= 0) & (profile.rho <= 1)).all()
+  assert result.condition == 'step' and result.rules.name == 'study'
+  assert (result.target_source, result.trial_rule, result.past_budget) == (
+    'derived',
+    'earliest',
+    'drop',
+  )
+
+
+def test_a_config_is_a_value_named_after_its_condition():
+  config = ScoringConfig('time', algorithms=['adam'], budgets_override={'ogbg_mini': 5})
+  assert config.algorithms == ('adam',) and config == ScoringConfig(
+    'time', algorithms=('adam',), budgets_override={'ogbg_mini': 5}
+  )
+  with pytest.raises(TypeError):
+    config.budgets_override['ogbg_mini'] = 6  # read-only
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    config.max_tau = 2.0
+  with pytest.raises(TypeError):
+    ScoringConfig('time', 'algoperf')  # every setting but the condition by name
