@@ -13,6 +13,8 @@ The console gets the same findings: every warning, then a one-line :func:`summar
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pandas as pd
 
 from scoring_ext.findings import DAMAGE_STATUSES, MISS_STATUS, SCORED_STATUSES, Issue
@@ -109,7 +111,7 @@ def render_audit(
   experiment_dir: str,
   condition: str,
   trials: pd.DataFrame,
-  issues: list[Issue],
+  issues: Sequence[Issue],
   budgets: pd.Series,
   clock_unit: str,
   rules: dict | None = None,
@@ -203,7 +205,7 @@ def summary(trials: pd.DataFrame, stopped_early: pd.DataFrame | None = None) -> 
 
 
 def console_lines(
-  trials: pd.DataFrame, issues: list[Issue], stopped_early: pd.DataFrame | None = None
+  trials: pd.DataFrame, issues: Sequence[Issue], stopped_early: pd.DataFrame | None = None
 ) -> list[str]:
   """What the report prints after writing: each warning (at most MAX_CONSOLE_FINDINGS), then
   the :func:`summary`."""
