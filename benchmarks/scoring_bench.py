@@ -4,7 +4,7 @@ report-rendering times, then two readers timed side by side on the same files:
 
 - eval_measurements.csv read with the damage check (bench_core.eval_csv) against
   pandas.read_csv alone (the baseline: what the loader did before the check);
-- the same evaluations read from AlgoPerf-style text logs (scoring_ext.textlogs) against
+- the same evaluations read from AlgoPerf-style text logs (scoring_ext.read.textlogs) against
   reading them from the CSVs (with the check);
 - a log's Metrics lines parsed by textlogs.parse_literal (an exact JSON rewrite) against
   ast.literal_eval (the baseline).
@@ -29,7 +29,10 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, 'tests')]
 from scoring_helpers import generate_tree  # noqa: E402
 
 from bench_core import eval_csv  # noqa: E402
-from scoring_ext import logs, report, scoring, textlogs  # noqa: E402
+from scoring_ext import scoring  # noqa: E402
+from scoring_ext.scoring import ScoringConfig  # noqa: E402
+from scoring_ext.read import logs, textlogs  # noqa: E402
+from scoring_ext.render import outputs  # noqa: E402
 
 
 def interleaved_medians(fns, repeats):
@@ -74,9 +77,9 @@ def main() -> None:
     generated = time.perf_counter()
     experiment = logs.load_experiment(tree)
     loaded = time.perf_counter()
-    result = scoring.score_experiment(tree, 'time')
+    result = scoring.score_experiment(tree, ScoringConfig('time'))
     scored = time.perf_counter()
-    report.render_outputs(result)
+    outputs.render_outputs(result)
     rendered = time.perf_counter()
 
     csvs = sorted(glob.glob(os.path.join(tree, '*', '*', '*', 'trial_1', 'eval_measurements.csv')))

@@ -29,7 +29,7 @@ import pandas as pd
 
 from bench_core import layout
 from bench_core.errors import BenchError
-from scoring_ext.logs import SCORED_STATUSES, Issue
+from scoring_ext.findings import SCORED_STATUSES, Issue
 
 CONDITIONS = ('time', 'step')
 

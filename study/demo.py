@@ -2,8 +2,9 @@
 
 Runs every available algorithm (the five hand-crafted ones; ``velo`` and
 ``velo_short`` too when a VeLO checkpoint is configured) on the embedded
-workloads, for several studies (seeds), under time and step control, then
-``scoring_ext.report`` for each condition, and prints the headline tables.
+workloads, for several studies (seeds), under time and step control, then scores
+each condition (``scoring_ext.scoring``, the settings of ``python -m scoring_ext.report``'s
+defaults), writes its report, and prints the headline tables from the scores.
 Trials run one per core (at most two, the reference machine's cores), each
 confined to a core of its own (``study.cores``): a time-control result measures
 the machine, so two time-control trials never share a core, and nothing else of
@@ -15,8 +16,6 @@ also runs other work, ``--jobs 1``. Resumable: rerunning skips finished trials.
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,8 @@ import velo
 from bench_core import arguments, catalogue, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
+from scoring_ext.render import audit, outputs
+from scoring_ext.scoring import ScoringConfig, ScoringResult, score_experiment
 from study import cores, sweep
 
 HAND_CRAFTED = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
@@ -42,34 +43,29 @@ def available_algorithms(out=print) -> list:
   return list(HAND_CRAFTED) + list(VELO_VARIANTS)
 
 
-def headline(report_dir: Path) -> str:
-  """The scores table (``## Scores B`` section) of a report, then its audit summary line
-  (trials missing, stopped early, damaged), or a note that it is missing."""
-  report = report_dir / 'report.md'
-  if not report.is_file():
-    return f'(no {report})'
-  text = report.read_text(encoding='utf-8')
-  sections = report_sections(text, ('Scores B',))
-  table = sections[0][1] if sections else f'(no scores table in {report})'
-  audit_lines = [line[2:] for line in text.splitlines() if line.startswith('- audit: ')]
-  return table + ''.join(f'\n\n{line}' for line in audit_lines)
+def report(experiment_dir: Path, condition: str, out: Path) -> ScoringResult:
+  """Score one condition's tree with the report's default settings, write the report into
+  ``out`` and print what ``python -m scoring_ext.report`` prints."""
+  result = score_experiment(str(experiment_dir), ScoringConfig(condition))
+  files = outputs.write_report(result, str(out))
+  print(f'wrote {len(files)} files to {out}')
+  for line in audit.console_lines(result.trials, result.issues, result.stopped_early):
+    print(line)
+  return result
 
 
 #: The results page that ``make demo-readme`` rewrites, and the markers of its generated block.
 RESULTS_PAGE = Path('docs') / 'demo_results.md'
 BLOCK_START = '<!-- demo-results:start -->'
 BLOCK_END = '<!-- demo-results:end -->'
-RESULT_SECTIONS = ('Scores B', 'Quality at the end of the budget')
+#: The report's sections (:func:`scoring_ext.render.outputs.sections` stems) on the page.
+RESULT_SECTIONS = ('scores', 'quality')
 
 
-def report_sections(report_md: str, titles=RESULT_SECTIONS) -> list:
-  """The ``## <title>...`` sections of a report.md whose title starts with one of ``titles``."""
-  sections = []
-  for chunk in report_md.split('\n## ')[1:]:
-    title, _, body = chunk.partition('\n')
-    if title.startswith(titles):
-      sections.append((title, body.strip()))
-  return sections
+def headline(result: ScoringResult) -> str:
+  """The scores table (with its note), then the audit's summary line."""
+  (scores,) = [s for s in outputs.sections(result) if s.stem == 'scores']
+  return f'{scores.body()}\n\n{outputs.audit_line(result)}'
 
 
 def check_page(page: Path) -> str:
@@ -86,21 +82,27 @@ def check_page(page: Path) -> str:
   return text
 
 
-def update_page(page: Path, reports: Path, conditions, header: str) -> None:
-  """Replace the demo-results block of the Markdown file ``page`` with the reports' score and
-  quality tables and the validation performance profiles (copied to ``<page folder>/results/``,
-  linked relative to the page)."""
+def update_page(page: Path, results: dict, header: str) -> None:
+  """Replace the demo-results block of the Markdown file ``page`` with the score and quality
+  tables of each condition's :class:`ScoringResult` (``results``: condition -> result) and
+  its validation performance profile (drawn into ``<page folder>/results/``, linked relative
+  to the page)."""
   text = check_page(page)
   figures = page.parent / 'results'
   figures.mkdir(parents=True, exist_ok=True)
   lines = [BLOCK_START, header, '']
-  for condition in conditions:
-    report = (reports / condition / 'report.md').read_text(encoding='utf-8')
-    for title, body in report_sections(report):
-      lines += [f'#### {condition} control: {title}', '', body, '']
-    figure = figures / f'demo_profile_{condition}_validation.png'
-    shutil.copyfile(reports / condition / 'performance_profile_validation.png', figure)
-    lines += [f'![{condition} control, validation targets]({figure.relative_to(page.parent)})', '']
+  for condition, result in results.items():
+    for section in outputs.sections(result):
+      if section.stem in RESULT_SECTIONS:
+        lines += [f'#### {condition} control: {section.title}', '', section.body(), '']
+    if 'validation' in result.profiles:
+      figure = figures / f'demo_profile_{condition}_validation.png'
+      image = outputs.profile_images(result, 'validation', formats=('png',))['png']
+      layout.atomic_write_bytes(figure, image)
+      lines += [
+        f'![{condition} control, validation targets]({figure.relative_to(page.parent)})',
+        '',
+      ]
   lines.append(BLOCK_END)
   before, rest = text.split(BLOCK_START, 1)
   after = rest.split(BLOCK_END, 1)[1]
@@ -176,26 +178,12 @@ def main(argv=None) -> int:
       sweep.write_manifest(exp / condition, trials, {**vars(args), 'algorithms': algorithms})
       jobs = args.jobs if condition == 'time' else args.step_jobs
       failed += sweep.run_sweep(trials, jobs=jobs, out=lambda m: print(m, flush=True))
+  results = {}
   for condition in args.conditions:
     out = reports / condition
-    code = subprocess.call(
-      [
-        sys.executable,
-        '-m',
-        'scoring_ext.report',
-        '--experiment_dir',
-        str(exp / condition),
-        '--condition',
-        condition,
-        '--out',
-        str(out),
-      ]
-    )
-    if code != 0:
-      print(f'demo: the {condition} report failed (exit code {code})', file=sys.stderr)
-      return code
+    results[condition] = report(exp / condition, condition, out)  # BenchError: exit 2
     print(f'\n## {condition} control: AlgoPerf scores (report: {out / "report.md"})\n')
-    print(headline(out))
+    print(headline(results[condition]))
   if args.page:
     page = Path(args.page).resolve()
     header = (
@@ -203,7 +191,7 @@ def main(argv=None) -> int:
       f'{", ".join(algorithms)} on {", ".join(args.workloads)}, {args.studies} studies, '
       f'derived targets. Regenerate with `make demo-readme`; do not edit by hand.'
     )
-    update_page(page, reports, args.conditions, header)
+    update_page(page, results, header)
     print(f'demo: updated {page}')
   if failed:
     print(

@@ -142,13 +142,14 @@ def test_algoperf_scoring_gives_the_same_time_to_target(mnist_study, condition, 
   (validation target of the workload, one study, one trial)."""
   from scoring import performance_profile, scoring_utils
 
-  from scoring_ext.scoring import score_experiment
+  from scoring_ext.scoring import ScoringConfig, score_experiment
 
   root, _ = mnist_study
   tree = root / 'step'
   # the runs are step control; under time their wall times are compared, on purpose
   ours = score_experiment(
-    str(tree), condition, 'algoperf', 0.75, 4.0, allow_other_condition=condition == 'time'
+    str(tree),
+    ScoringConfig(condition, target_source='algoperf', allow_other_condition=condition == 'time'),
   )
   medians = ours.medians[ours.medians['split'] == 'validation'].set_index('algorithm')
   finite = 0

@@ -36,6 +36,9 @@ import pytest
 from conftest import REPO
 
 from local_runner.runner import RunConfig, run
+from scoring_ext.render import display, tables
+from scoring_ext.scoring import ScoringConfig, score_experiment
+from scoring_helpers import generate_tree
 from study import demo
 from study.budgets import NO_TIME_LIMIT_SEC
 
@@ -478,21 +481,31 @@ def test_make_demo_readme_rewrites_the_results_page(tmp_path):
   page = tmp_path / 'docs' / 'demo_results.md'
   page.parent.mkdir()
   page.write_text(f'intro\n{demo.BLOCK_START}\nold\n{demo.BLOCK_END}\noutro\n')
-  for condition in ('time', 'step'):
-    report = tmp_path / 'reports' / condition
-    report.mkdir(parents=True)
-    (report / 'report.md').write_text(
-      f'# Report\n\n## Scores B\n\n| {condition} |\n\n## Other\n\nleft out\n'
-    )
-    (report / 'performance_profile_validation.png').write_bytes(condition.encode())
-  demo.update_page(page, tmp_path / 'reports', ['time', 'step'], 'header')
+  tree = tmp_path / 'experiment'
+  generate_tree(tree, n_algorithms=2, workloads=['ogbg_mini'], n_studies=2, n_evals=20)
+  results = {
+    condition: score_experiment(str(tree), ScoringConfig(condition))
+    for condition in ('time', 'step')
+  }
+  demo.update_page(page, results, 'header')
   text = page.read_text()
   assert text.startswith(f'intro\n{demo.BLOCK_START}\nheader\n') and text.endswith(
     f'{demo.BLOCK_END}\noutro\n'
   )
-  assert '#### time control: Scores B\n\n| time |' in text and 'left out' not in text
+  # the tables come from the results, as the report shows them; the other sections do not
+  scores = tables.to_markdown(display.scores_wide(results['time'])).rstrip()
+  assert '#### time control: Scores B\n\nmax_tau = 4; 1 = fastest' in text
+  assert scores in text and '| algorithm | B (train) | B (validation) |' in scores
+  assert '#### step control: Quality at the end of the budget' in text
+  assert 'Targets' not in text and 'Median time to' not in text
   assert '](results/demo_profile_step_validation.png)' in text
-  assert (page.parent / 'results' / 'demo_profile_step_validation.png').read_bytes() == b'step'
+  assert (page.parent / 'results' / 'demo_profile_step_validation.png').read_bytes()[:4] == (
+    b'\x89PNG'
+  )
+  headline = demo.headline(results['step'])
+  assert headline.startswith('max_tau = 4') and '\n\naudit: 4 trial directories, 4 scored' in (
+    headline
+  )
   project_page = (REPO / demo.RESULTS_PAGE).read_text()
   assert project_page.count(demo.BLOCK_START) == project_page.count(demo.BLOCK_END) == 1
   for figure in re.findall(r'\]\((results/[\w.]+\.png)\)', project_page):

@@ -22,7 +22,9 @@ import pandas as pd
 import pytest
 
 from bench_core import cli, layout
-from scoring_ext import report, scoring, textlogs
+from scoring_ext import report, scoring
+from scoring_ext.scoring import ScoringConfig
+from scoring_ext.read import textlogs
 
 HAS_ALGOPERF_SCORING = (
   importlib.util.find_spec('algoperf') is not None
@@ -104,7 +106,8 @@ def test_time_to_target_equals_algoperf_on_text_logs(algoperf):
     submission, 'baseline', time_col='score'
   )
   result = scoring.score_experiment(
-    str(EXCERPT), 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
+    str(EXCERPT),
+    ScoringConfig('time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'),
   )
   ours = validation_medians(result)
   assert sorted(theirs.columns) == list(WORKLOADS)
@@ -116,7 +119,7 @@ def test_time_to_target_equals_algoperf_on_text_logs(algoperf):
   # rule (earliest time) gives another answer than AlgoPerf's
   assert not np.isfinite(result.per_study_detail['time_to_target']).all()
   earliest = scoring.score_experiment(
-    str(EXCERPT), 'time', target_source='algoperf', past_budget='keep'
+    str(EXCERPT), ScoringConfig('time', target_source='algoperf', past_budget='keep')
   )
   assert validation_medians(earliest)['criteo1tb'] < theirs.at['baseline', 'criteo1tb']
 
@@ -143,7 +146,8 @@ def test_time_to_target_equals_algoperf_on_csv_files(algoperf, tmp_path):
     submission, 'baseline', time_col='score'
   )
   result = scoring.score_experiment(
-    str(tmp_path), 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
+    str(tmp_path),
+    ScoringConfig('time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'),
   )
   assert set(result.trials['source']) == {'csv'}
   ours = validation_medians(result)
@@ -156,7 +160,9 @@ def test_rules_algoperf_alone_equals_algoperf(algoperf, tmp_path):
   theirs = performance_profile.get_workloads_time_to_target(
     algoperf_rows_from_logs(scoring_utils), 'baseline', time_col='score'
   )
-  ours = validation_medians(scoring.score_experiment(str(EXCERPT), 'time', rules='algoperf'))
+  ours = validation_medians(
+    scoring.score_experiment(str(EXCERPT), ScoringConfig('time', rules='algoperf'))
+  )
   assert_only_the_trial_without_evaluations_differs(ours)
   for workload in WORKLOADS:
     assert ours[workload] == theirs.at['baseline', workload], workload

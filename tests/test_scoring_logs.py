@@ -9,7 +9,10 @@ from scoring_helpers import write_trial
 
 from bench_core import catalogue
 from bench_core.errors import BenchError
-from scoring_ext import audit, budgets, logs, presets
+from scoring_ext import budgets
+from scoring_ext.compute import presets
+from scoring_ext.read import logs
+from scoring_ext.render import audit
 
 STEPS = [0, 5, 10]
 
@@ -182,7 +185,7 @@ def test_audit_lists_missing_diverged_and_incomplete(tmp_path):
     ('adam', 'fastmri_mini', 'study_1'),
     ('velo', 'fastmri_mini', 'study_0'),
   }
-  completion = audit.completion_issues(experiment.trials)
+  completion = logs.completion_issues(experiment.trials)
   assert [os.path.basename(os.path.dirname(os.path.dirname(i.where))) for i in completion] == [
     'study_1'
   ]

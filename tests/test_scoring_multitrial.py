@@ -19,8 +19,10 @@ import pytest
 from scoring_helpers import write_trial
 
 from bench_core import cli
-from scoring_ext import audit, report, scoring
-from scoring_ext import time_to_target as ttt
+from scoring_ext import report, scoring
+from scoring_ext.scoring import ScoringConfig
+from scoring_ext.compute import time_to_target as ttt
+from scoring_ext.render import audit
 
 COMMON = dict(runtime=100.0, validation_target=0.5, max_global_steps=200)
 
@@ -63,7 +65,7 @@ def validation(result, table='medians'):
 
 
 def score(tree, **kwargs):
-  return scoring.score_experiment(tree, 'time', target_source='algoperf', **kwargs)
+  return scoring.score_experiment(tree, ScoringConfig('time', target_source='algoperf', **kwargs))
 
 
 def test_the_two_rules_differ_when_cadences_differ(tree):

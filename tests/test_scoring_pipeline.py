@@ -6,6 +6,8 @@ fastmri_mini (ssim, maximised). adam and velo_short log time = 10 x step,
 velo logs time = 12 x step (slower per step).
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,9 @@ from scoring_helpers import write_trial
 
 from bench_core.errors import BenchError
 from scoring_ext import scoring
+from scoring_ext.compute import quality, targets, time_to_target
+from scoring_ext.read import logs
+from scoring_ext.scoring import ScoringConfig
 
 STEPS = [0, 2, 4, 7, 9, 10]
 STUDIES = ['study_0', 'study_1', 'study_2']
@@ -88,7 +93,7 @@ def scores_of(result, split):
 
 
 def test_step_condition_targets(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step'))
   # point 0.75 x 10 = 7.5 steps -> the evaluation at step 7 (index 3)
   # criteo medians: adam 0.52, velo 0.45, velo_short 0.9 -> min 0.45 (velo)
   criteo = lookup(result.targets, workload='criteo1tb_mini', split='validation')
@@ -104,7 +109,7 @@ def test_step_condition_targets(two_workloads):
 
 
 def test_step_condition_times_to_target(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step'))
   # criteo <= 0.45: adam reaches at step 9 in all studies (0.45 ties the target);
   # velo at steps 7, 9, 7 -> median 7; velo_short never.
   # fastmri >= 0.7: adam step 7; velo step 9; velo_short step 9 (0.7 ties).
@@ -127,7 +132,7 @@ def test_step_condition_times_to_target(two_workloads):
 
 
 def test_step_condition_scores(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step'))
   # ratios: adam (9/7, 1), velo (1, 9/7), velo_short (inf, 9/7); 9/7 is first
   # on the grid 1 + 3k/99 at k = 10:
   # rho 0.5 -> 1: (9 * 0.5 + 0.75 + 89) / 99; rho 0 -> 0.5: (0.25 + 89 * 0.5) / 99
@@ -139,7 +144,7 @@ def test_step_condition_scores(two_workloads):
 
 
 def test_time_condition_differs(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'time')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('time'))
   # point 75 s: adam/velo_short at step 7 (70 s), velo at step 4 (48 s).
   # criteo medians: adam 0.52, velo 0.5, velo_short 0.9 -> target 0.5
   assert lookup(
@@ -167,7 +172,7 @@ def test_time_condition_differs(two_workloads):
 
 
 def test_quality_at_budget(two_workloads):
-  step = scoring.score_experiment(two_workloads, 'step').quality
+  step = scoring.score_experiment(two_workloads, ScoringConfig('step')).quality
   adam = lookup(step, algorithm='adam', workload='criteo1tb_mini', quantity='validation/loss')
   assert adam['mean'] == pytest.approx(0.42) and adam['std'] == pytest.approx(0.02)
   assert adam['n_studies'] == 3 and adam['n_diverged'] == 0
@@ -179,27 +184,29 @@ def test_quality_at_budget(two_workloads):
     'validation/loss',
   }
   # time: velo's last evaluation within 100 s is step 7 (84 s): 0.45, 0.48, 0.40
-  time = scoring.score_experiment(two_workloads, 'time').quality
+  time = scoring.score_experiment(two_workloads, ScoringConfig('time')).quality
   velo = lookup(time, algorithm='velo', workload='criteo1tb_mini', quantity='validation/loss')
   assert velo['mean'] == pytest.approx(1.33 / 3)
   assert velo['std'] == pytest.approx(0.0404145, abs=1e-6)
 
 
 def test_prompt_sensitivity(two_workloads):
-  table = scoring.score_experiment(two_workloads, 'step').prompt
+  table = scoring.score_experiment(two_workloads, ScoringConfig('step')).prompt
   row = lookup(table, workload='criteo1tb_mini', split='validation')
   assert row['velo'] == 7 and row['velo_short'] == np.inf
   assert lookup(table, workload='fastmri_mini', split='train')['velo_short'] == 9
 
 
 def test_no_prompt_table_without_velo_short(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step', algorithms=['adam', 'velo'])
+  result = scoring.score_experiment(
+    two_workloads, ScoringConfig('step', algorithms=['adam', 'velo'])
+  )
   assert result.prompt is None
   assert set(result.scores['algorithm']) == {'adam', 'velo'}
 
 
 def test_algoperf_targets_with_a_workload_nobody_solves(two_workloads):
-  result = scoring.score_experiment(two_workloads, 'step', target_source='algoperf')
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step', target_source='algoperf'))
   assert set(result.targets['split']) == {'validation'}
   # criteo target 0.01: nobody; fastmri 0.7: adam 7, velo 9, velo_short 9
   medians = medians_of(result, 'validation')
@@ -215,9 +222,9 @@ def test_paper_targets_on_stand_ins_only_when_asked(two_workloads):
     BenchError,
     match="'criteo1tb_mini' is an embedded stand-in for 'criteo1tb'.*--paper_targets_on_stand_ins",
   ):
-    scoring.score_experiment(two_workloads, 'step', target_source='paper')
+    scoring.score_experiment(two_workloads, ScoringConfig('step', target_source='paper'))
   result = scoring.score_experiment(
-    two_workloads, 'step', target_source='paper', paper_stand_ins=True
+    two_workloads, ScoringConfig('step', target_source='paper', paper_stand_ins=True)
   )
   assert set(result.targets['source']) == {'paper (criteo1tb)', 'paper (fastmri)'}
   assert lookup(
@@ -230,7 +237,9 @@ def test_paper_targets_on_stand_ins_only_when_asked(two_workloads):
 
 def test_budget_override(two_workloads):
   # step budget 5: the point is 3.75 -> step 2; criteo medians adam 0.8, velo 0.7
-  result = scoring.score_experiment(two_workloads, 'step', budgets_override={'criteo1tb_mini': 5})
+  result = scoring.score_experiment(
+    two_workloads, ScoringConfig('step', budgets_override={'criteo1tb_mini': 5})
+  )
   assert lookup(
     result.targets, workload='criteo1tb_mini', split='validation'
   ).target == pytest.approx(0.7)
@@ -279,7 +288,7 @@ def tuned_and_diverged(tmp_path_factory):
 
 
 def test_several_trials_per_study_and_divergence(tuned_and_diverged):
-  result = scoring.score_experiment(tuned_and_diverged, 'step')
+  result = scoring.score_experiment(tuned_and_diverged, ScoringConfig('step'))
   # target from nesterov's trial_2 (best final 0.6): 0.3 at step 7; heavy_ball
   # diverged before the point and counts as worst.
   target = lookup(result.targets, workload='ogbg_mini', split='validation')
@@ -309,9 +318,62 @@ def test_several_trials_per_study_and_divergence(tuned_and_diverged):
 
 
 def test_bootstrap_is_reproducible_and_brackets(two_workloads):
-  a = scoring.score_experiment(two_workloads, 'step', n_bootstrap=200, seed=3)
-  b = scoring.score_experiment(two_workloads, 'step', n_bootstrap=200, seed=3)
+  a = scoring.score_experiment(two_workloads, ScoringConfig('step', n_bootstrap=200, seed=3))
+  b = scoring.score_experiment(two_workloads, ScoringConfig('step', n_bootstrap=200, seed=3))
   pd.testing.assert_frame_equal(a.scores, b.scores)
   assert (a.scores['ci_low'] <= a.scores['ci_high']).all()
   assert ((a.scores['ci_low'] >= 0) & (a.scores['ci_high'] <= 1)).all()
   assert {'ci_low', 'ci_high'} <= set(a.quality.columns)
+
+
+def test_the_result_has_the_documented_columns_and_shapes(two_workloads):
+  """The contract of ScoringResult: each frame's columns as its builder documents them, and
+  each profile's arrays of shape (n_taus,) and (n_algorithms, n_taus)."""
+  result = scoring.score_experiment(two_workloads, ScoringConfig('step', n_bootstrap=50))
+  assert list(result.targets.columns) == targets.TARGET_COLUMNS
+  assert list(result.target_medians.columns) == targets.TARGET_MEDIAN_COLUMNS
+  assert list(result.per_trial.columns) == time_to_target.TRIAL_COLUMNS
+  assert list(result.per_study_detail.columns) == time_to_target.STUDY_KEYS + [
+    'time_to_target',
+    'trial',
+    'n_trials',
+  ]
+  assert list(result.per_study.columns) == time_to_target.STUDY_KEYS + ['time_to_target']
+  assert list(result.medians.columns) == [
+    'algorithm',
+    'workload',
+    'split',
+    'time_to_target',
+    'n_studies',
+    'n_reached',
+  ]
+  assert list(result.scores.columns) == scoring.SCORE_COLUMNS + ['ci_low', 'ci_high']
+  assert list(result.quality.columns) == quality.QUALITY_COLUMNS + ['ci_low', 'ci_high']
+  assert list(result.prompt.columns) == ['workload', 'split', 'velo', 'velo_short']
+  assert set(logs.TRIAL_KEYS + ['trial_id', 'status', 'target_metric']) <= set(result.trials)
+  assert result.budgets.name == 'budget' and result.budgets.index.tolist() == list(result.workloads)
+  assert list(result.profiles) == ['train', 'validation']
+  for split, profile in result.profiles.items():
+    assert profile.split == split and profile.algorithms == result.algorithms
+    assert profile.taus.shape == (100,) and profile.taus[0] == 1 and profile.taus[-1] == 4
+    assert profile.rho.shape == (len(result.algorithms), 100)
+    assert ((profile.rho >= 0) & (profile.rho <= 1)).all()
+  assert result.condition == 'step' and result.rules.name == 'study'
+  assert (result.target_source, result.trial_rule, result.past_budget) == (
+    'derived',
+    'earliest',
+    'drop',
+  )
+
+
+def test_a_config_is_a_value_named_after_its_condition():
+  config = ScoringConfig('time', algorithms=['adam'], budgets_override={'ogbg_mini': 5})
+  assert config.algorithms == ('adam',) and config == ScoringConfig(
+    'time', algorithms=('adam',), budgets_override={'ogbg_mini': 5}
+  )
+  with pytest.raises(TypeError):
+    config.budgets_override['ogbg_mini'] = 6  # read-only
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    config.max_tau = 2.0
+  with pytest.raises(TypeError):
+    ScoringConfig('time', 'algoperf')  # every setting but the condition by name

@@ -1,5 +1,5 @@
 """Ratios, profiles and score B: hand-computed values, AlgoPerf's formula,
-hypothesis properties, the `python -m scoring_ext.profile` command, and the profile plot."""
+hypothesis properties, the `python -m scoring_ext.score_times` command, and the profile plot."""
 
 import contextlib
 import io
@@ -13,8 +13,9 @@ from hypothesis.extra import numpy as hnp
 from matplotlib.figure import Figure
 
 from bench_core import cli
-from scoring_ext import profile as profile_cli
-from scoring_ext import plots, profiles
+from scoring_ext import score_times as profile_cli
+from scoring_ext.compute import profiles
+from scoring_ext.render import plots
 
 INF = np.inf
 

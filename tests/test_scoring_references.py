@@ -14,7 +14,9 @@ from scoring_helpers import write_trial
 from bench_core import cli
 from bench_core.errors import BenchError
 from hardware_transfer import transfer
-from scoring_ext import references, report, scoring
+from scoring_ext import report, scoring
+from scoring_ext.scoring import ScoringConfig
+from scoring_ext.read import references
 
 PUBLISHED = Path(__file__).resolve().parent / 'data' / 'algoperf_logs' / 'external_tuning'
 #: local measurement of the target-setting algorithms: about twice as fast per step
@@ -77,7 +79,10 @@ def hardware(tmp_path_factory):
 
 def score(local, **kwargs):
   return scoring.score_experiment(
-    local, 'time', target_source='algoperf', reference_dirs=[f'algoperf={PUBLISHED}'], **kwargs
+    local,
+    ScoringConfig(
+      'time', target_source='algoperf', reference_dirs=[f'algoperf={PUBLISHED}'], **kwargs
+    ),
   )
 
 
@@ -88,7 +93,7 @@ def test_mixing_hardware_is_refused_without_a_hardware_file(local):
 
 def test_reference_times_are_rescaled_to_this_hardware(local, hardware):
   result = score(local, reference_hardware=[hardware])
-  assert result.algorithms == ['algoperf/baseline', 'nadamw']
+  assert result.algorithms == ('algoperf/baseline', 'nadamw')
   trial = result.per_trial.set_index(['algorithm', 'workload', 'study', 'trial']).loc[
     ('algoperf/baseline', 'criteo1tb', 'study_1', 'trial_1')
   ]
@@ -149,7 +154,7 @@ def test_mixed_hardware_when_asked_keeps_times_as_measured(local):
 
 def test_steps_need_no_rescaling(local):
   result = scoring.score_experiment(
-    local, 'step', target_source='algoperf', reference_dirs=[str(PUBLISHED)]
+    local, ScoringConfig('step', target_source='algoperf', reference_dirs=[str(PUBLISHED)])
   )
   assert 'external_tuning/baseline' in result.algorithms  # label: the folder's name
   assert set(result.references['times']) == {'steps: not rescaled (hardware independent)'}
@@ -158,7 +163,10 @@ def test_steps_need_no_rescaling(local):
 def test_bad_references_and_hardware_files(local, hardware, tmp_path):
   with pytest.raises(BenchError, match='two references share a label'):
     scoring.score_experiment(
-      local, 'time', reference_dirs=[str(PUBLISHED), str(PUBLISHED)], reference_hardware=[hardware]
+      local,
+      ScoringConfig(
+        'time', reference_dirs=[str(PUBLISHED), str(PUBLISHED)], reference_hardware=[hardware]
+      ),
     )
   partial = tmp_path / 'partial.json'
   partial.write_text(
@@ -170,7 +178,9 @@ def test_bad_references_and_hardware_files(local, hardware, tmp_path):
   with pytest.raises(BenchError, match='field ogbg.local_time_per_step must be a positive'):
     references.read_hardware_file(str(partial))
   with pytest.raises(BenchError, match='none of its workloads'):
-    scoring.score_experiment(local, 'step', reference_dirs=[str(PUBLISHED.parent / 'self_tuning')])
+    scoring.score_experiment(
+      local, ScoringConfig('step', reference_dirs=[str(PUBLISHED.parent / 'self_tuning')])
+    )
   with pytest.raises(
     BenchError, match=r'one file \(used for every reference\) or one per reference'
   ):

@@ -12,8 +12,9 @@ from scoring_helpers import generate_tree, write_trial
 
 from bench_core import cli
 from bench_core.errors import BenchError
-from scoring_ext import profile as profile_cli
 from scoring_ext import report, scoring
+from scoring_ext.scoring import ScoringConfig
+from scoring_ext import score_times as profile_cli
 from study import demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -294,11 +295,14 @@ def test_rules_algoperf_sets_targets_trial_rule_and_past_budget_together(tmp_pat
   target: tests/test_scoring_algoperf.py checks them against AlgoPerf's code); the report
   says which set was used, where it differs, and what a single flag overrode."""
   flags = scoring.score_experiment(
-    ALGOPERF_EXCERPT, 'time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'
+    ALGOPERF_EXCERPT,
+    ScoringConfig('time', target_source='algoperf', trial_rule='algoperf', past_budget='keep'),
   )
-  switch = scoring.score_experiment(ALGOPERF_EXCERPT, 'time', rules='algoperf')
+  switch = scoring.score_experiment(ALGOPERF_EXCERPT, ScoringConfig('time', rules='algoperf'))
   pd.testing.assert_frame_equal(switch.medians, flags.medians)
-  study = scoring.score_experiment(ALGOPERF_EXCERPT, 'time', target_source='algoperf')
+  study = scoring.score_experiment(
+    ALGOPERF_EXCERPT, ScoringConfig('time', target_source='algoperf')
+  )
   criteo = {
     name: r.medians.set_index(['workload', 'split']).at[
       ('criteo1tb', 'validation'), 'time_to_target'

@@ -10,7 +10,8 @@ import pytest
 from scoring_helpers import write_trial
 
 from bench_core import layout
-from scoring_ext import audit, logs, textlogs
+from scoring_ext.read import logs, textlogs
+from scoring_ext.render import audit
 
 DATA = Path(__file__).resolve().parent / 'data' / 'algoperf_logs'
 PREFIX = 'I0213 13:02:46.855334 139984811284288 submission_runner.py:551] '

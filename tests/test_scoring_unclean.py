@@ -7,7 +7,10 @@ import pytest
 from scoring_helpers import write_trial
 
 from bench_core import eval_csv
-from scoring_ext import audit, logs, report, scoring
+from scoring_ext import scoring
+from scoring_ext.scoring import ScoringConfig
+from scoring_ext.read import logs
+from scoring_ext.render import audit, display, outputs
 
 STEPS = [0, 2, 4, 6]
 
@@ -68,7 +71,7 @@ def truncated(tmp_path):
 
 def test_a_truncated_csv_drops_the_row_and_flags_the_trial(truncated):
   tree, csv_path = truncated
-  result = scoring.score_experiment(tree, 'step')
+  result = scoring.score_experiment(tree, ScoringConfig('step'))
   trial = result.trials.set_index('study').loc['study_2']
   assert trial['status'] == 'ok' and trial['damaged_rows'] == 1 and trial['n_evals'] == 3
   (issue,) = [i for i in result.issues if i.where.startswith(csv_path)]
@@ -122,20 +125,20 @@ def test_a_non_finite_loss_marks_the_trial_diverged(non_finite):
 
 
 def test_diverged_studies_are_misses_from_there_on_and_counted_in_quality(non_finite):
-  result = scoring.score_experiment(non_finite, 'step', target_source='algoperf')
+  result = scoring.score_experiment(non_finite, ScoringConfig('step', target_source='algoperf'))
   per_study = result.per_study.set_index('study')['time_to_target']
   # study_1 reached 0.9 at step 4, before its NaN; study_2's 0.95 comes after its inf loss
   assert per_study.to_dict() == {'study_0': 4.0, 'study_1': 4.0, 'study_2': np.inf}
   accuracy = result.quality.set_index('quantity').loc['validation/accuracy']
   assert accuracy['n_studies'] == 1 and accuracy['n_diverged'] == 2
   assert accuracy['mean'] == 0.95
-  cells = report.quality_wide(result).iloc[0]
+  cells = display.quality_wide(result).iloc[0]
   assert cells['validation metric'] == '0.95 (n=1, 2 diverged)'
 
 
 def test_every_quality_cell_shows_its_count():
-  assert report.quality_cell(0.9917, 0.007, 3, 0) == '0.9917 ± 0.007 (n=3)'
-  assert report.quality_cell(0.9967, np.nan, 1, 2) == '0.9967 (n=1, 2 diverged)'
+  assert display.quality_cell(0.9917, 0.007, 3, 0) == '0.9917 ± 0.007 (n=3)'
+  assert display.quality_cell(0.9967, np.nan, 1, 2) == '0.9967 (n=1, 2 diverged)'
 
 
 def test_a_trial_stopped_on_time_warns_under_step_control(tmp_path):
@@ -170,7 +173,7 @@ def test_a_trial_stopped_on_time_warns_under_step_control(tmp_path):
     validation=[0, 1, 2],
     max_global_steps=10,
   )  # the record does not say why
-  step = scoring.score_experiment(str(tmp_path), 'step')
+  step = scoring.score_experiment(str(tmp_path), ScoringConfig('step'))
   short = step.short_of_step_budget
   assert short[['study', 'last_step', 'budget', 'ran_out_of_time']].values.tolist() == [
     ['study_1', 7.0, 10.0, 'yes'],
@@ -179,8 +182,8 @@ def test_a_trial_stopped_on_time_warns_under_step_control(tmp_path):
   (warning,) = [i for i in step.issues if 'stopped before the step budget' in i.message]
   assert warning.where == 'ogbg_mini' and '2 trial(s) stopped before' in warning.message
   assert '; 1 ran out of time' in warning.message
-  assert '## Stopped before the step budget' in report.render_outputs(step)['audit.md']
-  time = scoring.score_experiment(str(tmp_path), 'time')
+  assert '## Stopped before the step budget' in outputs.render_outputs(step)['audit.md']
+  time = scoring.score_experiment(str(tmp_path), ScoringConfig('time'))
   assert not [i for i in time.issues if 'step budget' in i.message]
 
 
@@ -208,10 +211,10 @@ def test_medians_of_hits_and_misses_are_explained(tmp_path):
     validation_target=0.5,
     max_global_steps=6,
   )
-  result = scoring.score_experiment(str(tmp_path), 'step', target_source='algoperf')
-  table = report.median_times_wide(result, 'validation', counts=True)
+  result = scoring.score_experiment(str(tmp_path), ScoringConfig('step', target_source='algoperf'))
+  table = display.median_times_wide(result, 'validation', counts=True)
   assert table.iloc[0]['ogbg_mini'] == 'inf (1/2)'
-  text = report.render_outputs(result)['report.md']
+  text = outputs.render_outputs(result)['report.md']
   assert 'No algorithm reached the validation targets in the median over its studies' in text
   assert '(k/n): k of the n studies reached the target' in text
   medians = result.medians.iloc[0]
@@ -219,8 +222,8 @@ def test_medians_of_hits_and_misses_are_explained(tmp_path):
 
 
 def test_report_csv_keeps_counts(truncated):
-  result = scoring.score_experiment(truncated[0], 'step')
-  long = report.time_to_target_long(result)
+  result = scoring.score_experiment(truncated[0], ScoringConfig('step'))
+  long = display.time_to_target_long(result)
   medians = long[long['level'] == 'median']
   assert medians['n_studies'].tolist() == [3, 3]
   assert pd.api.types.is_integer_dtype(medians['n_reached'])

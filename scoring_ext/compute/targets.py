@@ -21,9 +21,10 @@ import pandas as pd
 
 from bench_core import catalogue
 from bench_core.errors import BenchError
-from scoring_ext import metrics, presets
-from scoring_ext.logs import SCORED_STATUSES, Issue
-from scoring_ext.snapshots import best_trial_per_study, values_at_fraction, with_divergence
+from scoring_ext import metrics
+from scoring_ext.findings import SCORED_STATUSES, Issue
+from scoring_ext.compute import presets
+from scoring_ext.compute.snapshots import best_trial_per_study, values_at_fraction, with_divergence
 
 TARGET_COLUMNS = [
   'workload',
@@ -35,6 +36,7 @@ TARGET_COLUMNS = [
   'best_algorithm',
   'source',
 ]
+TARGET_MEDIAN_COLUMNS = ['workload', 'split', 'algorithm', 'median_at_point']
 
 
 def usable_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -43,8 +45,9 @@ def usable_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def workload_metrics(trials: pd.DataFrame) -> pd.Series:
-  """Target metric name per workload (the most common one over its scored trials, those
-  without evaluations included: a workload where every trial is a miss is still scored)."""
+  """Target metric name (str) indexed by workload, sorted (the most common one over its
+  scored trials, those without evaluations included: a workload where every trial is a
+  miss is still scored)."""
   ok = trials[trials['status'].isin(SCORED_STATUSES)]
   return ok.groupby('workload', sort=True)['target_metric'].agg(lambda s: s.mode().iloc[0])
 
@@ -57,9 +60,10 @@ def metric_at_fraction(
   fraction: float,
   split: str,
 ) -> pd.DataFrame:
-  """Per usable trial: algorithm, study, workload, trial_id, value of the
-  workload's `split` target metric at `fraction` of the budget (divergence rule
-  applied; NaN where the trial has no evaluation up to that point)."""
+  """One row per trial with evaluations: ``algorithm``, ``study``, ``workload`` (str),
+  ``trial_id`` (int), ``value`` (float: the workload's `split` target metric at `fraction`
+  of the budget, divergence rule applied; NaN where the trial has no evaluation up to that
+  point)."""
   info = usable_trials(trials)
   wl_metric = workload_metrics(trials)
   columns = sorted({metrics.metric_column(split, m) for m in wl_metric})
@@ -85,7 +89,8 @@ def metric_at_fraction(
 
 
 def selected_trial_ids(evals, trials, budgets, clock) -> pd.Series:
-  """Per (algorithm, study, workload), the trial with the best final validation metric."""
+  """The trial_id (int) of the trial with the best final validation metric, indexed by
+  (algorithm, study, workload)."""
   final = metric_at_fraction(evals, trials, budgets, clock, 1.0, 'validation')
   wl_metric = workload_metrics(trials)
   parts = [best_trial_per_study(final[final['workload'] == w], m) for w, m in wl_metric.items()]
@@ -109,7 +114,17 @@ def missing_point_issues(
 def derive_targets(
   evals, trials, budgets, clock, fraction, splits=metrics.SPLITS, selected=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
-  """Targets (TARGET_COLUMNS), the per-algorithm medians behind them, audit notes."""
+  """Targets, the per-algorithm medians behind them, audit notes.
+
+  Targets: one row per (workload, split), columns :data:`TARGET_COLUMNS` (see
+  :func:`paper_targets`); ``target`` is NaN (no target) where no trial has a value at the
+  point or every algorithm diverged before it; ``best_algorithm`` names the algorithm whose
+  median set it; ``source`` is 'derived'.
+
+  Medians: one row per (workload, split, algorithm) with a value, columns
+  :data:`TARGET_MEDIAN_COLUMNS`: ``median_at_point`` (float) is the median over the
+  algorithm's studies of the metric at `fraction` of the budget (+-inf for a divergence).
+  """
   if selected is None:
     selected = selected_trial_ids(evals, trials, budgets, clock)
   wl_metric = workload_metrics(trials)
@@ -153,7 +168,7 @@ def derive_targets(
       rows.append(_target_row(workload, split, metric, target, best, 'derived'))
   return (
     pd.DataFrame(rows, columns=TARGET_COLUMNS),
-    pd.DataFrame(medians, columns=['workload', 'split', 'algorithm', 'median_at_point']),
+    pd.DataFrame(medians, columns=TARGET_MEDIAN_COLUMNS),
     issues,
   )
 
@@ -174,7 +189,14 @@ def _target_row(workload, split, metric, target, best_algorithm, source) -> dict
 def paper_targets(
   trials: pd.DataFrame, condition: str, splits=metrics.SPLITS, stand_ins: bool = False
 ) -> pd.DataFrame:
-  """The study's preset targets (presets.py) for the workloads present.
+  """The study's preset targets (presets.py) for the workloads present: one row per
+  (workload, split), columns :data:`TARGET_COLUMNS`:
+
+  - ``workload``, ``split`` (str), ``metric`` (str: the target metric's name), ``column``
+    (str: its column in ``evals``, ``<split>/<metric>``), ``direction`` (str: 'min' or
+    'max', :func:`bench_core.catalogue.metric_direction`);
+  - ``target`` (float), ``best_algorithm`` (str, '' but for derived targets), ``source``
+    (str: 'paper', 'paper (<official workload>)' for a stand-in, 'derived', 'algoperf').
 
   An official workload uses its own preset. An embedded stand-in (``ogbg_mini``...) is a
   different model on different data, so the official workload's target says nothing about
@@ -207,7 +229,8 @@ def paper_targets(
 
 
 def algoperf_targets(trials: pd.DataFrame) -> pd.DataFrame:
-  """AlgoPerf's own target: workload.validation_target_value (validation only).
+  """AlgoPerf's own target: workload.validation_target_value (validation only); one row per
+  workload, columns :data:`TARGET_COLUMNS` (see :func:`paper_targets`).
 
   Raises BenchError for a workload whose metadata lacks it.
   """

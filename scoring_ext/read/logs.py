@@ -5,7 +5,7 @@ Layout: ``<dir>/<algorithm>/<study>/<workload>_<framework>/trial_<k>/`` with
 
 * ``trial_<k>/eval_measurements.csv`` (one row per evaluation; what both runners write), or
 * the official runner's text log ``<workload>_<framework>/*.log`` (one file for every trial
-  of the run: :mod:`scoring_ext.textlogs`), as in AlgoPerf's published baseline logs.
+  of the run: :mod:`scoring_ext.read.textlogs`), as in AlgoPerf's published baseline logs.
 
 A trial with a usable CSV uses the CSV; one without uses its tuning run of the text log; the
 ``source`` column says which. The local runner also writes ``diverged.json`` and
@@ -58,7 +58,9 @@ import pandas as pd
 from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from bench_core import eval_csv
-from scoring_ext import metrics, textlogs
+from scoring_ext import metrics
+from scoring_ext.findings import MISS_STATUS, SCORED_STATUSES, Issue
+from scoring_ext.read import textlogs
 
 TRIAL_KEYS = ['algorithm', 'study', 'workload', 'framework', 'trial']
 EVAL_FILE = layout.EVAL_MEASUREMENTS
@@ -69,39 +71,20 @@ ENDED_BEFORE_FIRST_EVALUATION = (
   'ended before its first evaluation - e.g. compilation used the whole budget'
 )
 
-#: The status of a trial that ran and logged no evaluation: a miss.
-MISS_STATUS = 'no_evals'
-#: Statuses of the trials that are scored (with evaluations, or as a miss).
-SCORED_STATUSES = ('ok', MISS_STATUS)
-#: Statuses of the trials left out as damaged.
-DAMAGE_STATUSES = (
-  'bad_clock',
-  'contradicts_record',
-  'bad_csv',
-  'bad_columns',
-  'no_metric',
-  'empty',
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Issue:
-  """One finding of the audit: level is 'error', 'warning' or 'note'."""
-
-  level: str
-  where: str
-  message: str
-
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
+  """A loaded tree: ``trials`` and ``evals`` as :func:`load_trials` documents them, and the
+  findings of the loading."""
+
   trials: pd.DataFrame
   evals: pd.DataFrame
   issues: tuple[Issue, ...]
 
 
 def discover_trial_dirs(experiment_dir: str) -> pd.DataFrame:
-  """One row per ``trial_<k>`` directory: the keys and its ``path``.
+  """One row per ``trial_<k>`` directory: the keys :data:`TRIAL_KEYS` (str: algorithm,
+  study, workload, framework, trial) and its ``path`` (str).
 
   Raises BenchError if the directory is missing or holds no trial directory.
   """
@@ -451,6 +434,34 @@ def _apply_divergence(frame: pd.DataFrame, info: dict, where: str, issues: list[
 def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
   """Load the trials listed in `found` (rows of :func:`discover_trial_dirs`).
 
+  ``trials``: one row per trial directory, in the order of `found`:
+
+  - ``trial_id`` (int): 0, 1, ... (the key of ``evals``; references continue the count);
+  - ``algorithm``, ``study``, ``workload``, ``framework``, ``trial`` (str: the folder
+    names), ``path`` (str: the trial folder), ``trial_number`` (int: k of ``trial_<k>``);
+  - from ``meta_data_0.json`` / ``flags_0.json`` (NaN or '' when absent): ``has_meta``
+    (bool), ``max_allowed_runtime_sec``, ``step_hint``, ``max_global_steps`` (float),
+    ``target_metric`` (str; the catalogue's default for the workload family when not
+    logged), ``validation_target_value``, ``test_target_value`` (float), ``rng_seed``,
+    ``eval_period_sec`` (float: workload.eval_period_time_sec);
+  - ``diverged`` (bool: diverged.json, or a non-finite loss), ``diverged_step`` (float),
+    ``diverged_reason`` (str);
+  - from ``trial_complete.json``: ``complete`` (bool), ``ran_out_of_time`` (bool or None
+    when not recorded), ``stop_reason`` (str), ``recorded_evals`` (int or None);
+  - ``condition`` (str: 'time', 'step' or '' when not known), ``condition_source`` (str:
+    'recorded', 'inferred' or '');
+  - ``source`` (str: 'csv', 'log', or '' without evaluations), ``evaluations_file`` (str),
+    ``n_evals`` (int), ``damaged_rows`` (int: rows dropped), ``damage`` (str: what is wrong
+    with a trial that is still scored, '' for none);
+  - ``status`` (str: 'ok', :data:`MISS_STATUS` or one of the damage statuses of
+    :mod:`scoring_ext.findings`), ``status_detail`` (str: the audit's sentence).
+
+  ``evals``: one row per evaluation of a trial with status 'ok', sorted by ``global_step``
+  within a trial: ``trial_id`` (int), the five keys (str), ``eval_index`` (int: 0, 1, ...),
+  ``global_step`` (float), ``time`` (float: accumulated_submission_time, seconds), then every
+  ``train/<metric>`` and ``validation/<metric>`` column of the logs (float; NaN from a
+  diverged trial's first non-finite loss on, and where a trial did not log the column).
+
   Raises BenchError when no trial has usable evaluations.
   """
   issues: list[Issue] = []
@@ -522,6 +533,27 @@ def load_trials(found: pd.DataFrame, experiment_dir: str) -> Experiment:
   for key in TRIAL_KEYS:
     evals.insert(1 + TRIAL_KEYS.index(key), key, keys[key].to_numpy()[evals['trial_id']])
   return Experiment(trials=trials, evals=evals, issues=tuple(issues))
+
+
+def completion_issues(trials: pd.DataFrame, where: str = 'all trials') -> list[Issue]:
+  """Trials without trial_complete.json, noted only when other trials have one
+  (the local runner writes it; the official runner does not)."""
+  if not trials['complete'].any():
+    return [
+      Issue(
+        'note',
+        where,
+        'no trial_complete.json anywhere (expected for logs '
+        'of the official runner); completion not checked',
+      )
+    ]
+  lacking = trials[
+    ~trials['complete'] & ~trials['diverged'] & trials['status'].isin(SCORED_STATUSES)
+  ]
+  return [
+    Issue('warning', row.path, 'no trial_complete.json: the run may not have finished')
+    for row in lacking.itertuples()
+  ]
 
 
 def load_experiment(experiment_dir: str, algorithms=None, workloads=None) -> Experiment:

@@ -13,10 +13,12 @@ The console gets the same findings: every warning, then a one-line :func:`summar
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pandas as pd
 
-from scoring_ext.logs import DAMAGE_STATUSES, MISS_STATUS, SCORED_STATUSES, Issue
-from scoring_ext.tables import to_markdown
+from scoring_ext.findings import DAMAGE_STATUSES, MISS_STATUS, SCORED_STATUSES, Issue
+from scoring_ext.render.tables import to_markdown
 
 
 #: Most findings printed on the console (the rest are in audit.md).
@@ -24,8 +26,9 @@ MAX_CONSOLE_FINDINGS = 40
 
 
 def coverage_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """algorithm x workload: 'studies/trials' scored (of found, when different; ', m without
-  evaluations' when some scored trials are misses without any evaluation)."""
+  """One row per algorithm: ``algorithm``, then one str column per workload:
+  'studies/trials' scored (of found, when different; ', m without evaluations' when some
+  scored trials are misses without any evaluation; 'missing' for none)."""
 
   def cell(group: pd.DataFrame) -> str:
     ok = group[group['status'].isin(SCORED_STATUSES)]
@@ -41,7 +44,8 @@ def coverage_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def trials_per_study_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """algorithm x workload: scored trials of each study, in study order ('5/5/4')."""
+  """One row per algorithm: ``algorithm``, then one str column per workload: the scored
+  trials of each study, in study order ('5/5/4'; '-' for none)."""
 
   def cell(group: pd.DataFrame) -> str:
     ok = group['status'].isin(SCORED_STATUSES)
@@ -52,7 +56,8 @@ def trials_per_study_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def sources_table(trials: pd.DataFrame) -> pd.DataFrame:
-  """Trials per (algorithm, workload) by where their evaluations came from."""
+  """One row per (algorithm, workload): those keys, then ``eval_measurements.csv``,
+  ``text log``, ``none`` (int: trials whose evaluations came from there)."""
   frame = trials.assign(
     source=trials['source'].replace({'csv': 'eval_measurements.csv', 'log': 'text log', '': 'none'})
   )
@@ -79,8 +84,8 @@ def _grid(trials: pd.DataFrame, cell, missing: str) -> pd.DataFrame:
 
 
 def missing_combinations(trials: pd.DataFrame) -> pd.DataFrame:
-  """(algorithm, workload, study) of the full grid with no scored trial (a study whose trials
-  logged no evaluation is scored, as a miss).
+  """One row (``algorithm``, ``workload``, ``study``, str) per combination of the full grid
+  with no scored trial (a study whose trials logged no evaluation is scored, as a miss).
 
   The grid is every algorithm x every workload x every study name found
   for that algorithm.
@@ -96,27 +101,6 @@ def missing_combinations(trials: pd.DataFrame) -> pd.DataFrame:
   return pd.DataFrame(rows, columns=['algorithm', 'workload', 'study'])
 
 
-def completion_issues(trials: pd.DataFrame, where: str = 'all trials') -> list[Issue]:
-  """Trials without trial_complete.json, noted only when other trials have one
-  (the local runner writes it; the official runner does not)."""
-  if not trials['complete'].any():
-    return [
-      Issue(
-        'note',
-        where,
-        'no trial_complete.json anywhere (expected for logs '
-        'of the official runner); completion not checked',
-      )
-    ]
-  lacking = trials[
-    ~trials['complete'] & ~trials['diverged'] & trials['status'].isin(SCORED_STATUSES)
-  ]
-  return [
-    Issue('warning', row.path, 'no trial_complete.json: the run may not have finished')
-    for row in lacking.itertuples()
-  ]
-
-
 def _section(title: str, frame: pd.DataFrame | None, columns=None) -> list[str]:
   if frame is None or not len(frame):
     return [f'## {title}\n', 'None.\n']
@@ -127,7 +111,7 @@ def render_audit(
   experiment_dir: str,
   condition: str,
   trials: pd.DataFrame,
-  issues: list[Issue],
+  issues: Sequence[Issue],
   budgets: pd.Series,
   clock_unit: str,
   rules: dict | None = None,
@@ -221,7 +205,7 @@ def summary(trials: pd.DataFrame, stopped_early: pd.DataFrame | None = None) -> 
 
 
 def console_lines(
-  trials: pd.DataFrame, issues: list[Issue], stopped_early: pd.DataFrame | None = None
+  trials: pd.DataFrame, issues: Sequence[Issue], stopped_early: pd.DataFrame | None = None
 ) -> list[str]:
   """What the report prints after writing: each warning (at most MAX_CONSOLE_FINDINGS), then
   the :func:`summary`."""

@@ -20,8 +20,9 @@ from scoring_ext.budgets import cutoffs_by_trial
 def values_at_fraction(
   evals: pd.DataFrame, budgets: pd.Series, clock: str, fraction: float, columns: list[str]
 ) -> pd.DataFrame:
-  """One row per trial_id (only trials with an evaluation at or before the
-  point): the clock of that evaluation and the values of `columns` there.
+  """Indexed by trial_id (int; only trials with an evaluation at or before the point),
+  sorted: ``clock`` (float: that evaluation's clock) and each of `columns` (float: its
+  value there; NaN for a column the logs lack).
 
   `evals` must be sorted by clock within each trial (logs.load_experiment does so).
   """

@@ -6,7 +6,7 @@ maximised metrics); ``inf`` if there is none. NaN metrics reach nothing. ``hit_i
 that evaluation's index in the trial (0, 1, ... in step order; -1 for none). A trial that ran
 and logged no evaluation (status ``no_evals``) reached nothing: ``inf``, like any miss, so it
 counts in its study, in the median's n and in the scores. Damaged trials are left out
-(:mod:`scoring_ext.logs`).
+(:mod:`scoring_ext.read.logs`).
 
 Evaluations past the budget (``past_budget``):
 
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from bench_core import catalogue
-from scoring_ext.logs import SCORED_STATUSES
+from scoring_ext.findings import SCORED_STATUSES
 
 TRIAL_RULES = ('earliest', 'algoperf')
 PAST_BUDGET = ('drop', 'keep')
@@ -81,8 +81,11 @@ def trial_times_to_target(
   clock: str,
   past_budget: str = 'drop',
 ) -> pd.DataFrame:
-  """One row per scored trial (with evaluations, or a miss without) and target split
-  (TRIAL_COLUMNS)."""
+  """One row per scored trial (with evaluations, or a miss without) and target split,
+  columns :data:`TRIAL_COLUMNS`: ``algorithm``, ``workload``, ``split``, ``study``,
+  ``trial`` (str), ``trial_id`` (int), ``time_to_target`` (float: the clock of the first
+  evaluation that reaches the target, seconds or steps; inf for none), ``hit_index`` (int:
+  that evaluation's ``eval_index``, -1 for none)."""
   info = trials[trials['status'].isin(SCORED_STATUSES)].set_index('trial_id')
   parts = []
   for target in targets.itertuples(index=False):
@@ -123,8 +126,10 @@ def _trial_order(trial: pd.Series) -> np.ndarray:
 
 
 def study_times_to_target(per_trial: pd.DataFrame, rule: str = 'earliest') -> pd.DataFrame:
-  """Per study: time_to_target under `rule`, the trial it came from ('' for a miss) and
-  n_trials."""
+  """One row per (algorithm, workload, split, study), sorted: those four keys
+  (:data:`STUDY_KEYS`, str), ``time_to_target`` (float: the study's time under `rule`, inf
+  for a miss), ``trial`` (str: the trial it came from, '' for a miss), ``n_trials`` (int:
+  the study's scored trials)."""
   if rule not in TRIAL_RULES:
     raise ValueError(f'unknown multi-trial rule {rule!r}; expected one of {TRIAL_RULES}')
   ranked = per_trial.assign(_order=_trial_order(per_trial['trial']))
@@ -142,8 +147,9 @@ def study_times_to_target(per_trial: pd.DataFrame, rule: str = 'earliest') -> pd
 
 
 def median_times_to_target(per_study: pd.DataFrame) -> pd.DataFrame:
-  """Median over studies per (algorithm, workload, split), inf counting, with n_studies and
-  n_reached (studies with a finite time)."""
+  """One row per (algorithm, workload, split), sorted: those keys (str),
+  ``time_to_target`` (float: the median over studies, inf counting), ``n_studies`` (int),
+  ``n_reached`` (int: studies with a finite time)."""
   keys = ['algorithm', 'workload', 'split']
   grouped = per_study.groupby(keys, sort=True)['time_to_target']
   return pd.DataFrame(
@@ -156,7 +162,8 @@ def median_times_to_target(per_study: pd.DataFrame) -> pd.DataFrame:
 
 
 def times_table(medians: pd.DataFrame, split: str, algorithms, workloads) -> pd.DataFrame:
-  """Wide table algorithms x workloads of median times for one split; missing = inf."""
+  """Median times of one split, index `algorithms` (in that order), one float column per
+  workload of `workloads`; inf where an algorithm has no median (no study) or missed."""
   subset = medians[medians['split'] == split]
   wide = subset.pivot(index='algorithm', columns='workload', values='time_to_target')
   return wide.reindex(index=list(algorithms), columns=list(workloads)).fillna(np.inf)

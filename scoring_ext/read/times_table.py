@@ -1,30 +1,19 @@
-"""python -m scoring_ext.profile: score B from a table of times to target.
+"""A table of times to target from a CSV file (``python -m scoring_ext.score_times``).
 
-  python -m scoring_ext.profile --time_to_target FILE.csv [--split validation] [--max_tau 4]
-
-FILE.csv is either of:
+Two shapes are read:
 
 * wide: a column ``algorithm`` and one column per workload holding times to target
   (numbers, or ``inf`` for a miss), one row per algorithm;
-* long: the report's own time_to_target.csv (columns ``level``, ``algorithm``, ``workload``,
-  ``split``, ``time_to_target``): its ``median`` rows of one split (--split, default
-  validation, or the only split in the file) are used; a missing (algorithm, workload)
-  counts as a miss.
-
-Prints ``algorithm,score`` CSV on stdout, with AlgoPerf's formula for any number of workloads.
+* long: the report's own time_to_target.csv (:data:`LONG_FORMAT` among its columns): its
+  ``median`` rows of one split are used; a missing (algorithm, workload) counts as a miss.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 import pandas as pd
 
-from bench_core.cli import run_main
 from bench_core.errors import BenchError
-from scoring_ext import profiles
 
 LONG_FORMAT = {'level', 'algorithm', 'workload', 'split', 'time_to_target'}
 
@@ -57,7 +46,9 @@ def wide_from_long(frame: pd.DataFrame, path: str, split: str | None) -> pd.Data
 
 
 def read_times_table(path: str, split: str | None = None) -> pd.DataFrame:
-  """Times indexed by algorithm, one float column per workload (wide or long file).
+  """Times indexed by algorithm (index name ``algorithm``, one row per algorithm), one float
+  column per workload (seconds or steps, ``inf`` for a miss), from a wide or long file; with
+  the long file, the medians of `split` (default: validation, or the only split in the file).
 
   Raises BenchError for an unreadable file, a missing `algorithm` column, no
   workload column, duplicate algorithms, or a cell that is not a number/inf.
@@ -94,38 +85,3 @@ def read_times_table(path: str, split: str | None = None) -> pd.DataFrame:
       f'{times.at[algorithm, workload]!r}; expected a number >= 0 or inf'
     )
   return parsed.astype(float)
-
-
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(
-    prog='python -m scoring_ext.profile',
-    description=__doc__,
-    formatter_class=argparse.RawDescriptionHelpFormatter,
-  )
-  parser.add_argument(
-    '--time_to_target', required=True, help='CSV of times to target, wide or long (see above).'
-  )
-  parser.add_argument(
-    '--split',
-    default=None,
-    help='With the long format: the target split whose medians are scored '
-    '(default: validation, or the only split in the file).',
-  )
-  parser.add_argument(
-    '--max_tau',
-    type=float,
-    default=4.0,
-    help='Largest ratio to the fastest (> 1, default 4, as in AlgoPerf).',
-  )
-  args = parser.parse_args(argv)
-  if not args.max_tau > 1:
-    raise BenchError(f'--max_tau must be > 1, got {args.max_tau}')
-  times = read_times_table(args.time_to_target, args.split)
-  scores = profiles.scores_from_times(times.to_numpy(), args.max_tau)
-  out = pd.DataFrame({'algorithm': times.index, 'score': scores})
-  sys.stdout.write(out.to_csv(index=False))
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(run_main(main))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring_ext import profiles
+from scoring_ext.compute import profiles
 
 #: Most bootstrap replicates accepted (percentile intervals settle long before).
 MAX_REPLICATES = 100_000
@@ -60,9 +60,13 @@ def score_intervals(
   rng: np.random.Generator,
   confidence: float = 0.95,
 ) -> pd.DataFrame:
-  """CI of score B per algorithm for one split: columns algorithm, ci_low, ci_high.
+  """CI of score B for one split: one row per algorithm, in the order of `algorithms`:
+  ``algorithm`` (str), ``ci_low``, ``ci_high`` (float: the percentiles of B over the
+  replicates).
 
-  `per_study` has columns algorithm, workload, time_to_target (one split).
+  `per_study` holds one split's rows of the per-study times: columns algorithm, workload,
+  time_to_target. A replicate times array has shape (n_replicates, n_algorithms,
+  n_workloads).
   """
   algorithms, workloads = list(algorithms), list(workloads)
   grouped = {
@@ -86,7 +90,9 @@ def score_intervals(
 def quality_intervals(
   finals: pd.DataFrame, n_replicates: int, rng: np.random.Generator, confidence: float = 0.95
 ) -> pd.DataFrame:
-  """CI of the mean final value: columns algorithm, workload, quantity, ci_low, ci_high."""
+  """CI of the mean final value: one row per (algorithm, workload, quantity) of `finals`
+  (:func:`scoring_ext.compute.quality.final_values`), sorted: those keys (str), ``ci_low``,
+  ``ci_high`` (float; NaN where no replicate has a finite value)."""
   rows = []
   for (algorithm, workload, quantity), group in finals.groupby(
     ['algorithm', 'workload', 'quantity'], sort=True

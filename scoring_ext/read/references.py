@@ -32,8 +32,9 @@ import pandas as pd
 
 from bench_core import arguments, catalogue, layout
 from bench_core.errors import BenchError
-from scoring_ext import logs
-from scoring_ext.logs import Experiment, Issue
+from scoring_ext.findings import Issue
+from scoring_ext.read import logs
+from scoring_ext.read.logs import Experiment
 
 REFERENCE_COLUMNS = ['reference', 'algorithm', 'workload', 'trials', 'factor', 'times']
 
@@ -117,7 +118,13 @@ def load_references(
   specs, hardware_files, workloads, condition: str, allow_mixed: bool, first_trial_id: int
 ) -> tuple[list[Experiment], pd.DataFrame, list[Issue]]:
   """Each reference tree, relabelled and rescaled, restricted to `workloads`; a table of what
-  was done to each (REFERENCE_COLUMNS) and audit notes.
+  was done to each, and audit notes.
+
+  The table has one row per (reference tree, algorithm, workload), columns
+  :data:`REFERENCE_COLUMNS`: ``reference`` (str: the tree's folder), ``algorithm`` (str:
+  ``<label>/<algorithm>``), ``workload`` (str), ``trials`` (int: trial folders found),
+  ``factor`` (float: the hardware factor its times were multiplied by; NaN when not
+  rescaled), ``times`` (str: what was done, in words).
 
   Trial ids continue from `first_trial_id`. Raises BenchError for a bad spec, a missing
   hardware file entry, a reference without any of `workloads`, or mixed hardware (above).

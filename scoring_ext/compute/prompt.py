@@ -18,8 +18,10 @@ def has_prompt_pair(algorithms) -> bool:
 def prompt_sensitivity(
   medians: pd.DataFrame, full: str = FULL_PROMPT, short: str = SHORT_PROMPT
 ) -> pd.DataFrame:
-  """Columns workload, split, <full>, <short>: median times (inf for a miss or
-  for a workload the algorithm did not run)."""
+  """One row per (workload, split) of `medians` (:func:`scoring_ext.compute.time_to_target
+  .median_times_to_target`): ``workload``, ``split`` (str), then ``<full>`` and
+  ``<short>`` (float: median times to target; inf for a miss or for a workload the
+  algorithm did not run)."""
   subset = medians[medians['algorithm'].isin([full, short])]
   wide = subset.pivot_table(
     index=['workload', 'split'], columns='algorithm', values='time_to_target', aggfunc='first'

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from scoring_ext import metrics
-from scoring_ext.logs import MISS_STATUS
-from scoring_ext.snapshots import values_at_fraction
+from scoring_ext.findings import MISS_STATUS
+from scoring_ext.compute.snapshots import values_at_fraction
 
 QUALITY_COLUMNS = [
   'algorithm',
@@ -59,10 +59,16 @@ def final_values(
   wl_metric: pd.Series,
   stopped_early=(),
 ) -> pd.DataFrame:
-  """Long frame (FINAL_COLUMNS): the selected trial's value of each quantity per study, and a
-  NaN row per quantity for each study whose trials logged no evaluation.
+  """One row per (algorithm, workload, study, quantity), columns :data:`FINAL_COLUMNS`:
+  ``algorithm``, ``workload``, ``study`` (str), ``quantity`` (str: an evals column,
+  :func:`quality_quantities`), ``value`` (float: the selected trial's value at the end of
+  the budget; NaN when it diverged or the study logged no evaluation), ``diverged``,
+  ``no_evals``, ``stopped_early`` (bool: why there is no value, or why it is that of an
+  earlier evaluation).
 
-  `stopped_early` holds the trial_ids of trials that stopped before the end of the budget."""
+  `selected`: the trial of each (algorithm, study, workload)
+  (:func:`scoring_ext.compute.targets.selected_trial_ids`); `stopped_early` holds the
+  trial_ids of trials that stopped before the end of the budget."""
   columns = sorted({q for m in wl_metric for q in quality_quantities(m)})
   at_end = values_at_fraction(evals, budgets, clock, 1.0, columns)
   info = trials.set_index('trial_id')
@@ -96,7 +102,11 @@ def final_values(
 
 
 def summarize_quality(finals: pd.DataFrame) -> pd.DataFrame:
-  """Mean, std (ddof=1) and count of finite values over studies (QUALITY_COLUMNS)."""
+  """One row per (algorithm, workload, quantity), sorted, columns :data:`QUALITY_COLUMNS`:
+  ``algorithm``, ``workload``, ``quantity`` (str), ``mean`` (float: over the studies with a
+  finite value; NaN for none), ``std`` (float: ddof=1; NaN for fewer than two),
+  ``n_studies`` (int: the studies averaged), ``n_diverged``, ``n_no_evals``,
+  ``n_stopped_early`` (int: studies counted in each row of :func:`final_values`)."""
   rows = []
   for (algorithm, workload, quantity), group in finals.groupby(
     ['algorithm', 'workload', 'quantity'], sort=True

@@ -184,7 +184,9 @@ def read_logs(paths: Iterable[str | Path]) -> tuple[dict[int, LogRun], list[tupl
 
 
 def evaluations_frame(run: LogRun) -> pd.DataFrame:
-  """One row per evaluation: ``global_step`` and every logged metric (numbers; NaN for nan)."""
+  """One row per evaluation of the run, in logged order: every logged metric under its
+  logged name (``train/loss``, ``validation/accuracy``, ``accumulated_submission_time``,
+  ...; float, NaN for nan or a value that is not a number), and ``global_step`` (float)."""
   rows = [{**metrics, 'global_step': step} for step, metrics in run.evaluations]
   frame = pd.DataFrame(rows)
   for column in frame.columns:
