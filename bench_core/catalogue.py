@@ -1,8 +1,7 @@
 """The workload catalogue: which names exist, which runner serves them, what their metric is.
 
 * Embedded workloads (``*_mini``) run on the local runner; each stands in for one official
-  AlgoPerf workload of the study and is implemented by the class named here (imported by
-  ``local_runner.workloads`` only when it is run).
+  AlgoPerf workload of the study (``local_runner.workloads`` maps each name to its class).
 * Official workloads are AlgoPerf's (``submission_runner.py`` knows them): the eight base
   workloads, their variants (``criteo1tb_layernorm``..., and the test-sized
   ``criteo1tb_test``), each mapped to its base, and the development workloads; they need the
@@ -25,13 +24,8 @@ CONDITIONS = ('time', 'step')
 #: Time budget of a step-control run: about 31 years, i.e. no limit.
 NO_TIME_LIMIT_SEC = 10**9
 
-#: Embedded workload -> ``"module:Class"`` of its implementation.
-EMBEDDED_WORKLOADS = {
-  'criteo1tb_mini': 'local_runner.workloads.criteo1tb_mini:Criteo1tbMiniWorkload',
-  'fastmri_mini': 'local_runner.workloads.fastmri_mini:FastmriMiniWorkload',
-  'imagenet_resnet_mini': 'local_runner.workloads.imagenet_resnet_mini:ImagenetResnetMiniWorkload',
-  'ogbg_mini': 'local_runner.workloads.ogbg_mini:OgbgMiniWorkload',
-}
+#: The embedded workloads of the local runner.
+EMBEDDED_WORKLOADS = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
 
 #: The official workloads of the study and the embedded stand-in of each.
 OFFICIAL_TO_EMBEDDED = {

@@ -142,6 +142,13 @@ def step_search_space_file(run_dir: str | Path) -> Path:
   return run_dir.with_name(f'{run_dir.name}_tuning_search_space.json')
 
 
+def run_config_file(run_dir: str | Path) -> Path:
+  """Beside the run folder (which a rerun removes): the run configuration of its trial
+  (``bench_core.run_config``; ``<workload>_<framework>_run_config.json``)."""
+  run_dir = Path(run_dir)
+  return run_dir.with_name(f'{run_dir.name}_run_config.json')
+
+
 def study_name(study: int) -> str:
   """The runner's ``experiment_name`` of study ``s``: ``study_<s>``."""
   return f'study_{study}'
