@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import pandas as pd
 
