@@ -23,10 +23,13 @@ PROBES ?= out/velo_probes.json
 TRANSFERRED ?= out/budgets.json
 # make step-prompt's destination: untracked, read by the study before tuning_search_spaces/
 SPACES ?= out/tuning_search_spaces
-ALGORITHMS ?= adam nadam nadamw heavy_ball nesterov
-WORKLOADS ?= criteo1tb_mini fastmri_mini imagenet_resnet_mini ogbg_mini
+# The default lists come from the one registry, bench_core/catalogue.py (standard library
+# only, so the base interpreter reads it before .venv exists); `?=` expands them only where used
+catalogue = $(shell $(PYTHON) -m bench_core.catalogue --list $(1))
+ALGORITHMS ?= $(call catalogue,hand_crafted)
+WORKLOADS ?= $(call catalogue,embedded)
 STUDIES ?= 3
-CONDITIONS ?= time step
+CONDITIONS ?= $(call catalogue,conditions)
 JOBS ?= 1
 # $(call q,VALUE): VALUE as one shell word (single-quoted), so that paths with spaces or
 # quotes reach the Python entry points unchanged

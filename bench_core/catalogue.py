@@ -1,8 +1,14 @@
-"""The workload catalogue: which names exist, which runner serves them, what their metric is.
+"""The catalogue: the one registry of algorithms, workloads, conditions and metric directions.
+
+Every list of names the project uses is here, read by the Makefile (``python -m
+bench_core.catalogue --list NAME``, one name a word), the demo, the benchmarks, the runners
+and the scorer:
+
+* Algorithms: the hand-crafted optimizers, VeLO and its variants, and ``velo_time`` (VeLO
+  told its budget); each is a folder ``submissions/<name>/``.
 
 * Embedded workloads (``*_mini``) run on the local runner; each stands in for one official
-  AlgoPerf workload of the study and is implemented by the class named here (imported by
-  ``local_runner.workloads`` only when it is run).
+  AlgoPerf workload of the study (``local_runner.workloads`` maps each name to its class).
 * Official workloads are AlgoPerf's (``submission_runner.py`` knows them): the eight base
   workloads, their variants (``criteo1tb_layernorm``..., and the test-sized
   ``criteo1tb_test``), each mapped to its base, and the development workloads; they need the
@@ -18,20 +24,28 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
+
+from bench_core.cli import run_main
 from bench_core.errors import BenchError
+
+#: The hand-crafted optimizers of the study (the sweep's default algorithms).
+HAND_CRAFTED_ALGORITHMS = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
+#: VeLO and its short-horizon variant (they need the VeLO checkpoint).
+VELO_ALGORITHMS = ('velo', 'velo_short')
+#: VeLO given its budget (time control: the workload's; step control: ``step_budget``).
+BUDGET_AWARE_ALGORITHMS = ('velo_time',)
+#: Every algorithm of ``submissions/``.
+ALGORITHMS = (*HAND_CRAFTED_ALGORITHMS, *VELO_ALGORITHMS, *BUDGET_AWARE_ALGORITHMS)
 
 CONDITIONS = ('time', 'step')
 
 #: Time budget of a step-control run: about 31 years, i.e. no limit.
 NO_TIME_LIMIT_SEC = 10**9
 
-#: Embedded workload -> ``"module:Class"`` of its implementation.
-EMBEDDED_WORKLOADS = {
-  'criteo1tb_mini': 'local_runner.workloads.criteo1tb_mini:Criteo1tbMiniWorkload',
-  'fastmri_mini': 'local_runner.workloads.fastmri_mini:FastmriMiniWorkload',
-  'imagenet_resnet_mini': 'local_runner.workloads.imagenet_resnet_mini:ImagenetResnetMiniWorkload',
-  'ogbg_mini': 'local_runner.workloads.ogbg_mini:OgbgMiniWorkload',
-}
+#: The embedded workloads of the local runner.
+EMBEDDED_WORKLOADS = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
 
 #: The official workloads of the study and the embedded stand-in of each.
 OFFICIAL_TO_EMBEDDED = {
@@ -40,6 +54,9 @@ OFFICIAL_TO_EMBEDDED = {
   'imagenet_resnet': 'imagenet_resnet_mini',
   'ogbg': 'ogbg_mini',
 }
+
+#: The official workloads the study runs (those with an embedded stand-in).
+STUDY_WORKLOADS = tuple(OFFICIAL_TO_EMBEDDED)
 
 #: AlgoPerf's eight base workloads (``algoperf/workloads/workloads.py``, ``BASE_WORKLOADS``, at
 #: 2c90454f): an AlgoPerf score is over these.
@@ -201,7 +218,7 @@ def metric_direction(metric: str) -> str:
   """'min' for loss-like metrics, 'max' for ssim/accuracy/mAP/bleu...
 
   Accepts a bare name ('ssim') or a column name ('validation/ssim'). Raises ValueError
-  for a metric not in the table.
+  for a metric not in the table (the embedded workloads and the scorer both ask here).
   """
   name = metric.split('/', 1)[-1]
   try:
@@ -224,3 +241,28 @@ def default_target_metric(workload: str) -> str | None:
   if not matches:
     return None
   return _METRIC_BY_WORKLOAD_FAMILY[max(matches, key=len)]
+
+
+def lists() -> dict:
+  """The registry's lists by the name ``--list`` takes."""
+  return {
+    'algorithms': ALGORITHMS,
+    'hand_crafted': HAND_CRAFTED_ALGORITHMS,
+    'velo': VELO_ALGORITHMS,
+    'embedded': EMBEDDED_WORKLOADS,
+    'study_workloads': STUDY_WORKLOADS,
+    'base_workloads': BASE_WORKLOADS,
+    'conditions': CONDITIONS,
+  }
+
+
+def main(argv: list[str] | None = None) -> int:
+  """``python -m bench_core.catalogue --list NAME``: the names of one list, space-separated."""
+  parser = argparse.ArgumentParser(prog='python -m bench_core.catalogue', description=main.__doc__)
+  parser.add_argument('--list', required=True, choices=sorted(lists()))
+  print(' '.join(lists()[parser.parse_args(argv).list]))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(run_main(main))

@@ -13,6 +13,11 @@ One run of a runner (official or local) writes AlgoPerf's layout::
                                 (AlgoPerf's scripts name it with an ``MM-DD-YYYY-HH-MM-SS`` stamp);
                                 one file holds every trial of the run
 
+Beside each run folder (which a rerun removes) lie the files the study layer writes before
+the run: ``<workload>_<framework>_run_config.json``, the trial's run configuration that the
+runner reads (``bench_core.run_config``), and, under step control for a search space with a
+``step_budget``, ``<workload>_<framework>_tuning_search_space.json``.
+
 A study places one run per (condition, algorithm, study, workload): the runner's
 ``experiment_dir`` is ``<root>/<condition>/<algorithm>`` and its ``experiment_name``
 ``study_<s>``, so the trial lands in
@@ -140,6 +145,13 @@ def step_search_space_file(run_dir: str | Path) -> Path:
   given, with its step budget filled in (``<workload>_<framework>_tuning_search_space.json``)."""
   run_dir = Path(run_dir)
   return run_dir.with_name(f'{run_dir.name}_tuning_search_space.json')
+
+
+def run_config_file(run_dir: str | Path) -> Path:
+  """Beside the run folder (which a rerun removes): the run configuration of its trial
+  (``bench_core.run_config``; ``<workload>_<framework>_run_config.json``)."""
+  run_dir = Path(run_dir)
+  return run_dir.with_name(f'{run_dir.name}_run_config.json')
 
 
 def study_name(study: int) -> str:

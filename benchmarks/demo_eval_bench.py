@@ -26,7 +26,7 @@ sys.path[:0] = [ROOT]
 
 import jax  # noqa: E402
 
-from bench_core import catalogue  # noqa: E402
+from local_runner import workloads  # noqa: E402
 from local_runner.runner import RunConfig, run  # noqa: E402
 from local_runner.workloads import fastmri_mini  # noqa: E402
 from timing import interleaved_median_seconds  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> None:
     f'one evaluation: {new_sec:.3f} s now, {old_sec:.3f} s before, ratio {new_sec / old_sec:.2f}'
     f' (validation/test metrics differ by at most {largest:.1e})'
   )
-  catalogue.EMBEDDED_WORKLOADS['fastmri_previous_eval'] = '__main__:PreviousEvalFastmri'
+  workloads.register('fastmri_previous_eval', '__main__', 'PreviousEvalFastmri')
   walls = {'fastmri_mini': [], 'fastmri_previous_eval': []}
   evals = {'fastmri_mini': [], 'fastmri_previous_eval': []}
   with tempfile.TemporaryDirectory() as root:

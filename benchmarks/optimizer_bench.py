@@ -19,9 +19,10 @@ import jax.numpy as jnp
 import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import catalogue  # noqa: E402
 from timing import interleaved_median_seconds  # noqa: E402
 
-NAMES = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
+NAMES = catalogue.HAND_CRAFTED_ALGORITHMS
 
 
 def param_tree(scale: float = 1.0):

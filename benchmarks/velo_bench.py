@@ -48,6 +48,7 @@ if str(REPO) not in sys.path:
 import velo  # noqa: E402
 from velo import per_param_mlp  # noqa: E402
 from velo.layout import CHUNK, tensor_layout  # noqa: E402
+from bench_core import catalogue  # noqa: E402
 from bench_core import layout as trial_layout  # noqa: E402
 from bench_core.cli import run_main  # noqa: E402
 from bench_core.errors import BenchError  # noqa: E402
@@ -63,7 +64,6 @@ META_INIT_THETA = REPO / 'tests' / 'data' / 'velo_golden' / 'theta.msgpack'
 COST_PAGE = Path('docs') / 'velo_cost.md'
 BLOCK_START = '<!-- velo-bench:start -->'
 BLOCK_END = '<!-- velo-bench:end -->'
-EMBEDDED = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
 
 
 def _dense(fan_in, fan_out, prefix, tree):
@@ -191,7 +191,7 @@ def trees(quick: bool) -> dict[str, dict[str, tuple]]:
     'dlrm_small (2^16 rows)': dlrm_small(2**16),
     'unet (32 ch, 4 pools)': unet(32, 4),
     'ogbg_gnn': ogbg_gnn(),
-    **{name: embedded_tree(name) for name in EMBEDDED},
+    **{name: embedded_tree(name) for name in catalogue.EMBEDDED_WORKLOADS},
   }
 
 

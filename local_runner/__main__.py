@@ -1,12 +1,17 @@
 """``python -m local_runner``: the official ``submission_runner.py`` flags, on embedded
-workloads (plus ``--max_allowed_runtime_sec``, ``--stop_on_targets``, ``--eval_every_steps``)."""
+workloads (plus ``--max_allowed_runtime_sec``, ``--stop_on_targets``, ``--eval_every_steps``,
+``--eval_period_time_sec``), or a trial's run configuration file (``--run_config``, which
+``study.launch`` passes; ``bench_core.run_config``): its fields replace the flags' defaults,
+and flags given beside it are added (``--num_tuning_trials=3``, say)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from absl import app, flags
 
+from bench_core import run_config
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
@@ -47,38 +52,52 @@ flags.DEFINE_integer(
   'Evaluate after step 1, every N steps and at the end, instead of every '
   'eval_period_time_sec of wall time (step control; not an official flag).',
 )
+flags.DEFINE_float(
+  'eval_period_time_sec',
+  None,
+  "Evaluate every this many seconds of wall time instead of the workload's own period.",
+)
+flags.DEFINE_string(
+  'run_config', None, 'A trial run configuration file (study.launch writes and passes it).'
+)
 flags.DEFINE_boolean(
   'save_checkpoints', False, 'Accepted for compatibility; no checkpoints are kept.'
 )
 flags.DEFINE_boolean('torch_compile', False, 'Accepted for compatibility; ignored.')
-flags.mark_flags_as_required(['workload', 'submission_path', 'experiment_dir'])
 
 FLAGS = flags.FLAGS
+
+#: Flags a run needs, from the command line or from ``--run_config``.
+REQUIRED = ('workload', 'submission_path', 'experiment_dir')
+
+
+def config_from_flags() -> RunConfig:
+  """The run's configuration: ``--run_config``'s fields, then every flag given explicitly."""
+  if FLAGS.run_config:
+    config = RunConfig.from_trial_config(run_config.load(FLAGS.run_config))
+  else:
+    missing = [name for name in REQUIRED if FLAGS[name].value is None]
+    if missing:
+      raise BenchError(f'give --run_config, or {", ".join("--" + name for name in missing)}')
+    config = RunConfig(
+      workload=FLAGS.workload,
+      submission_path=FLAGS.submission_path,
+      experiment_dir=FLAGS.experiment_dir,
+    )
+  names = {f.name for f in dataclasses.fields(RunConfig)}
+  given = {
+    name: FLAGS[name].value
+    for name in names
+    if name in FLAGS and (FLAGS[name].present or not FLAGS.run_config)
+  }
+  return dataclasses.replace(config, **given)
 
 
 def run_from_flags(argv) -> int:
   del argv
   if FLAGS.framework != 'jax':
     raise BenchError(f'the local runner supports --framework=jax only, got {FLAGS.framework!r}')
-  config = RunConfig(
-    workload=FLAGS.workload,
-    submission_path=FLAGS.submission_path,
-    experiment_dir=FLAGS.experiment_dir,
-    experiment_name=FLAGS.experiment_name,
-    tuning_ruleset=FLAGS.tuning_ruleset,
-    tuning_search_space=FLAGS.tuning_search_space,
-    num_tuning_trials=FLAGS.num_tuning_trials,
-    max_global_steps=FLAGS.max_global_steps,
-    rng_seed=FLAGS.rng_seed,
-    overwrite=FLAGS.overwrite,
-    resume_last_run=FLAGS.resume_last_run,
-    hparam_start_index=FLAGS.hparam_start_index,
-    hparam_end_index=FLAGS.hparam_end_index,
-    max_allowed_runtime_sec=FLAGS.max_allowed_runtime_sec,
-    stop_on_targets=FLAGS.stop_on_targets,
-    eval_every_steps=FLAGS.eval_every_steps,
-  )
-  run(config, progress=lambda msg: print(msg, flush=True))
+  run(config_from_flags(), progress=lambda msg: print(msg, flush=True))
   return 0
 
 

@@ -9,7 +9,10 @@ conditions (time, ``max_global_steps``, both targets, ``TrainingCompleteError``)
 
 Additions:
 
-* ``max_allowed_runtime_sec`` replaces the workload's budget (a transferred one);
+* ``max_allowed_runtime_sec`` (and ``eval_period_time_sec``) replace the workload's own,
+  by the mechanism the official path uses too (``bench_core.run_config.budgeted``); a
+  trial's run configuration file (``bench_core.run_config``) gives every field at once
+  (:meth:`RunConfig.from_trial_config`);
   ``stop_on_targets=False`` runs the whole budget, as the study's runs do;
   ``eval_every_steps`` evaluates on a fixed step cadence instead of on wall time (step
   control, so that two runs of a trial evaluate at the same steps on any machine).
@@ -34,13 +37,13 @@ import struct
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bench_core import arguments, layout
+from bench_core import arguments, layout, run_config
 from bench_core.errors import BenchError
 from local_runner.evaluation_rule import rule_for
 from local_runner.search_space import hyperparameter_points, load_search_space
 from local_runner.submission_loader import load_submission
 from local_runner.trial_loop import DEFAULT_CLOCK, Clock, train_once
-from local_runner.workloads import get_workload
+from local_runner.workloads import workload_class
 
 FRAMEWORK = layout.FRAMEWORK
 #: The budget multiplier of the self-tuning ruleset.
@@ -71,10 +74,36 @@ class RunConfig:
   max_allowed_runtime_sec: Optional[float] = None  # override of the workload's budget
   stop_on_targets: bool = True  # False: run the whole budget even once both targets are reached
   eval_every_steps: Optional[int] = None  # None: AlgoPerf's time rule
+  eval_period_time_sec: Optional[float] = None  # override of the workload's period
   log_every_steps: int = 100
 
   def as_flags(self) -> Dict[str, Any]:
     return dict(dataclasses.asdict(self), framework=FRAMEWORK)
+
+  @classmethod
+  def from_trial_config(cls, config: run_config.TrialConfig) -> 'RunConfig':
+    """The runner's configuration of one trial's run configuration (its own runner must be
+    the local one)."""
+    if config.runner != 'local':
+      raise BenchError(
+        f'the run configuration of {config.workload} names the {config.runner} runner, '
+        'not the local one'
+      )
+    return cls(
+      workload=config.workload,
+      submission_path=config.submission_path,
+      experiment_dir=config.experiment_dir,
+      experiment_name=config.experiment_name,
+      tuning_search_space=config.tuning_search_space,
+      max_global_steps=config.max_global_steps,
+      rng_seed=config.rng_seed,
+      overwrite=config.overwrite,
+      resume_last_run=not config.overwrite,
+      max_allowed_runtime_sec=config.max_allowed_runtime_sec,
+      stop_on_targets=config.stop_on_targets,
+      eval_every_steps=config.eval_every_steps,
+      eval_period_time_sec=config.eval_period_time_sec,
+    )
 
 
 def _positive_int(value, flag: str) -> None:
@@ -91,6 +120,10 @@ def check_config(config: RunConfig) -> None:
   _positive_int(config.max_global_steps, 'max_global_steps')
   _positive_int(config.num_tuning_trials, 'num_tuning_trials')
   _positive_int(config.eval_every_steps, 'eval_every_steps')
+  if config.eval_period_time_sec is not None and not config.eval_period_time_sec > 0:
+    raise BenchError(
+      f'--eval_period_time_sec must be positive, got {config.eval_period_time_sec!r}'
+    )
   if config.max_allowed_runtime_sec is not None:
     if not config.max_allowed_runtime_sec > 0:
       raise BenchError(
@@ -163,9 +196,9 @@ def run(config: RunConfig, progress=print, clock: Clock = DEFAULT_CLOCK) -> List
 
   ``clock`` is the time source of every trial (``local_runner.trial_loop``)."""
   check_config(config)
-  workload = get_workload(config.workload)
-  if config.max_allowed_runtime_sec is not None:
-    workload.max_allowed_runtime_sec = config.max_allowed_runtime_sec
+  workload = run_config.budgeted(
+    workload_class(config.workload), config.max_allowed_runtime_sec, config.eval_period_time_sec
+  )()
   submission = load_submission(config.submission_path)
   if config.tuning_ruleset == 'external':
     space = load_search_space(config.tuning_search_space)

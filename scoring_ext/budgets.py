@@ -28,10 +28,9 @@ import numpy as np
 import pandas as pd
 
 from bench_core import layout
+from bench_core.catalogue import CONDITIONS
 from bench_core.errors import BenchError
 from scoring_ext.findings import SCORED_STATUSES, Issue
-
-CONDITIONS = ('time', 'step')
 
 
 def clock_column(condition: str) -> str:

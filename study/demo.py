@@ -28,19 +28,15 @@ from scoring_ext.render import audit, outputs
 from scoring_ext.scoring import ScoringConfig, ScoringResult, score_experiment
 from study import cores, sweep
 
-HAND_CRAFTED = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
-VELO_VARIANTS = ('velo', 'velo_short')
-EMBEDDED = ('criteo1tb_mini', 'fastmri_mini', 'imagenet_resnet_mini', 'ogbg_mini')
-
 
 def available_algorithms(out=print) -> list:
   """The hand-crafted algorithms, plus the VeLO variants when a checkpoint is configured."""
   try:
     velo.resolve_checkpoint()
   except FileNotFoundError as e:
-    out(f'demo: skipping {", ".join(VELO_VARIANTS)}: {e}')
-    return list(HAND_CRAFTED)
-  return list(HAND_CRAFTED) + list(VELO_VARIANTS)
+    out(f'demo: skipping {", ".join(catalogue.VELO_ALGORITHMS)}: {e}')
+    return list(catalogue.HAND_CRAFTED_ALGORITHMS)
+  return [*catalogue.HAND_CRAFTED_ALGORITHMS, *catalogue.VELO_ALGORITHMS]
 
 
 def report(experiment_dir: Path, condition: str, out: Path) -> ScoringResult:
@@ -124,7 +120,7 @@ def main(argv=None) -> int:
   parser.add_argument(
     '--workloads',
     nargs='+',
-    default=list(EMBEDDED),
+    default=list(catalogue.EMBEDDED_WORKLOADS),
     help='embedded workloads to run (default: all four)',
   )
   parser.add_argument(

@@ -1,31 +1,31 @@
-"""``python -m study.launch``: one runner run under a condition's budget, on the right runner.
+"""``python -m study.launch``: run one trial from its run configuration, on its runner.
 
+    python -m study.launch --config <run folder>_run_config.json
     python -m study.launch --condition time [--budgets budgets.json] -- \\
         --workload=criteo1tb --submission_path=... --experiment_dir=... <runner flags>
     python -m study.launch --condition step [--step_budgets steps.json] -- <runner flags>
 
-Everything after ``--`` is the official ``submission_runner.py`` flags. The budget of the
-condition comes from ``study.budgets`` (time: the workload's entry of ``--budgets``, else its
-own; step: ``--max_global_steps`` from the step budgets and no time limit). Under step
-control a search space with a ``step_budget`` hyperparameter (``velo_time``) is replaced by a
-copy holding the step budget, written beside the run folder
-(``bench_core.layout.step_search_space_file``).
+``--config`` names a file ``study.trial`` wrote (``bench_core.run_config``): what ``make
+submit``, the sweep, the probe and the SLURM scripts run. The second form is for commands
+typed by hand: everything after ``--`` is the official ``submission_runner.py`` flags, read
+once (``study.runner_flags.parse``) and resolved like any trial (``study.trial.resolve``:
+the budget of the condition, the evaluation rule, ``step_budget`` for ``velo_time``); the
+configuration is written beside the run folder and run the same way. The launcher sets the
+budget: ``--max_allowed_runtime_sec`` (and, under step control, ``--max_global_steps``) in
+the runner flags are refused.
 
 Evaluations: under time control both runners follow AlgoPerf's time rule (after step 1, then
-every ``eval_period_time_sec`` of wall time). Under step control the local runner also gets
-``--eval_every_steps`` (``local_runner.evaluation_rule.default_eval_every_steps`` of the step
-budget: at most 2 % of it, unless the runner flags already give one), so its evaluations fall
-at the same steps on any machine. The official runner has no such flag and still evaluates on
+every ``eval_period_time_sec`` of wall time). Under step control the local runner evaluates
+every ``local_runner.evaluation_rule.default_eval_every_steps`` of the step budget (at most
+2 % of it, unless the runner flags give ``--eval_every_steps``), so its evaluations fall at
+the same steps on any machine. The official runner has no such flag and still evaluates on
 wall time under step control: its steps-to-target are quantised by the evaluation period and
 vary with the machine and its load.
 
-* Embedded workloads (``--runner local``, or ``auto``): ``python -m local_runner <flags>``
-  with ``--max_allowed_runtime_sec`` / ``--max_global_steps`` in a subprocess; the local
-  runner writes each trial's completion record itself.
-* Official workloads: ``submission_runner.main`` in this process, as ``study.official``
-  describes (budget override, submission path, clean rerun of an unfinished run,
-  completion record once it returned successfully).
-
+* Local runner (embedded workloads): ``python -m local_runner --run_config=FILE`` in a
+  subprocess; it writes each trial's completion record itself.
+* Official runner: ``submission_runner.main`` in this process, as ``study.official``
+  describes (budget, submission path, clean rerun of an unfinished run, completion record).
 """
 
 from __future__ import annotations
@@ -36,90 +36,90 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue, layout
+from bench_core import arguments, catalogue, run_config
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
+from bench_core.run_config import TrialConfig
 from hardware_transfer import files
-from local_runner.evaluation_rule import default_eval_every_steps
-from study import budgets, official, runners
+from study import official, runner_flags, runners, trial
 
 
-def local_command(runner_flags: List[str], condition_flags: List[str]) -> List[str]:
-  return [sys.executable, '-m', 'local_runner', *runner_flags, *condition_flags]
-
-
-def condition_flags(args, workload: str, runner_flags: List[str], runner: str) -> List[str]:
-  """The runner flags that set the condition's budget (and, on the local runner under step
-  control, the step cadence of the evaluations)."""
-  if runners.has_flag(runner_flags, 'max_allowed_runtime_sec'):
+def config_from_runner_flags(args, flags: List[str]) -> TrialConfig:
+  """The run configuration of ``python -m study.launch [options] -- <runner flags>``."""
+  given, extra = runner_flags.parse(flags)
+  if 'max_allowed_runtime_sec' in given:
     raise BenchError(
       'the launcher sets max_allowed_runtime_sec from the budgets: remove '
       '--max_allowed_runtime_sec from the runner flags'
     )
-  cadence_given = runners.has_flag(runner_flags, 'eval_every_steps')
-  if cadence_given and runner != 'local':
-    raise BenchError(
-      '--eval_every_steps is a flag of the local runner only: the official runner '
-      'evaluates every eval_period_time_sec of wall time; remove it'
-    )
-  if args.condition == 'time':
-    if cadence_given:
-      raise BenchError(
-        "--condition time evaluates by AlgoPerf's time rule: remove "
-        '--eval_every_steps from the runner flags (it is for step control)'
-      )
-    budget = budgets.time_budget(workload, args.budgets)
-    return [] if budget is None else [f'--max_allowed_runtime_sec={budget}']
-  if runners.has_flag(runner_flags, 'max_global_steps'):
-    raise BenchError(
-      '--condition step sets --max_global_steps from the step budgets: '
-      'remove it from the runner flags'
-    )
-  steps = budgets.step_budget(workload, args.step_budgets)
-  flags = [f'--max_global_steps={steps}', f'--max_allowed_runtime_sec={budgets.NO_TIME_LIMIT_SEC}']
-  if runner == 'local' and not cadence_given:
-    flags.append(f'--eval_every_steps={default_eval_every_steps(steps)}')
-  return flags
-
-
-def with_step_budget_search_space(runner_flags: List[str], steps: int) -> List[str]:
-  """``runner_flags`` whose ``--tuning_search_space`` holds ``steps`` as ``step_budget``, when
-  the search space names that hyperparameter (else unchanged)."""
-  source = runners.flag_value(runner_flags, 'tuning_search_space')
-  if not source:
-    return runner_flags
-  space = layout.read_json_object(Path(source).expanduser(), 'a tuning search space')
-  derived = budgets.search_space_with_step_budget(space, steps)
-  if derived is None:
-    return runner_flags
-  experiment_dir = runners.flag_value(runner_flags, 'experiment_dir')
-  if not experiment_dir:
-    raise BenchError('the runner flags after "--" lack --experiment_dir')
-  run_dir = layout.run_dir(
-    experiment_dir,
-    runners.flag_value(runner_flags, 'experiment_name'),
-    runners.flag_value(runner_flags, 'workload'),
+  if 'workload' not in given:
+    raise BenchError('the runner flags after "--" lack --workload')
+  runners.choose_runner(args.runner, given['workload'])  # a runner that lacks it: said first
+  for name in ('submission_path', 'experiment_dir', 'tuning_search_space'):
+    if name not in given:
+      raise BenchError(f'the runner flags after "--" lack --{name}')
+  return trial.resolve(
+    algorithm=Path(given['submission_path']).resolve().parent.name,
+    workload=given['workload'],
+    condition=args.condition,
+    submission_path=given['submission_path'],
+    search_space=given['tuning_search_space'],
+    experiment_dir=given['experiment_dir'],
+    experiment_name=given.get('experiment_name'),
+    rng_seed=given.get('rng_seed', 0),
+    runner=args.runner,
+    budgets_file=args.budgets,
+    step_budgets_file=args.step_budgets,
+    max_global_steps=given.get('max_global_steps'),
+    eval_every_steps=given.get('eval_every_steps'),
+    eval_period_time_sec=args.eval_period_time_sec,
+    stop_on_targets=given.get('stop_on_targets', True),
+    overwrite=given.get('overwrite', False),
+    data_dir=given.get('data_dir'),
+    extra_runner_flags=extra,
   )
-  target = layout.step_search_space_file(run_dir).resolve()
-  target.parent.mkdir(parents=True, exist_ok=True)
-  layout.write_json(target, derived)
-  flags = runners.without_flags(runner_flags, ['tuning_search_space'])
-  return [*flags, f'--tuning_search_space={target}']
+
+
+def describe(config: TrialConfig) -> str:
+  budget = (
+    f'{config.max_global_steps} steps'
+    if config.condition == 'step'
+    else (
+      f'{config.max_allowed_runtime_sec:g} s'
+      if config.max_allowed_runtime_sec is not None
+      else "the workload's own budget"
+    )
+  )
+  return f'{config.workload} on the {config.runner} runner, {config.condition} control ({budget})'
+
+
+def run(config_file: Path) -> int:
+  """Run the trial whose configuration ``config_file`` holds; the runner's exit status."""
+  config = run_config.load(config_file)
+  print(f'launch: {describe(config)}', flush=True)
+  if config.runner == 'local':
+    return subprocess.call(runner_flags.local_command(config_file, config))
+  if not runners.official_runner_importable():
+    raise BenchError(runners.install_hint(config.workload))
+  return official.run(config, progress=lambda m: print(m, flush=True))
 
 
 def parse_args(argv: Optional[List[str]]):
+  """(the launcher's options, the runner flags after ``--``)."""
   argv = list(sys.argv[1:] if argv is None else argv)
-  if '--' not in argv and not {'-h', '--help'} & set(argv):
+  split = argv.index('--') if '--' in argv else len(argv)
+  asks_help_or_config = any(a in ('-h', '--help') or a.startswith('--config') for a in argv)
+  if split == len(argv) and not asks_help_or_config:
     raise BenchError(
-      'give the runner flags after "--", e.g. '
+      'give --config FILE, or the runner flags after "--", e.g. '
       '--budgets budgets.json -- --workload=criteo1tb --submission_path=...'
     )
-  split = argv.index('--') if '--' in argv else len(argv)
   p = argparse.ArgumentParser(
     prog='python -m study.launch',
     description=__doc__,
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
+  p.add_argument('--config', default=None, help='a run configuration file (study.trial)')
   p.add_argument('--condition', choices=catalogue.CONDITIONS, default='time')
   p.add_argument(
     '--budgets',
@@ -135,43 +135,23 @@ def parse_args(argv: Optional[List[str]]):
   p.add_argument('--runner', choices=runners.RUNNER_CHOICES, default='auto')
   p.add_argument(
     '--eval_period_time_sec',
-    type=float,
+    type=arguments.positive_float,
     default=None,
-    help='official runner only: evaluate every this many seconds instead of the '
-    "workload's own period (e.g. short smoke runs)",
+    help="evaluate every this many seconds instead of the workload's own period "
+    '(e.g. short smoke runs)',
   )
-  return p.parse_args(argv[:split]), argv[split + 1 :]
+  args = p.parse_args(argv[:split])
+  flags = argv[split + 1 :]
+  if args.config and '--' in argv:
+    raise BenchError('give --config or the runner flags after "--", not both')
+  return args, flags
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  args, runner_flags = parse_args(argv)
-  workload = runners.flag_value(runner_flags, 'workload')
-  if not workload:
-    raise BenchError('the runner flags after "--" lack --workload')
-  runner = runners.choose_runner(args.runner, workload)
-  extra = condition_flags(args, workload, runner_flags, runner)
-  if args.condition == 'step':
-    steps = int(runners.flag_value(extra, 'max_global_steps'))
-    runner_flags = with_step_budget_search_space(runner_flags, steps)
-  print(
-    f'launch: {workload} on the {runner} runner, {args.condition} control'
-    + (f' ({" ".join(extra)})' if extra else " (the workload's own budget)"),
-    flush=True,
-  )
-  if runner == 'local':
-    if args.eval_period_time_sec is not None:
-      raise BenchError('--eval_period_time_sec is for the official runner only')
-    return subprocess.call(local_command(runner_flags, extra))
-  if not runners.official_runner_importable():
-    raise BenchError(runners.install_hint(workload))
-  max_runtime = runners.flag_value(extra, 'max_allowed_runtime_sec')
-  flags = runner_flags + [f for f in extra if f.startswith('--max_global_steps=')]
-  return official.run(
-    flags,
-    float(max_runtime) if max_runtime else None,
-    args.eval_period_time_sec,
-    progress=lambda m: print(m, flush=True),
-  )
+  args, flags = parse_args(argv)
+  if args.config:
+    return run(Path(args.config))
+  return run(trial.write_run_config(config_from_runner_flags(args, flags)))
 
 
 if __name__ == '__main__':

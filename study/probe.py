@@ -141,7 +141,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
   trial = probe_trial(args, steps)
   print(f'probe: {args.opt} on {args.workload} for {steps} steps -> {trial.run_dir}', flush=True)
-  status = subprocess.call(trial.command(overwrite=True))
+  trial.write_run_config(overwrite=True)
+  status = subprocess.call(trial.command())
   if status != 0:
     print(f'error: the probe run exited with status {status}', file=sys.stderr)
     return status

@@ -19,7 +19,6 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 from bench_core import catalogue
 from bench_core.errors import BenchError
@@ -68,7 +67,7 @@ def install_hint(workload: str) -> str:
   instead = (
     f'use the embedded stand-in {stand_in!r} (e.g. make submit WORKLOAD={stand_in})'
     if stand_in
-    else f'use an embedded workload ({", ".join(sorted(catalogue.EMBEDDED_WORKLOADS))})'
+    else f'use an embedded workload ({", ".join(catalogue.EMBEDDED_WORKLOADS)})'
   )
   return (
     f'workload {workload!r} needs the official AlgoPerf runner, but no Python with the '
@@ -100,44 +99,3 @@ def python_for(workload: str) -> str:
     return official_python()
   except BenchError:
     raise BenchError(install_hint(workload)) from None
-
-
-# ---- absl-style flag lists ----------------------------------------------------------------------
-
-
-def flag_value(flags: List[str], name: str) -> Optional[str]:
-  """The value of ``--name=v`` or ``--name v`` in an absl-style flag list (last one wins)."""
-  value = None
-  for i, arg in enumerate(flags):
-    if arg.startswith(f'--{name}='):
-      value = arg.split('=', 1)[1]
-    elif arg == f'--{name}' and i + 1 < len(flags) and not flags[i + 1].startswith('--'):
-      value = flags[i + 1]
-  return value
-
-
-def has_flag(flags: List[str], name: str) -> bool:
-  """True if ``--name``, ``--name=v`` or ``--noname`` is in the list."""
-  return any(a in (f'--{name}', f'--no{name}') or a.startswith(f'--{name}=') for a in flags)
-
-
-def without_flags(flags: List[str], names: List[str]) -> List[str]:
-  """``flags`` without any form of the named flags (``--name``, ``--name=v``, ``--noname``).
-
-  A flag given as ``--name value`` (two items) loses its value too.
-  """
-  out, skip = [], False
-  for i, arg in enumerate(flags):
-    if skip:
-      skip = False
-      continue
-    name = next(
-      (n for n in names if arg in (f'--{n}', f'--no{n}') or arg.startswith(f'--{n}=')), None
-    )
-    if name is None:
-      out.append(arg)
-      continue
-    boolean_form = arg in (f'--{name}', f'--no{name}')
-    if boolean_form and i + 1 < len(flags) and not flags[i + 1].startswith('--'):
-      skip = True  # ``--name value``
-  return out

@@ -3,8 +3,9 @@
 Four files are written, next to ``FILE``:
 
 * ``FILE``: the array job, one task per trial. Task ``i`` runs line ``i + 1`` of
-  ``<stem>.commands`` (``TrialSpec.command()`` of trial ``i``: the command the sweep runs)
-  for the trial folder on line ``i + 1`` of ``<stem>.trials``.
+  ``<stem>.commands`` (``TrialSpec.command()`` of trial ``i``: the command the sweep runs,
+  ``python -m study.launch --config <its run configuration>``, the file written beside each
+  run folder with the script) for the trial folder on line ``i + 1`` of ``<stem>.trials``.
 * ``<stem>.report.sbatch``: the report job, ``python -m study.slurm_report``: once every
   trial has its completion record, ``scoring_ext.report`` for each condition into
   ``<report dir>/<condition>``.
@@ -324,6 +325,8 @@ def write_slurm(
     path.with_suffix('.report.sbatch'),
   )
   path.parent.mkdir(parents=True, exist_ok=True)
+  for t in trials:
+    t.write_run_config()
   files.commands.write_text('\n'.join(shlex.join(t.command(python)) for t in trials) + '\n')
   files.trials.write_text('\n'.join(str(t.trial_dir) for t in trials) + '\n')
   log_dir.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     allow_placeholder_prompts=args.allow_placeholder_prompts,
     max_global_steps=args.max_global_steps,
   )
-  command = trial.command(overwrite=args.overwrite)
   sweep.check_plan([trial], compare_finished=False)
   if trial.is_complete() and not args.overwrite:
     differences = trial.mismatches()
@@ -99,7 +98,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     f'{trial.trial_dir}',
     flush=True,
   )
-  return subprocess.call(command)
+  trial.write_run_config(overwrite=args.overwrite)
+  return subprocess.call(trial.command())
 
 
 if __name__ == '__main__':

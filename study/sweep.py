@@ -5,7 +5,7 @@ Layout (``bench_core.layout``; what ``scoring_ext`` reads, one tree per conditio
 uses seed ``seed_base + s`` for every algorithm and workload, so algorithms are compared on
 the same seeds; the plan is recorded in ``<EXP>/sweep.json``.
 
-Each trial runs ``TrialSpec.command()`` in its own process (local runner for embedded
+Each trial runs ``TrialSpec.command()`` (from its run configuration file) in its own process (local runner for embedded
 workloads, the official runner otherwise), for its whole budget (no stop at the targets).
 A trial is done when its completion record exists, for either runner: rerunning the same
 command skips finished trials and reruns an interrupted one from scratch. Budgets files,
@@ -70,6 +70,7 @@ def check_plan(trials: List[TrialSpec], compare_finished: bool = True) -> None:
   for t in {(t.algorithm, t.workload, t.condition): t for t in trials}.values():
     t.command()
     load_search_space(t.search_space())
+    t.run_config()
   for algorithm in dict.fromkeys(t.algorithm for t in trials):
     locate.check_velo_checkpoint(algorithm)
   budgets.check_all(trials)
@@ -142,8 +143,10 @@ class Progress:
 
 
 def run_trial(trial: TrialSpec, progress: Progress, cores: Optional[Set[int]] = None) -> bool:
-  """Run one trial in a subprocess, its output in ``<run dir>/../sweep.log``, confined to
-  ``cores`` when given (``study.cores``); True on success."""
+  """Run one trial in a subprocess from its run configuration (written now), its output in
+  ``<run dir>/../sweep.log``, confined to ``cores`` when given (``study.cores``); True on
+  success."""
+  trial.write_run_config()
   command = trial.command()
   log_path = trial.run_dir.parent / 'sweep.log'
   log_path.parent.mkdir(parents=True, exist_ok=True)

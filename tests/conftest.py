@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench_core import catalogue
+from local_runner import workloads
 from study.budgets import NO_TIME_LIMIT_SEC
 
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
@@ -22,7 +23,9 @@ GOLDEN_THETA = GOLDEN_DIR / 'theta.msgpack'
 @pytest.fixture
 def tiny_workload(monkeypatch):
   """Registers ``tiny_mini`` (logistic regression on the digits) and returns its name."""
-  monkeypatch.setitem(catalogue.EMBEDDED_WORKLOADS, 'tiny_mini', 'tiny_workload:TinyWorkload')
+  monkeypatch.setattr(catalogue, 'EMBEDDED_WORKLOADS', catalogue.EMBEDDED_WORKLOADS)
+  monkeypatch.setattr(workloads, 'CLASSES', dict(workloads.CLASSES))
+  workloads.register('tiny_mini', 'tiny_workload', 'TinyWorkload')
   return 'tiny_mini'
 
 

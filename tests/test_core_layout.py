@@ -1,11 +1,16 @@
 """The bottom layer: trial-folder layout, its reader and writer, and the workload catalogue."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from bench_core import catalogue, layout
 from bench_core.errors import BenchError
+from conftest import REPO
+from local_runner import workloads
+from study import locate
 
 
 def test_workload_dir_names():
@@ -94,3 +99,34 @@ def test_default_target_metric_by_family():
   assert catalogue.default_target_metric('imagenet_resnet_mini') == 'accuracy'
   assert catalogue.default_target_metric('librispeech_conformer_gelu') == 'wer'
   assert catalogue.default_target_metric('nosuch') is None
+
+
+def test_the_catalogue_is_the_one_list_of_algorithms_workloads_and_conditions():
+  """Every list the Makefile, the demo and the runners use comes from the catalogue: its
+  algorithms are the submission folders, each embedded workload has its class (and no class
+  lacks a name), the embedded workloads' target directions are the catalogue's, and the
+  Makefile reads the lists through ``python -m bench_core.catalogue --list``."""
+  assert sorted(catalogue.ALGORITHMS) == locate.known_algorithms()
+  assert set(workloads.CLASSES) == set(catalogue.EMBEDDED_WORKLOADS)
+  for name in catalogue.EMBEDDED_WORKLOADS:
+    workload = workloads.get_workload(name)
+    assert workload.target_metric_is_minimised == (
+      catalogue.metric_direction(workload.target_metric_name) == catalogue.MINIMIZE
+    )
+  out = subprocess.run(
+    [sys.executable, '-m', 'bench_core.catalogue', '--list', 'embedded'],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout
+  assert out.split() == list(catalogue.EMBEDDED_WORKLOADS)
+  make = subprocess.run(
+    ['make', '-n', 'sweep', f'PYTHON={sys.executable}'],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout
+  assert f'--algorithms {" ".join(catalogue.HAND_CRAFTED_ALGORITHMS)} ' in make
+  assert f'--conditions {" ".join(catalogue.CONDITIONS)} ' in make

@@ -36,6 +36,9 @@ class AffinityTrial:
     self.seed = index
     self.record = root / f'affinity_{index}.json'
 
+  def write_run_config(self):
+    self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+
   def command(self):
     code = (
       'import json, os, sys, time; time.sleep(0.5); '

@@ -25,7 +25,7 @@ import pytest
 from test_official_runner import HAS_ALGOPERF, SUBMISSIONS, official_env, write_json
 
 import velo
-from bench_core import layout
+from bench_core import catalogue, layout
 from conftest import FIXTURES
 from study import locate
 
@@ -40,7 +40,7 @@ pytestmark = [
 
 STEPS = 4
 DEVICES = (1, 4)
-HAND_CRAFTED = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
+HAND_CRAFTED = catalogue.HAND_CRAFTED_ALGORITHMS
 #: The project's jits of one trial: the optimizer state's init, then the train step (one
 #: jit, or the gradient and a separately compiled update under VeLO's compiler options).
 INIT_JIT = 'fresh_optimizer_state'

@@ -97,14 +97,21 @@ def mnist_study(tmp_path_factory):
   steps = write_json(tmp / 'steps.json', {'mnist': MNIST_STEPS})
   trials = [
     TrialSpec(
-      name, 'mnist', 'step', 1, 1, tmp / 'study', step_budgets=steps, data_dir=str(tmp / 'data')
+      name,
+      'mnist',
+      'step',
+      1,
+      1,
+      tmp / 'study',
+      step_budgets=steps,
+      data_dir=str(tmp / 'data'),
+      eval_period_time_sec=0.5,
     )
     for name in SUBMISSIONS
   ]
   for trial in trials:
-    command = trial.command()
-    split = command.index('--')
-    run(command[:split] + ['--eval_period_time_sec', '0.5'] + command[split:])
+    trial.write_run_config()
+    run(trial.command())
   return tmp / 'study', trials
 
 
@@ -425,12 +432,10 @@ def test_criteo1tb_test_reads_its_data_dir(tmp_path):
     tmp_path / 'exp',
     step_budgets=steps,
     data_dir=str(tmp_path / 'criteo'),
+    extra_runner_flags=('--skip_evals',),  # evaluations would stream 83 M rows: train only
   )
-  # evaluations would stream AlgoPerf's 83 M validation rows: train only
-  run(
-    trial.command() + ['--skip_evals'],
-    env=official_env(VELO_BENCH_BATCH_SIZES=json.dumps({'criteo1tb_test': 64})),
-  )
+  trial.write_run_config()
+  run(trial.command(), env=official_env(VELO_BENCH_BATCH_SIZES=json.dumps({'criteo1tb_test': 64})))
   assert layout.is_complete(trial.trial_dir)
   flags = layout.read_json_object(trial.trial_dir / layout.FLAGS)
   assert flags['data_dir'] == str(tmp_path / 'criteo') and flags['max_global_steps'] == 5

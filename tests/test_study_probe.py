@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_core import cli
+from bench_core import cli, run_config
 from study import probe, runners
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,17 +29,10 @@ def fake_runner(calls):
   """Stands in for the launched run: logs evaluations at steps 1 and the probe's step budget."""
 
   def call(command):
-    calls.append(command)
-    flags = command[command.index('--') + 1 :]
-    step_budgets = json.loads(Path(command[command.index('--step_budgets') + 1]).read_text())
-    workload = runners.flag_value(flags, 'workload')
-    steps = step_budgets[workload]
-    trial = (
-      Path(runners.flag_value(flags, 'experiment_dir'))
-      / runners.flag_value(flags, 'experiment_name')
-      / f'{workload}_jax'
-      / 'trial_1'
-    )
+    config = run_config.load(command[command.index('--config') + 1])
+    calls.append((command, config))
+    steps = config.max_global_steps
+    trial = config.trial_dir
     trial.mkdir(parents=True)
     # step 1 at 5 s (compilation); the remaining steps at 0.25 s each
     last_time = 5.0 + 0.25 * (steps - 1)
@@ -75,10 +68,11 @@ def test_probe_runs_the_fraction_and_merges_the_measurement(tmp_path, monkeypatc
   ]
   assert cli.run_main(probe.main, argv) == 0
   # ceil(0.05 * 800) = 40 steps as a step-control trial; skip_steps=1: 39 steps in 9.75 s
-  (command,) = calls
-  assert command[1:5] == ['-m', 'study.launch', '--condition', 'step']
-  assert f'--submission_path={REPO}/submissions/heavy_ball/submission.py' in command
-  assert f'--tuning_search_space={REPO}/tuning_search_spaces/heavy_ball.json' in command
+  ((command, config),) = calls
+  assert command[1:4] == ['-m', 'study.launch', '--config']
+  assert (config.condition, config.max_global_steps, config.overwrite) == ('step', 40, True)
+  assert config.submission_path == f'{REPO}/submissions/heavy_ball/submission.py'
+  assert config.tuning_search_space == f'{REPO}/tuning_search_spaces/heavy_ball.json'
   measured = json.loads(out.read_text())
   assert measured['ogbg'] == {'steps': 1, 'runtime_sec': 1, 'num_gpus': 8}
   assert measured['imagenet_resnet_mini'] == {'steps': 39, 'runtime_sec': 9.75, 'num_gpus': 1}

@@ -12,7 +12,8 @@ import pytest
 from conftest import REPO
 
 from bench_core.errors import BenchError
-from study import sweep
+from local_runner.evaluation_rule import default_eval_every_steps
+from study import budgets, sweep
 
 
 def test_plan_gives_every_combination_once_with_per_study_seeds(tmp_path):
@@ -27,23 +28,33 @@ def test_plan_gives_every_combination_once_with_per_study_seeds(tmp_path):
     sweep.plan(['adam'], ['nosuch_mini'], 1, ['time'], 0, tmp_path)
 
 
-def test_trial_commands_per_condition(tmp_path):
+def test_trial_configurations_per_condition(tmp_path):
   time_trial, step_trial = sweep.plan(
     ['adam'], ['imagenet_resnet_mini'], 1, ['time', 'step'], 0, tmp_path
   )
-  cmd = time_trial.command()
-  assert cmd[0] == sys.executable and cmd[1:5] == ['-m', 'study.launch', '--condition', 'time']
-  assert '--nostop_on_targets' in cmd and '--resume_last_run' in cmd
-  assert f'--experiment_dir={tmp_path}/time/adam' in cmd and '--experiment_name=study_1' in cmd
-  assert f'--submission_path={REPO}/submissions/adam/submission.py' in cmd
-  assert step_trial.command()[1:5] == ['-m', 'study.launch', '--condition', 'step']
-  budgets = tmp_path / 'b.json'
+  assert time_trial.command() == [
+    sys.executable,
+    '-m',
+    'study.launch',
+    '--config',
+    str(tmp_path / 'time/adam/study_1/imagenet_resnet_mini_jax_run_config.json'),
+  ]
+  config = time_trial.run_config()
+  assert (config.condition, config.runner, config.stop_on_targets) == ('time', 'local', False)
+  assert config.experiment_dir == f'{tmp_path}/time/adam' and config.experiment_name == 'study_1'
+  assert config.submission_path == f'{REPO}/submissions/adam/submission.py'
+  assert config.max_allowed_runtime_sec == 20 and config.eval_every_steps is None  # its own
+  step = step_trial.run_config()
+  assert step.condition == 'step' and step.max_allowed_runtime_sec == budgets.NO_TIME_LIMIT_SEC
+  assert step.eval_every_steps == default_eval_every_steps(step.max_global_steps)
+  path = tmp_path / 'b.json'
+  path.write_text(json.dumps({'imagenet_resnet_mini': {'max_allowed_runtime_sec': 7}}))
   with_budgets = sweep.plan(
-    ['adam'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path, budgets=str(budgets)
+    ['adam'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path, budgets=str(path)
   )[0]
-  assert with_budgets.command()[5:7] == ['--budgets', str(budgets)]
+  assert with_budgets.run_config().max_allowed_runtime_sec == 7
   with pytest.raises(BenchError, match='no submission'):
-    sweep.plan(['nope'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path)[0].command()
+    sweep.plan(['nope'], ['imagenet_resnet_mini'], 1, ['time'], 0, tmp_path)[0].run_config()
 
 
 def test_sweep_killed_midway_resumes_and_the_report_renders(tmp_path):

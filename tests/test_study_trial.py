@@ -6,7 +6,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from bench_core import cli
+from bench_core import cli, run_config
 from bench_core.errors import BenchError
 from study import budgets, runners, slurm, submit, sweep
 from study.trial import TrialSpec
@@ -16,27 +16,33 @@ def test_placeholder_prompts_are_refused_unless_allowed(tmp_path, monkeypatch):
   monkeypatch.setenv('ALGOPERF_PYTHON', sys.executable)
   trial = TrialSpec('velo', 'ogbg', 'time', 1, 1, tmp_path)
   with pytest.raises(BenchError, match='placeholder.*--allow_placeholder_prompts'):
-    trial.command()
+    trial.run_config()
   allowed = TrialSpec('velo', 'ogbg', 'time', 1, 1, tmp_path, allow_placeholder_prompts=True)
-  assert (
-    '--tuning_search_space=' + str(REPO / 'tuning_search_spaces/placeholder/velo/ogbg.json')
-    in allowed.command()
+  assert allowed.run_config().tuning_search_space == str(
+    REPO / 'tuning_search_spaces/placeholder/velo/ogbg.json'
   )
   step = TrialSpec('velo', 'ogbg', 'step', 1, 1, tmp_path)  # step prompts are real
-  assert f'--tuning_search_space={REPO}/tuning_search_spaces/step/velo/ogbg.json' in step.command()
+  assert step.run_config().tuning_search_space == f'{REPO}/tuning_search_spaces/step/velo/ogbg.json'
 
 
 def test_official_trials_use_the_algoperf_interpreter(tmp_path, monkeypatch):
   monkeypatch.setenv('ALGOPERF_PYTHON', '/opt/algoperf/bin/python')
   trial = TrialSpec('nadamw', 'criteo1tb', 'time', 2, 2, tmp_path, data_dir=str(tmp_path / 'd'))
   cmd = trial.command()
-  assert cmd[0] == '/opt/algoperf/bin/python'
-  assert f'--data_dir={tmp_path / "d"}' in cmd
+  assert cmd == [
+    '/opt/algoperf/bin/python',
+    '-m',
+    'study.launch',
+    '--config',
+    str(trial.config_file),
+  ]
+  assert trial.run_config().data_dir == str(tmp_path / 'd')
   assert (
     TrialSpec('nadamw', 'criteo1tb_mini', 'time', 1, 1, tmp_path).command()[0] == sys.executable
   )
-  assert '--data_dir' not in ' '.join(
-    TrialSpec('adam', 'ogbg_mini', 'time', 1, 1, tmp_path, data_dir='d').command()
+  assert (
+    TrialSpec('adam', 'ogbg_mini', 'time', 1, 1, tmp_path, data_dir='d').run_config().data_dir
+    is None
   )
 
 
@@ -123,11 +129,10 @@ def test_slurm_defaults_work_on_a_cpu_partition(tmp_path, monkeypatch):
     expected_python = (
       '/opt/algoperf/bin/python' if trial.workload == 'criteo1tb' else sys.executable
     )
-    assert line.startswith(f'{expected_python} -m study.launch --condition {trial.condition}')
-    assert f'--experiment_name=study_{trial.study}' in line and '--resume_last_run' in line
-    assert (
-      f'--workload={trial.workload}' in line and f'/{trial.condition}/{trial.algorithm}' in line
-    )
+    assert line == f'{expected_python} -m study.launch --config {trial.config_file}'
+    config = run_config.load(trial.config_file)  # SLURM tasks run from the file
+    assert config == trial.run_config() and not config.overwrite
+    assert config.experiment_name == f'study_{trial.study}' and config.workload == trial.workload
   commands = slurm.write_slurm(
     script,
     trials,
@@ -169,4 +174,4 @@ def test_official_python_is_found_or_named(tmp_path, monkeypatch):
 def test_data_dir_expands_the_workload_name(tmp_path, monkeypatch):
   monkeypatch.setenv('ALGOPERF_PYTHON', sys.executable)
   trial = TrialSpec('adam', 'ogbg', 'time', 1, 1, tmp_path, data_dir=str(tmp_path / '{workload}'))
-  assert f'--data_dir={tmp_path / "ogbg"}' in trial.command()
+  assert trial.run_config().data_dir == str(tmp_path / 'ogbg')

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from bench_core import catalogue
 from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
 from local_runner.search_space import hyperparameter_points, load_search_space
 from submissions import _common
 
-NAMES = ('adam', 'nadam', 'nadamw', 'heavy_ball', 'nesterov')
+NAMES = catalogue.HAND_CRAFTED_ALGORITHMS
 
 
 def submission(name):

@@ -13,7 +13,7 @@ import pytest
 from conftest import GOLDEN_THETA
 from scoring_helpers import write_trial
 
-from bench_core import catalogue, cli
+from bench_core import catalogue, cli, run_config
 from bench_core.errors import BenchError
 from hardware_transfer import files, step_prompt, transfer
 from scoring_ext import report
@@ -182,8 +182,10 @@ def test_make_submit_runs_velo_on_every_base_workload_and_a_variant(
   assert submit.main([*argv, '--experiment_dir', str(tmp_path / 'exp')]) == 0
   (call,) = official_python_stub.read_text().splitlines()
   base = catalogue.base_workload(workload)
-  assert f'--workload={workload} ' in call
-  assert f'tuning_search_spaces/step/velo/{base}.json' in call
+  assert call.startswith('-m study.launch --config ')
+  config = run_config.load(call.split()[-1])
+  assert (config.workload, config.runner) == (workload, 'official')
+  assert config.tuning_search_space.endswith(f'tuning_search_spaces/step/velo/{base}.json')
 
 
 def test_the_sweep_writes_a_slurm_array_over_every_official_name(tmp_path, official_python_stub):
@@ -197,10 +199,11 @@ def test_the_sweep_writes_a_slurm_array_over_every_official_name(tmp_path, offic
     assert cli.run_main(sweep.main, argv) == 0
   commands = (tmp_path / 'study.commands').read_text().splitlines()
   assert len(commands) == 2 * 2 * len(names)
+  configs = {c: run_config.load(c.split()[-1]) for c in commands}
   for name in names:
-    mine = [c for c in commands if f'--workload={name} ' in c]
+    mine = [c for c, config in configs.items() if config.workload == name]
     assert len(mine) == 4, name
-    assert all(str(official_python_stub.parent / 'python') in c for c in mine)
+    assert all(c.startswith(f'{official_python_stub.parent / "python"} ') for c in mine)
 
 
 def test_the_report_scores_the_eight_workloads_and_a_variant(tmp_path):

@@ -17,9 +17,7 @@ import numpy as np
 import optax
 
 from algoperf_compat import spec
-
-#: Metrics for which lower is better; every other target metric is maximised.
-MINIMISED_METRICS = frozenset({'loss', 'error_rate', 'wer', 'ctc_loss'})
+from bench_core import catalogue
 
 
 def param_shapes_of(params) -> dict:
@@ -185,7 +183,8 @@ class EmbeddedWorkload:
 
   @property
   def target_metric_is_minimised(self) -> bool:
-    return self.target_metric_name in MINIMISED_METRICS
+    """Whether lower is better (``bench_core.catalogue.metric_direction``)."""
+    return catalogue.is_minimized(self.target_metric_name)
 
   def _reached(self, value: float, target: float) -> bool:
     return value <= target if self.target_metric_is_minimised else value >= target
