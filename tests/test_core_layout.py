@@ -10,6 +10,7 @@ from bench_core import catalogue, layout
 from bench_core.errors import BenchError
 from conftest import REPO
 from local_runner import workloads
+from scoring_ext.compute import presets
 from study import locate
 
 
@@ -130,3 +131,12 @@ def test_the_catalogue_is_the_one_list_of_algorithms_workloads_and_conditions():
   ).stdout
   assert f'--algorithms {" ".join(catalogue.HAND_CRAFTED_ALGORITHMS)} ' in make
   assert f'--conditions {" ".join(catalogue.CONDITIONS)} ' in make
+
+
+def test_the_papers_reference_targets_cover_the_study_workloads_in_both_conditions():
+  targets = presets.paper_targets()
+  assert set(targets) == set(catalogue.CONDITIONS)
+  for by_split in targets.values():
+    for by_workload in by_split.values():
+      assert tuple(by_workload) == catalogue.STUDY_WORKLOADS
+  assert presets.paper_workloads() == catalogue.STUDY_WORKLOADS
