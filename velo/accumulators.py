@@ -25,6 +25,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+#: Gradients are clipped elementwise to +-GRAD_CLIP before anything reads them.
+GRAD_CLIP = 1000.0
 MOMENTUM_DECAYS = (0.9, 0.99, 0.999)
 RMS_DECAY = 0.999
 FACTORED_DECAYS = (0.9, 0.99, 0.999)
