@@ -46,6 +46,14 @@ def ema(acc, value, decay):
   return b * acc + (1 - b) * value
 
 
+def add_input(acc, value, decay):
+  """``acc + (1 - decay) * value``: the second half of :func:`ema`, for an ``acc`` already
+  multiplied by ``decay`` (an :func:`ema` with a zero value: exactly ``decay * acc``), so that
+  the two halves round as :func:`ema` does."""
+  b = jnp.float32(decay) if isinstance(decay, float) else _decays(decay, acc.ndim)
+  return acc + (1 - b) * value
+
+
 def update_momenta(momenta, g):
   """``momenta``: ``(3,) + shape``."""
   return ema(momenta, g, MOMENTUM_DECAYS)

@@ -375,24 +375,27 @@ def velo_update(
   if state.matrices is not None:
     m = state.matrices
     factors = statistics.update_factored(layout, m.per_row, m.per_col, sums)
-    momenta, rms = m.momenta, m.rms
     if streamed:
-      # the packed tiles (a prefix of the tile arrays) first, then the streamed ones in blocks
+      # Every tile's accumulators decay in one in-place pass (an update with a zero
+      # gradient), the packed tiles then add their gradient's share in place, the streamed
+      # tiles block by block; the packed tiles are read back from the result.
       n = layout.num_packed_tiles
-      momenta_p = rms_p = None
+      momenta, rms = acc.update_momenta(m.momenta, 0.0), acc.update_rms(m.rms, 0.0)
       if g_tiles is not None:
-        momenta_p = acc.update_momenta(momenta[:, :n], g_tiles)
-        rms_p = acc.update_rms(rms[:n], g_tiles)
-        momenta = jax.lax.dynamic_update_slice_in_dim(momenta, momenta_p, 0, axis=1)
-        rms = jax.lax.dynamic_update_slice_in_dim(rms, rms_p, 0, axis=0)
-      shift = statistics.momentum_mean_shift(state.stats, sums)
+        momenta = jax.lax.dynamic_update_slice_in_dim(
+          momenta, acc.add_input(momenta[:, :n], g_tiles, acc.MOMENTUM_DECAYS), 0, axis=1
+        )
+        rms = jax.lax.dynamic_update_slice_in_dim(
+          rms, acc.add_input(rms[:n], g_tiles * g_tiles, acc.RMS_DECAY), 0, axis=0
+        )
       momenta, rms, streamed_sums = streaming.update_accumulators(
-        layout, streamed, momenta, rms, factors, shift
+        layout, streamed, momenta, rms, factors, statistics.momentum_mean_shift(state.stats, sums)
       )
+      momenta_p, rms_p = momenta[:, :n], rms[:n]
     else:
       momenta_p, rms_p = momenta, rms = (
-        acc.update_momenta(momenta, g_tiles),
-        acc.update_rms(rms, g_tiles),
+        acc.update_momenta(m.momenta, g_tiles),
+        acc.update_rms(m.rms, g_tiles),
       )
     mats = statistics.MatrixArrays(
       p_tiles, g_tiles, momenta_p, rms_p, factors.per_row, factors.per_col
@@ -429,7 +432,7 @@ def velo_update(
         mats.rms,
       )
       step_tiles = write_step(step_into, step)
-    streamed_updates = streaming.updates(
+    momenta, rms, streamed_updates = streaming.updates(
       layout, streamed, momenta, rms, table, band_rows, band_cols
     )
     matrices = MatrixState(

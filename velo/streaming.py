@@ -182,8 +182,9 @@ def update_accumulators(
   shift,
 ):
   """``(momenta, rms, sums)``: the state's tile arrays with every streamed tile's momenta and
-  rms updated (in place), and :func:`velo.statistics.tile_channel_sums` of the updated
-  streamed tiles, in tile order (None without streamed matrices)."""
+  rms updated (in place) from their decayed values (:func:`velo.accumulators.add_input`), and
+  :func:`velo.statistics.tile_channel_sums` of the updated streamed tiles, in tile order
+  (None without streamed matrices)."""
   if not streamed:
     return momenta, rms, None
   row_f2, col_f2 = jnp.square(factors.row_factors), jnp.square(factors.col_factors)
@@ -195,22 +196,24 @@ def update_accumulators(
       momenta, rms, out = carry
       n, first = block.num_tiles(pl), block.first_tile(pl)
       g = _clipped_tiles(layout, pl, s.g, block)
-      m = acc.update_momenta(jax.lax.dynamic_slice_in_dim(momenta, first, n, axis=1), g)
-      r = acc.update_rms(jax.lax.dynamic_slice_in_dim(rms, first, n, axis=0), g)
+      m = acc.add_input(
+        jax.lax.dynamic_slice_in_dim(momenta, first, n, axis=1), g, acc.MOMENTUM_DECAYS
+      )
+      r = acc.add_input(jax.lax.dynamic_slice_in_dim(rms, first, n, axis=0), g * g, acc.RMS_DECAY)
+      momenta = jax.lax.dynamic_update_slice_in_dim(momenta, m, first, axis=1)
+      rms = _write(rms, r, first)
+      # read back from the updated arrays: nothing reads the old values after the writes,
+      # so XLA writes in place instead of copying the arrays
       block_sums = statistics.tile_channel_sums(
         g,
-        m,
-        r,
+        jax.lax.dynamic_slice_in_dim(momenta, first, n, axis=1),
+        jax.lax.dynamic_slice_in_dim(rms, first, n, axis=0),
         _band_rows(row_f2, pl, block),
         _band_cols(col_f2, pl, block),
         jnp.broadcast_to(shift[pl.leaf], (n, shift.shape[1])),
         _block_mask(layout, pl, block),
       )
-      return (
-        jax.lax.dynamic_update_slice_in_dim(momenta, m, first, axis=1),
-        _write(rms, r, first),
-        _write(out, block_sums, block.band * pl.col_bands),
-      )
+      return momenta, rms, _write(out, block_sums, block.band * pl.col_bands)
 
     width = statistics.NUM_MATRIX_SUMS
     carry = (momenta, rms, jnp.zeros((pl.num_tiles, width), jnp.float32))
@@ -221,10 +224,12 @@ def update_accumulators(
 
 def updates(
   layout: TensorLayout, streamed: list[Streamed], momenta, rms, table, band_rows, band_cols
-) -> dict[int, jnp.ndarray]:
-  """Per streamed leaf, its update ``-step`` as ``(rows, cols)``, written over its gradient.
+):
+  """``(momenta, rms, updates)``: per streamed leaf its update ``-step`` as ``(rows, cols)``,
+  written over its gradient.
 
-  ``momenta`` / ``rms``: the updated tile arrays; ``table``: the per-tensor coefficients
+  ``momenta`` / ``rms``: the updated tile arrays, read here and handed back unchanged (carried
+  through the loops, so that XLA never copies them); ``table``: the per-tensor coefficients
   (:func:`velo.per_param_mlp.coefficient_table`); ``band_rows`` / ``band_cols``: the
   :func:`velo.per_param_mlp.band_inputs`.
   """
@@ -232,7 +237,8 @@ def updates(
   for s in streamed:
     pl = s.placement
 
-    def body(block, g, s=s, pl=pl):
+    def body(block, carry, s=s, pl=pl):
+      g, momenta, rms = carry
       n, first = block.num_tiles(pl), block.first_tile(pl)
       step = per_param_mlp.matrix_step(
         jnp.broadcast_to(table[pl.leaf], (n, table.shape[1])),
@@ -243,7 +249,8 @@ def updates(
         jax.lax.dynamic_slice_in_dim(momenta, first, n, axis=1),
         jax.lax.dynamic_slice_in_dim(rms, first, n, axis=0),
       )
-      return _write(g, -_from_tiles(layout, pl, step, block.num_rows), block.first_row(layout))
+      update = -_from_tiles(layout, pl, step, block.num_rows)
+      return _write(g, update, block.first_row(layout)), momenta, rms
 
-    out[pl.leaf] = _for_blocks(layout, pl, body, s.g)
-  return out
+    out[pl.leaf], momenta, rms = _for_blocks(layout, pl, body, (s.g, momenta, rms))
+  return momenta, rms, out
