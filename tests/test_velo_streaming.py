@@ -70,7 +70,9 @@ def test_streamed_steps_equal_the_packed_path(runs):
       np.testing.assert_allclose(
         getattr(state, view)[k], getattr(ref_state, view)[k], rtol=1e-5, atol=1e-30
       )
-  for a, b in zip(jax.tree_util.tree_leaves(state.stats), jax.tree_util.tree_leaves(ref_state.stats)):
+  for a, b in zip(
+    jax.tree_util.tree_leaves(state.stats), jax.tree_util.tree_leaves(ref_state.stats)
+  ):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
   np.testing.assert_allclose(state.lstm_hidden, ref_state.lstm_hidden, atol=1e-5)
 

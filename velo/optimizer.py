@@ -30,13 +30,14 @@ MLP's channel second moments, and the momentum / rms statistics that step 3 of
 the NEXT update uses, so the old accumulators are never read after the update);
 the MLP pass (:mod:`velo.per_param_mlp`) writes the step, which every tensor's
 update is cut from. Everything per tensor (LSTM, weight mixing, normalisers)
-works on ``(n_tensors, ...)`` arrays.
+works on ``(n_tensors, ...)`` arrays. Very large 2-D tensors (``stream_threshold``) are
+not packed: :mod:`velo.streaming` runs the same three passes over them in blocks.
 
 Memory, in values per parameter P (Adam's state: 2): the state holds the 3
 momenta and the rms of every parameter (4; tensors with < 2 axes 3 more, their
 ``v_diag``; tile padding a little more), the rest is per row, column or tensor.
 A step's temporaries are the packed parameters and the packed gradients, which
-the step then overwrites (about 2.3). ``velo(..., scratch_in_state=True)`` keeps
+the step then overwrites (about 2.3; a few blocks for a streamed tensor). ``velo(..., scratch_in_state=True)`` keeps
 all three in the donated state instead (7, temporaries about 0.3): see
 :class:`MatrixState` and docs/velo_memory.md.
 """
