@@ -77,6 +77,7 @@ def test_streamed_steps_equal_the_packed_path(runs):
   np.testing.assert_allclose(state.lstm_hidden, ref_state.lstm_hidden, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_one_block_or_many_give_the_same_steps():
   """The fori_loop over blocks and the tail alone compute the same."""
   params, grads = make_params(13, SHAPES), grads_for(make_params(14, SHAPES), 1.0)
