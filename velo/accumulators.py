@@ -25,6 +25,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+#: Gradients are clipped elementwise to +-GRAD_CLIP before anything reads them.
+GRAD_CLIP = 1000.0
 MOMENTUM_DECAYS = (0.9, 0.99, 0.999)
 RMS_DECAY = 0.999
 FACTORED_DECAYS = (0.9, 0.99, 0.999)
@@ -42,6 +44,14 @@ def ema(acc, value, decay):
   ``acc`` stacked over decays on axis 0, a tuple (``value`` is then broadcast)."""
   b = jnp.float32(decay) if isinstance(decay, float) else _decays(decay, acc.ndim)
   return b * acc + (1 - b) * value
+
+
+def add_input(acc, value, decay):
+  """``acc + (1 - decay) * value``: the second half of :func:`ema`, for an ``acc`` already
+  multiplied by ``decay`` (an :func:`ema` with a zero value: exactly ``decay * acc``), so that
+  the two halves round as :func:`ema` does."""
+  b = jnp.float32(decay) if isinstance(decay, float) else _decays(decay, acc.ndim)
+  return acc + (1 - b) * value
 
 
 def update_momenta(momenta, g):

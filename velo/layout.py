@@ -33,6 +33,19 @@ stays zero (zero gradient keeps zero accumulators); statistics that a zero
 would corrupt are masked with the per-tile counts of real rows and columns.
 Tensors with a tiny factored axis next to a huge one are the costly case (up to
 ``tile_rows`` times their size).
+
+**Streamed matrices.** A 2-D tensor of at least ``stream_threshold`` values whose
+natural orientation is kept (rows = its first axis) is *streamed*: its tiles keep
+their place in the state's tile arrays (after every other tile) but are never
+copied into the packed parameter and gradient arrays, which then hold the other
+:attr:`TensorLayout.num_packed_tiles` tiles only. VeLO's passes read such a
+tensor in blocks of whole row bands straight from the parameter and gradient
+(:mod:`velo.streaming`), so a step's temporaries no longer grow with it: on
+AlgoPerf's criteo1tb (one 4,194,304 x 128 embedding table, 99.6 % of the
+parameters) the packed copies were 2 of the step's 3 parameter-sized temporaries.
+:data:`STREAM_THRESHOLD` (2^26 values, 256 MiB in float32) leaves every other
+AlgoPerf tensor (the largest: wmt's 33 M-value embedding) on the packed path,
+whose single fused pass is faster.
 """
 
 from __future__ import annotations
@@ -62,6 +75,11 @@ _TRANSPOSE_GAIN = 0.75
 SMALL_TENSOR = 1 << 18
 #: Small matrices are concatenated in runs of at most this many values (tiles included).
 SMALL_GROUP = 1 << 20
+#: Default size (values) from which a 2-D tensor is streamed (see the module docstring);
+#: ``None`` streams nothing.
+STREAM_THRESHOLD = 1 << 26
+#: Default values per block of a streamed matrix (whole row bands; at least one band).
+STREAM_BLOCK = 1 << 21
 
 
 def factored_axes(shape: Sequence[int]) -> tuple[int, int] | None:
@@ -144,6 +162,17 @@ def _choose_orientation(shape, tile_rows, tile_cols):
   return swapped if size(swapped) < _TRANSPOSE_GAIN * size(natural) else natural
 
 
+def is_streamed(shape, tile_rows, tile_cols, stream_threshold) -> bool:
+  """Whether a tensor is streamed: 2-D, at least ``stream_threshold`` values, natural
+  orientation (its first axis the rows)."""
+  return (
+    stream_threshold is not None
+    and len(shape) == 2
+    and math.prod(shape) >= stream_threshold
+    and _choose_orientation(shape, tile_rows, tile_cols)[0] == (0, 1)
+  )
+
+
 def _cost(shapes, tile_rows, tile_cols) -> int:
   total = 0
   for shape in shapes:
@@ -168,15 +197,27 @@ class TensorLayout:
   constants, one entry per tile / band / chunk / tensor (tensors in tree-leaf order).
   """
 
-  def __init__(self, treedef, shapes: tuple[tuple[int, ...], ...]):
+  def __init__(
+    self,
+    treedef,
+    shapes: tuple[tuple[int, ...], ...],
+    stream_threshold=None,
+    stream_block: int = STREAM_BLOCK,
+  ):
     self.treedef = treedef
     self.shapes = shapes
+    self.stream_threshold = stream_threshold
+    self.stream_block = stream_block
     self.num_tensors = len(shapes)
     self.tile_rows, self.tile_cols = min(TILE_SHAPES, key=lambda t: _cost(shapes, *t))
     matrices, vectors = [], []
     tile = row_band = col_band = matrix = chunk = 0
-    # small matrices first: their tiles form blocks that are packed by concatenations
-    order = sorted(range(len(shapes)), key=lambda i: math.prod(shapes[i]) > SMALL_TENSOR)
+    streamed = [is_streamed(s, self.tile_rows, self.tile_cols, stream_threshold) for s in shapes]
+    # small matrices first: their tiles form blocks that are packed by concatenations;
+    # streamed ones last: the packed arrays are then a prefix of the tile arrays
+    order = sorted(
+      range(len(shapes)), key=lambda i: (streamed[i], math.prod(shapes[i]) > SMALL_TENSOR)
+    )
     for leaf in order:
       shape = shapes[leaf]
       if len(shape) >= 2:
@@ -213,12 +254,18 @@ class TensorLayout:
         chunk += vectors[-1].num_chunks
     self.matrices: tuple[MatrixPlacement, ...] = tuple(matrices)
     self.vectors: tuple[VectorPlacement, ...] = tuple(vectors)
+    #: The streamed matrices (their tiles last) and the others, whose tiles are packed.
+    self.streamed = tuple(pl for pl in matrices if streamed[pl.leaf])
+    self.packed_matrices = tuple(pl for pl in matrices if not streamed[pl.leaf])
     self.num_tiles, self.num_row_bands, self.num_col_bands = tile, row_band, col_band
+    #: Tiles of the packed arrays: the first ``num_packed_tiles`` of the tile arrays.
+    self.num_packed_tiles = self.streamed[0].first_tile if self.streamed else self.num_tiles
     self.num_matrices, self.num_chunks = matrix, chunk
     self._build_indices()
 
   def _key(self):
-    return (self.treedef, self.shapes)
+    streamed = tuple(pl.leaf for pl in self.streamed)
+    return (self.treedef, self.shapes, streamed, self.stream_block if streamed else None)
 
   def __eq__(self, other):
     return isinstance(other, TensorLayout) and self._key() == other._key()
@@ -229,7 +276,8 @@ class TensorLayout:
   def __repr__(self):
     return (
       f'TensorLayout({self.num_tensors} tensors: {self.num_tiles} tiles of '
-      f'{self.tile_rows}x{self.tile_cols}, {self.num_chunks} chunks of {CHUNK})'
+      f'{self.tile_rows}x{self.tile_cols}, {self.num_chunks} chunks of {CHUNK}'
+      f'{f", {len(self.streamed)} streamed" if self.streamed else ""})'
     )
 
   def _build_indices(self):
@@ -305,14 +353,13 @@ class TensorLayout:
 
   # --- masks -----------------------------------------------------------------------------
 
-  def tile_mask(self) -> jnp.ndarray:
-    """``(num_tiles, tile_rows, tile_cols)`` bool: real (not padding) elements."""
-    rows = (
-      jnp.arange(self.tile_rows)[None, :, None] < jnp.asarray(self.tile_valid_rows)[:, None, None]
-    )
-    cols = (
-      jnp.arange(self.tile_cols)[None, None, :] < jnp.asarray(self.tile_valid_cols)[:, None, None]
-    )
+  def tile_mask(self, valid_rows=None, valid_cols=None) -> jnp.ndarray:
+    """``(tiles, tile_rows, tile_cols)`` bool: real (not padding) elements of the tiles
+    with these counts of real rows and columns (default: all tiles of the layout)."""
+    valid_rows = self.tile_valid_rows if valid_rows is None else valid_rows
+    valid_cols = self.tile_valid_cols if valid_cols is None else valid_cols
+    rows = jnp.arange(self.tile_rows)[None, :, None] < jnp.asarray(valid_rows)[:, None, None]
+    cols = jnp.arange(self.tile_cols)[None, None, :] < jnp.asarray(valid_cols)[:, None, None]
     return rows & cols
 
   def row_band_mask(self) -> jnp.ndarray:
@@ -346,7 +393,8 @@ class TensorLayout:
     return jnp.transpose(x, np.argsort(pl.perm))
 
   def pack(self, leaves, tiles_into=None) -> tuple[jnp.ndarray | None, jnp.ndarray | None]:
-    """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class).
+    """``(tiles, chunks)`` of float32 ``leaves`` (None for an empty class); ``tiles`` holds
+    the :attr:`num_packed_tiles` tiles of the matrices that are not streamed.
 
     Small matrices and all vectors are concatenated; each large matrix is written
     into the tile array in place (a concatenation would copy it twice, as XLA
@@ -356,9 +404,9 @@ class TensorLayout:
     system would have to map again at every step).
     """
     tiles = chunks = None
-    if self.matrices:
-      small = [pl for pl in self.matrices if math.prod(pl.shape) <= SMALL_TENSOR]
-      large = self.matrices[len(small) :]
+    if self.packed_matrices:
+      small = [pl for pl in self.packed_matrices if math.prod(pl.shape) <= SMALL_TENSOR]
+      large = self.packed_matrices[len(small) :]
       concat = lambda group: jnp.concatenate(
         [self.pack_matrix(pl, leaves[pl.leaf]) for pl in group]
       )
@@ -366,7 +414,7 @@ class TensorLayout:
         tiles = concat(small)
       else:
         tiles = (
-          jnp.zeros((self.num_tiles, self.tile_rows, self.tile_cols), jnp.float32)
+          jnp.zeros((self.num_packed_tiles, self.tile_rows, self.tile_cols), jnp.float32)
           if tiles_into is None
           else tiles_into
         )
@@ -387,9 +435,9 @@ class TensorLayout:
     return tiles, chunks
 
   def unpack(self, tiles, chunks) -> list[jnp.ndarray]:
-    """Inverse of :meth:`pack`: float32 leaves in tree-leaf order."""
+    """Inverse of :meth:`pack`: float32 leaves in tree-leaf order (None for a streamed one)."""
     leaves: list = [None] * self.num_tensors
-    for pl in self.matrices:
+    for pl in self.packed_matrices:
       leaves[pl.leaf] = self.unpack_matrix(pl, tiles[pl.first_tile : pl.first_tile + pl.num_tiles])
     for pl in self.vectors:
       leaves[pl.leaf] = self.unpack_vector(pl, chunks)
@@ -438,14 +486,19 @@ def _groups(placements, tile_size: int):
 
 
 @functools.lru_cache(maxsize=64)
-def _layout_for(treedef, shapes) -> TensorLayout:
-  return TensorLayout(treedef, shapes)
+def _layout_for(treedef, shapes, stream_threshold, stream_block) -> TensorLayout:
+  return TensorLayout(treedef, shapes, stream_threshold, stream_block)
 
 
-def tensor_layout(params) -> TensorLayout:
-  """The layout of a parameter tree (cached: equal trees give the same object)."""
+def tensor_layout(
+  params, stream_threshold: int | None = None, stream_block: int = STREAM_BLOCK
+) -> TensorLayout:
+  """The layout of a parameter tree, streaming the 2-D tensors of at least
+  ``stream_threshold`` values (None: none) in blocks of about ``stream_block`` values;
+  cached: equal trees give the same object."""
   leaves, treedef = jax.tree_util.tree_flatten(params)
-  return _layout_for(treedef, tuple(tuple(int(d) for d in np.shape(x)) for x in leaves))
+  shapes = tuple(tuple(int(d) for d in np.shape(x)) for x in leaves)
+  return _layout_for(treedef, shapes, stream_threshold, stream_block)
 
 
 # Static data of the optimizer state: no leaves for jax, nothing to save in a checkpoint.

@@ -30,13 +30,14 @@ MLP's channel second moments, and the momentum / rms statistics that step 3 of
 the NEXT update uses, so the old accumulators are never read after the update);
 the MLP pass (:mod:`velo.per_param_mlp`) writes the step, which every tensor's
 update is cut from. Everything per tensor (LSTM, weight mixing, normalisers)
-works on ``(n_tensors, ...)`` arrays.
+works on ``(n_tensors, ...)`` arrays. Very large 2-D tensors (``stream_threshold``) are
+not packed: :mod:`velo.streaming` runs the same three passes over them in blocks.
 
 Memory, in values per parameter P (Adam's state: 2): the state holds the 3
 momenta and the rms of every parameter (4; tensors with < 2 axes 3 more, their
 ``v_diag``; tile padding a little more), the rest is per row, column or tensor.
 A step's temporaries are the packed parameters and the packed gradients, which
-the step then overwrites (about 2.3). ``velo(..., scratch_in_state=True)`` keeps
+the step then overwrites (about 2.3; a few blocks for a streamed tensor). ``velo(..., scratch_in_state=True)`` keeps
 all three in the donated state instead (7, temporaries about 0.3): see
 :class:`MatrixState` and docs/velo_memory.md.
 """
@@ -52,15 +53,15 @@ import numpy as np
 import optax
 
 from velo import accumulators as acc
-from velo import per_param_mlp, statistics
+from velo import per_param_mlp, statistics, streaming
 from velo.checkpoint import validate_theta
 from velo.fused_reduce import rows_at
-from velo.layout import CHUNK, TensorLayout, tensor_layout
+from velo.layout import CHUNK, STREAM_BLOCK, STREAM_THRESHOLD, TensorLayout, tensor_layout
 from velo.loss_features import LossBuffer, init_loss_buffer, loss_features, update_loss_buffer
 from velo.network import controller_step, mix_mlp_weights
 from velo.tensor_features import fraction_embedding, lstm_inputs
 
-GRAD_CLIP = 1000.0
+GRAD_CLIP = acc.GRAD_CLIP
 NUM_DECAYS = 3
 
 
@@ -210,11 +211,18 @@ def _as_jnp_theta(theta: Mapping[str, Any]) -> dict:
 
 
 def init_state(
-  theta: Mapping[str, Any], params: Any, num_steps, scratch_in_state: bool = False
+  theta: Mapping[str, Any],
+  params: Any,
+  num_steps,
+  scratch_in_state: bool = False,
+  stream_threshold: int | None = STREAM_THRESHOLD,
+  stream_block: int = STREAM_BLOCK,
 ) -> VeloState:
   """Zero accumulators, the LSTM initial state tiled over tensors, loss buffer for
-  ``num_steps``; with ``scratch_in_state``, the scratch buffers of :class:`MatrixState`."""
-  layout = tensor_layout(params)
+  ``num_steps``; with ``scratch_in_state``, the scratch buffers of :class:`MatrixState`
+  (and nothing streamed); else the 2-D tensors of at least ``stream_threshold`` values are
+  streamed in blocks of about ``stream_block`` values (:mod:`velo.streaming`)."""
+  layout = tensor_layout(params, None if scratch_in_state else stream_threshold, stream_block)
   zeros = lambda *shape: jnp.zeros(shape, jnp.float32)
   scratch = lambda *shape: zeros(*shape) if scratch_in_state else None
   matrices = vectors = None
@@ -274,14 +282,15 @@ def _pack(state: VeloState, params, grads=None):
   """``(p_tiles, g_tiles, p_chunks, g_chunks, step_into)``: float32 params and clipped grads,
   packed, and the tile buffer (one spare tile longer) that the step is written into:
   the state's scratch buffers where it has them; else fresh ones, the step written
-  over the packed gradients (``g_tiles`` is then the first ``num_tiles`` of it)."""
+  over the packed gradients (``g_tiles`` is then the first ``num_packed_tiles`` of it).
+  The streamed matrices are not packed (:mod:`velo.streaming`)."""
   layout = state.layout
-  if tensor_layout(params) != layout:
+  own = tensor_layout(params, layout.stream_threshold, layout.stream_block)
+  if own != layout:
     raise ValueError(
-      'VeLO: the parameter tree differs from the one the state was '
-      f'initialised with ({tensor_layout(params)} vs {layout})'
+      f'VeLO: the parameter tree differs from the one the state was initialised with ({own} vs {layout})'
     )
-  m = state.matrices
+  m = state.matrices if layout.packed_matrices else None
   p_tiles, p_chunks = layout.pack(
     [jnp.asarray(p, jnp.float32) for p in jax.tree_util.tree_leaves(params)],
     None if m is None else m.p_tiles,
@@ -293,7 +302,7 @@ def _pack(state: VeloState, params, grads=None):
       step_into = (
         m.step
         if m.step is not None
-        else _spare_buffer(layout.num_tiles, (layout.tile_rows, layout.tile_cols))
+        else _spare_buffer(layout.num_packed_tiles, (layout.tile_rows, layout.tile_cols))
       )
     # Clipped per matrix leaf (fused into the tile packing), once for all vector chunks.
     clip = lambda x: jnp.clip(x, -GRAD_CLIP, GRAD_CLIP)
@@ -305,7 +314,7 @@ def _pack(state: VeloState, params, grads=None):
       None if m is None else (step_into if m.g_tiles is None else m.g_tiles),
     )
     if m is not None and m.g_tiles is None:
-      step_into, g_tiles = g_tiles, g_tiles[: layout.num_tiles]
+      step_into, g_tiles = g_tiles, g_tiles[: layout.num_packed_tiles]
     g_chunks = None if g_chunks is None else clip(g_chunks)
   return p_tiles, g_tiles, p_chunks, g_chunks, step_into
 
@@ -339,7 +348,10 @@ def controller_outputs(
 ) -> ControllerOutputs:
   """Steps 2-4: loss features, LSTM inputs and one controller step."""
   p_tiles, _, p_chunks, _, _ = _pack(state, params)
-  sums = statistics.parameter_sums(state.layout, p_tiles, None, p_chunks, None)
+  streamed = streaming.inputs(state.layout, jax.tree_util.tree_leaves(params))
+  sums = statistics.parameter_sums(
+    state.layout, p_tiles, None, p_chunks, None, streaming.parameter_sums(state.layout, streamed)
+  )
   return _controller(theta, state, sums, loss, fraction_trained)
 
 
@@ -349,21 +361,45 @@ def velo_update(
   """One VeLO step (see the module docstring); returns ``(updates, new_state)``."""
   layout = state.layout
   p_tiles, g_tiles, p_chunks, g_chunks, step_into = _pack(state, params, grads)
-  sums = statistics.parameter_sums(layout, p_tiles, g_tiles, p_chunks, g_chunks)
+  streamed = streaming.inputs(
+    layout,
+    jax.tree_util.tree_leaves(params),
+    jax.tree_util.tree_structure(params).flatten_up_to(grads),
+  )
+  sums = statistics.parameter_sums(
+    layout, p_tiles, g_tiles, p_chunks, g_chunks, streaming.parameter_sums(layout, streamed)
+  )
   ctrl = _controller(theta, state, sums, loss, fraction_trained)
 
   # Step 5. The accumulators are updated in place and only the new ones are read below.
-  mats = vecs = factors = matrices = vectors = None
+  mats = vecs = factors = matrices = vectors = streamed_sums = None
   if state.matrices is not None:
     m = state.matrices
     factors = statistics.update_factored(layout, m.per_row, m.per_col, sums)
+    if streamed:
+      # Every tile's accumulators decay in one in-place pass (an update with a zero
+      # gradient), the packed tiles then add their gradient's share in place, the streamed
+      # tiles block by block; the packed tiles are read back from the result.
+      n = layout.num_packed_tiles
+      momenta, rms = acc.update_momenta(m.momenta, 0.0), acc.update_rms(m.rms, 0.0)
+      if g_tiles is not None:
+        momenta = jax.lax.dynamic_update_slice_in_dim(
+          momenta, acc.add_input(momenta[:, :n], g_tiles, acc.MOMENTUM_DECAYS), 0, axis=1
+        )
+        rms = jax.lax.dynamic_update_slice_in_dim(
+          rms, acc.add_input(rms[:n], g_tiles * g_tiles, acc.RMS_DECAY), 0, axis=0
+        )
+      momenta, rms, streamed_sums = streaming.update_accumulators(
+        layout, streamed, momenta, rms, factors, statistics.momentum_mean_shift(state.stats, sums)
+      )
+      momenta_p, rms_p = momenta[:, :n], rms[:n]
+    else:
+      momenta_p, rms_p = momenta, rms = (
+        acc.update_momenta(m.momenta, g_tiles),
+        acc.update_rms(m.rms, g_tiles),
+      )
     mats = statistics.MatrixArrays(
-      p_tiles,
-      g_tiles,
-      acc.update_momenta(m.momenta, g_tiles),
-      acc.update_rms(m.rms, g_tiles),
-      factors.per_row,
-      factors.per_col,
+      p_tiles, g_tiles, momenta_p, rms_p, factors.per_row, factors.per_col
     )
   if state.vectors is not None:
     v = state.vectors
@@ -375,22 +411,34 @@ def velo_update(
       acc.update_diag(v.diag, g_chunks),
     )
   shift = statistics.momentum_mean_shift(state.stats, sums)
-  moments = statistics.channel_sums(layout, sums, shift, mats, vecs, factors)
+  moments = statistics.channel_sums(layout, sums, shift, mats, vecs, factors, streamed_sums)
 
   # Steps 6-8.
   mixed = mix_mlp_weights(theta['ff_mod_stack']['~'], ctrl.controls)
   w0n = per_param_mlp.normalised_weights(mixed, moments.second_moments)
   table = per_param_mlp.coefficient_table(w0n, mixed, ctrl.lr_mult, sums.mean_p2)
   step_tiles = step_chunks = None
+  streamed_updates = {}
   if mats is not None:
-    rows, cols = per_param_mlp.matrix_band_inputs(layout, w0n, mixed['b0'], factors)
-    step = per_param_mlp.matrix_step(
-      rows_at(table, layout.tile_tensor), rows, cols, mats.p, mats.g, mats.momenta, mats.rms
+    band_rows, band_cols = per_param_mlp.band_inputs(layout, w0n, mixed['b0'], factors)
+    if g_tiles is not None:
+      n = layout.num_packed_tiles
+      step = per_param_mlp.matrix_step(
+        rows_at(table, layout.tile_tensor[:n]),
+        rows_at(band_rows, layout.tile_row_band[:n]),
+        rows_at(band_cols, layout.tile_col_band[:n]),
+        mats.p,
+        mats.g,
+        mats.momenta,
+        mats.rms,
+      )
+      step_tiles = write_step(step_into, step)
+    momenta, rms, streamed_updates = streaming.updates(
+      layout, streamed, momenta, rms, table, band_rows, band_cols
     )
-    step_tiles = write_step(step_into, step)
     matrices = MatrixState(
-      mats.momenta,
-      mats.rms,
+      momenta,
+      rms,
       factors.per_row,
       factors.per_col,
       *((p_tiles, g_tiles, step_tiles) if m.step is not None else ()),
@@ -415,8 +463,10 @@ def velo_update(
 
   steps = layout.unpack(step_tiles, step_chunks)
   updates = [
-    (-step).astype(jnp.asarray(p).dtype)
-    for step, p in zip(steps, jax.tree_util.tree_leaves(params))
+    (streamed_updates[i].reshape(jnp.shape(p)) if i in streamed_updates else -step).astype(
+      jnp.asarray(p).dtype
+    )
+    for i, (step, p) in enumerate(zip(steps, jax.tree_util.tree_leaves(params)))
   ]
   new_state = VeloState(
     matrices=matrices,
@@ -433,7 +483,11 @@ def velo_update(
 
 
 def velo(
-  theta: Mapping[str, Any], num_steps, scratch_in_state: bool = False
+  theta: Mapping[str, Any],
+  num_steps,
+  scratch_in_state: bool = False,
+  stream_threshold: int | None = STREAM_THRESHOLD,
+  stream_block: int = STREAM_BLOCK,
 ) -> optax.GradientTransformationExtraArgs:
   """VeLO as an optax transformation.
 
@@ -448,6 +502,11 @@ def velo(
       higher. Worth it where memory is plentiful and freshly allocated memory is slow
       to touch at every step: on CPU hosts (docs/velo_memory.md has the measurements);
       the results are the same either way.
+    stream_threshold, stream_block: without ``scratch_in_state``, 2-D tensors of at least
+      ``stream_threshold`` values (default 2^26; None: none) are read in blocks of about
+      ``stream_block`` values instead of being copied into the packed arrays, so that a
+      step's temporaries do not grow with them (:mod:`velo.streaming`; AlgoPerf's
+      criteo1tb embedding table). The results are the same up to float rounding order.
 
   ``update(grads, state, params, *, loss, fraction_trained=None)`` needs the
   current ``params`` and the scalar training ``loss``; ``fraction_trained``
@@ -458,7 +517,7 @@ def velo(
   theta = _as_jnp_theta(theta)
 
   def init_fn(params):
-    return init_state(theta, params, num_steps, scratch_in_state)
+    return init_state(theta, params, num_steps, scratch_in_state, stream_threshold, stream_block)
 
   def update_fn(updates, state, params=None, *, loss=None, fraction_trained=None, **extra_args):
     del extra_args

@@ -143,8 +143,17 @@ def _side_sums(w_value, w_rsqrt, values, bias=None):
 
 
 def matrix_band_inputs(layout: TensorLayout, w0n, b0, factors: statistics.MatrixFactors):
-  """Per tile, the row inputs ``(A_j, f_k)`` as ``(T, 7, R)`` and the column inputs
-  ``(B_j, f_k)`` as ``(T, 7, C)`` (j < 4 hidden units, then the 3 factors).
+  """Per packed tile, the row inputs ``(A_j, f_k)`` as ``(T, 7, R)`` and the column inputs
+  ``(B_j, f_k)`` as ``(T, 7, C)`` (j < 4 hidden units, then the 3 factors): the
+  :func:`band_inputs` of the tile's bands."""
+  rows, cols = band_inputs(layout, w0n, b0, factors)
+  n = layout.num_packed_tiles
+  return rows_at(rows, layout.tile_row_band[:n]), rows_at(cols, layout.tile_col_band[:n])
+
+
+def band_inputs(layout: TensorLayout, w0n, b0, factors: statistics.MatrixFactors):
+  """Per row band the row inputs ``(A_j, f_k)``, ``(row bands, 7, R)``, and per column band
+  the column inputs ``(B_j, f_k)``, ``(col bands, 7, C)``.
 
   A band holding VeLO's ``v_row`` uses the row channels' weights, one holding
   ``v_col`` the column channels' (chosen per band from the layout).
@@ -166,7 +175,7 @@ def matrix_band_inputs(layout: TensorLayout, w0n, b0, factors: statistics.Matrix
   cols = side(
     factors.per_col, factors.col_factors, layout.col_band_tensor, layout.col_band_is_v_row, False
   )
-  return rows_at(rows, layout.tile_row_band), rows_at(cols, layout.tile_col_band)
+  return rows, cols
 
 
 def _hidden_and_step(coef, first_layer):

@@ -101,14 +101,29 @@ def _per_tensor(layout: TensorLayout, tile_values, chunk_values):
   return segment_sums(jnp.concatenate(values), np.concatenate(ids), layout.num_tensors)
 
 
-def parameter_sums(layout: TensorLayout, p_tiles, g_tiles, p_chunks, g_chunks) -> ParameterSums:
-  """Sums of ``p^2``, ``g`` and ``g^2`` per tensor (``g`` or ``p_*`` may be None: zeros)."""
+def tile_parameter_sums(p_tiles, g_tiles):
+  """Per tile ``(per_row, per_col)``: ``(T, R, 2)`` row sums of ``p^2`` and ``g^2``, ``(T, C, 2)``
+  column sums of ``g`` and ``g^2`` (two multi-output reductions, one along each tile axis;
+  ``g_tiles`` None: zeros)."""
+  g = jnp.zeros_like(p_tiles) if g_tiles is None else g_tiles
+  return fused_sums([jnp.square(p_tiles), jnp.square(g)], (2,)), fused_sums(
+    [g, jnp.square(g)], (1,)
+  )
+
+
+def parameter_sums(
+  layout: TensorLayout, p_tiles, g_tiles, p_chunks, g_chunks, streamed=None
+) -> ParameterSums:
+  """Sums of ``p^2``, ``g`` and ``g^2`` per tensor (``g`` or ``p_*`` may be None: zeros).
+
+  ``p_tiles`` / ``g_tiles``: the packed tiles; ``streamed``: the :func:`tile_parameter_sums`
+  of the streamed tiles, which follow them (:mod:`velo.streaming`)."""
   tile_sums = chunk_sums = row_g2 = col_g2 = None
-  if p_tiles is not None:
-    g = jnp.zeros_like(p_tiles) if g_tiles is None else g_tiles
-    # two multi-output reductions, one along each tile axis
-    per_row = fused_sums([jnp.square(p_tiles), jnp.square(g)], (2,))  # (T, R, 2)
-    per_col = fused_sums([g, jnp.square(g)], (1,))  # (T, C, 2)
+  parts = [] if p_tiles is None else [tile_parameter_sums(p_tiles, g_tiles)]
+  parts += [] if streamed is None else [streamed]
+  if parts:
+    per_row = jnp.concatenate([r for r, _ in parts]) if len(parts) > 1 else parts[0][0]
+    per_col = jnp.concatenate([c for _, c in parts]) if len(parts) > 1 else parts[0][1]
     tile_sums = jnp.stack(
       [
         jnp.sum(per_row[:, :, 0], axis=1),
@@ -229,7 +244,7 @@ def _columns(terms):
 
 
 _COLUMN = _columns(_VECTOR_TERMS)
-_NUM_MATRIX_SUMS = sum(w for _, w in _MATRIX_TERMS)
+NUM_MATRIX_SUMS = sum(w for _, w in _MATRIX_TERMS)
 _NUM_VECTOR_SUMS = sum(w for _, w in _VECTOR_TERMS)
 
 
@@ -263,27 +278,44 @@ def _common_terms(g, m, rms, fac_g2, fac_m2, shift, mask):
   return terms + [rms]
 
 
-def _matrix_sums(layout, mats: MatrixArrays, factors: MatrixFactors, shift):
-  """Per tile, the sums of :data:`_MATRIX_TERMS`: ``(T, k)``.
+def tile_channel_sums(g, momenta, rms, row_f2, col_f2, shift, mask):
+  """Per tile, the sums of :data:`_MATRIX_TERMS`: ``(T, k)``, from tiles ``g``, ``momenta``
+  ``(3, T, R, C)`` (updated) and ``rms``, and per tile the squared factors ``row_f2``
+  ``(T, 3, R)`` and ``col_f2`` ``(T, 3, C)``, the momentum shift ``(T, 3)`` of its tensor and
+  the mask of real elements (None: no padding).
 
   The squared channels 7 and 13 are ``g^2 f_k^2`` and ``m_k^2 f_k^2`` with
   ``f_k^2 = row_factor_k^2 col_factor_k^2``, squared per band (fewer operations per
   element: this pass is bound by arithmetic on CPU).
   """
-  row_f2 = rows_at(jnp.square(factors.row_factors), layout.tile_row_band)
-  col_f2 = rows_at(jnp.square(factors.col_factors), layout.tile_col_band)
   f2 = [row_f2[:, k, :, None] * col_f2[:, k, None, :] for k in range(NUM_DECAYS)]
-  g, m = mats.g, [mats.momenta[k] for k in range(NUM_DECAYS)]
+  m = [momenta[k] for k in range(NUM_DECAYS)]
   terms = _common_terms(
     g,
     m,
-    mats.rms,
+    rms,
     [jnp.square(g) * f2k for f2k in f2],
     [jnp.square(mk) * f2k for mk, f2k in zip(m, f2)],
-    _shift_per_element(shift, layout.tile_tensor, 3),
-    layout.tile_mask() if layout.tiles_padded else None,
+    [shift[:, k][:, None, None] for k in range(NUM_DECAYS)],
+    mask,
   )
   return fused_sums(terms, (1, 2))
+
+
+def _matrix_sums(layout, mats: MatrixArrays, factors: MatrixFactors, shift):
+  """:func:`tile_channel_sums` of the packed tiles."""
+  n = layout.num_packed_tiles
+  return tile_channel_sums(
+    mats.g,
+    mats.momenta,
+    mats.rms,
+    rows_at(jnp.square(factors.row_factors), layout.tile_row_band[:n]),
+    rows_at(jnp.square(factors.col_factors), layout.tile_col_band[:n]),
+    rows_at(shift, layout.tile_tensor[:n]),
+    layout.tile_mask(layout.tile_valid_rows[:n], layout.tile_valid_cols[:n])
+    if layout.tiles_padded
+    else None,
+  )
 
 
 def _vector_sums(layout, vecs: VectorArrays, shift):
@@ -341,6 +373,7 @@ def channel_sums(
   mats: MatrixArrays | None,
   vecs: VectorArrays | None,
   factors: MatrixFactors | None,
+  streamed=None,
 ) -> ChannelMoments:
   """The 30 channel second moments and the new accumulators' statistics, one pass per class.
 
@@ -348,12 +381,16 @@ def channel_sums(
   :func:`momentum_mean_shift`. Channel order (see :mod:`velo.per_param_mlp`): g,
   clip(g), p, m_k, rms, m_k r, r, fac_g_k, g r, row_k, col_k, rsqrt(row_k + 1e-8),
   rsqrt(col_k + 1e-8), fac_m_k. The mean square of a channel broadcast from a row
-  or column accumulator is the mean over that accumulator's entries.
+  or column accumulator is the mean over that accumulator's entries. ``mats`` holds the
+  packed tiles; ``streamed``: the :func:`tile_channel_sums` of the streamed tiles, which
+  follow them (:mod:`velo.streaming`).
   """
-  tile_sums = None if mats is None else _matrix_sums(layout, mats, factors, shift)
+  parts = [] if mats is None or mats.g is None else [_matrix_sums(layout, mats, factors, shift)]
+  parts += [] if streamed is None else [streamed]
+  tile_sums = None if not parts else jnp.concatenate(parts) if len(parts) > 1 else parts[0]
   chunk_sums = None if vecs is None else _vector_sums(layout, vecs, shift)
   if tile_sums is not None:
-    tile_sums = jnp.pad(tile_sums, ((0, 0), (0, _NUM_VECTOR_SUMS - _NUM_MATRIX_SUMS)))
+    tile_sums = jnp.pad(tile_sums, ((0, 0), (0, _NUM_VECTOR_SUMS - NUM_MATRIX_SUMS)))
   means = _per_tensor(layout, tile_sums, chunk_sums) / jnp.asarray(layout.tensor_size)[:, None]
   diag = means[:, list(_COLUMN['v'] + _COLUMN['vr'])]
   v_row = v_col = diag
