@@ -97,7 +97,7 @@ def compiled_step_memory(workload, params, model_state, batch) -> None:
   options = dict(submission.update_compiler_options(hp))
   if options:
     raise SystemExit('--compiled_only: the update is a jit of its own here; not analysed')
-  step = _common._make_train_step(workload, tx, hp, options)
+  step = _common._make_train_step(workload, tx, hp, options, placed=False)
   compiled = step.lower(params, model_state, state, batch, jax.random.PRNGKey(2), {}).compile()
   m = compiled.memory_analysis()
   param_bytes = tree_bytes(params)

@@ -260,9 +260,13 @@ def warmup_cosine_schedule(
 ExtraArgsFn = Callable[[Any, Any, int, Optional[Mapping[str, Any]]], Dict[str, float]]
 
 
-def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, update_options=None):
+def _make_train_step(
+  workload, tx: optax.GradientTransformationExtraArgs, hp, update_options=None, placed=True
+):
   """The train step ``(params, model_state, opt_state, batch, rng, extra_args) ->
-  (params, model_state, opt_state, loss)``, its buffers donated, compiled once per trial.
+  (params, model_state, opt_state, loss)``, its buffers donated, compiled once per trial
+  (``placed=False``: the jit itself, inputs not placed first, for ``.lower`` in a benchmark
+  of one jit).
 
   One jit with XLA's defaults; with ``update_options`` (non-empty ``compiler_options``),
   two: the loss and gradient with XLA's defaults (compiled as for every optimizer), then
@@ -327,7 +331,7 @@ def _make_train_step(workload, tx: optax.GradientTransformationExtraArgs, hp, up
         out_shardings=everywhere,
       ),
     )
-  return _placed(step)
+  return _placed(step) if placed else step
 
 
 def _chain(loss_and_grads, update):
