@@ -189,6 +189,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/velo_bench.py
 	$(PY) benchmarks/scoring_bench.py
 	$(PY) benchmarks/init_memory_bench.py
+	$(PY) benchmarks/setup_bench.py
 
 ## make bench's VeLO part, then rewrite the velo-bench block of docs/velo_cost.md from its output
 bench-readme: $(STAMP)
