@@ -1,7 +1,7 @@
 """The one user-facing error type of the project."""
 
 
-class BenchError(ValueError):
+class BenchError(Exception):
   """Bad input (a flag, a file, a field): the message says which and what was expected.
 
   Command-line entry points print it as one line, ``error: <message>``, without a traceback

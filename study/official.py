@@ -28,7 +28,7 @@ from typing import Callable, List, Optional, Tuple
 
 import pandas as pd
 
-from bench_core import catalogue, layout
+from bench_core import catalogue, file_formats, layout
 from bench_core.errors import BenchError
 from study import runners
 
@@ -123,10 +123,10 @@ def prepared_flags(flags: List[str]) -> Tuple[Path, List[str]]:
 
 def completion_record(
   trial_dir: Path, max_runtime_sec: Optional[float] = None, max_global_steps: Optional[int] = None
-) -> dict:
+) -> file_formats.TrialComplete:
   """What the completion record of an official trial says (from its evaluations), with the
-  budget it ran under where the launcher set one (``layout.BUDGET_FIELDS``) and the condition
-  its budgets make it (:func:`bench_core.catalogue.condition_of_run`)."""
+  budget it ran under where the launcher set one (``file_formats.BUDGET_FIELDS``) and the
+  condition its budgets make it (:func:`bench_core.catalogue.condition_of_run`)."""
   record = {'runner': 'official'}
   if max_runtime_sec is not None:
     record['max_allowed_runtime_sec'] = max_runtime_sec
@@ -148,7 +148,7 @@ def completion_record(
       last = rows.iloc[-1]
       record['global_step'] = int(last['global_step'])
       record['score'] = float(last.get('accumulated_submission_time', float('nan')))
-  return record
+  return file_formats.TrialComplete(**record)
 
 
 def run(
@@ -209,5 +209,7 @@ def _run_locked(
     for k in numbers:
       trial_dir = run_dir / layout.trial_dir_name(k)
       if trial_dir.is_dir():
-        layout.mark_complete(trial_dir, completion_record(trial_dir, max_runtime_sec, max_steps))
+        file_formats.mark_complete(
+          trial_dir, completion_record(trial_dir, max_runtime_sec, max_steps)
+        )
   return status

@@ -18,7 +18,7 @@ import dataclasses
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import catalogue, layout
+from bench_core import catalogue, file_formats, layout
 from local_runner.search_space import hyperparameter_points, load_search_space
 from local_runner.workloads import get_workload
 from study import budgets, locate, runners
@@ -65,7 +65,7 @@ class TrialSpec:
     return layout.is_complete(self.trial_dir)
 
   def requested_budget(self) -> dict:
-    """The budget fields (``layout.BUDGET_FIELDS``) this trial runs under; None where
+    """The budget fields (``file_formats.BUDGET_FIELDS``) this trial runs under; None where
     unknown here (an official workload's own time budget)."""
     if self.condition == 'step':
       return {
@@ -84,8 +84,8 @@ class TrialSpec:
 
   def mismatches(self) -> List[str]:
     """How the finished trial in :attr:`trial_dir` differs from this request (budget,
-    prompt, search space; ``layout.request_mismatches``); empty when it matches."""
-    return layout.request_mismatches(
+    prompt, search space; ``file_formats.request_mismatches``); empty when it matches."""
+    return file_formats.request_mismatches(
       self.trial_dir, self.requested_budget(), self.requested_hyperparameters()
     )
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bench_core import catalogue, layout
+from bench_core import catalogue, file_formats, layout
 from bench_core.errors import BenchError
 
 
@@ -72,10 +72,10 @@ def test_atomic_writes_leave_no_temporary_file(tmp_path):
 
 def test_completion_and_divergence_records(tmp_path):
   assert not layout.is_complete(tmp_path) and not layout.is_diverged(tmp_path)
-  layout.mark_diverged(tmp_path, 7, 'nan')
-  layout.mark_complete(tmp_path, {'runner': 'official'})
+  file_formats.mark_diverged(tmp_path, 7, 'nan')
+  file_formats.mark_complete(tmp_path, file_formats.TrialComplete('official'))
   assert layout.is_complete(tmp_path) and layout.is_diverged(tmp_path)
-  assert layout.read_json_object(tmp_path / layout.DIVERGED) == {'global_step': 7, 'reason': 'nan'}
+  assert file_formats.load_diverged(tmp_path / layout.DIVERGED) == file_formats.Diverged(7, 'nan')
 
 
 def test_catalogue_names_runners_and_stand_ins():
