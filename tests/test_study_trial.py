@@ -48,7 +48,7 @@ def test_official_trials_use_the_algoperf_interpreter(tmp_path, monkeypatch):
       {'ogbg_mini': {'max_allowed_runtime_sec': 10}},
       "no max_allowed_runtime_sec for workload 'criteo1tb_mini'",
     ),
-    ({'criteo1tb_mini': {'max_allowed_runtime_sec': 'soon'}}, 'must be a positive integer'),
+    ({'criteo1tb_mini': {'max_allowed_runtime_sec': 'soon'}}, 'must be a positive number'),
     ([1, 2], 'expected a JSON object'),
   ],
 )
