@@ -62,7 +62,8 @@ def workload_budgets(
   """Budget per workload (index: workload) and audit notes.
 
   The most common value over a workload's trials is used; disagreeing trials
-  and a fallback to step_hint are noted. Raises BenchError for a workload
+  and a fallback to step_hint are noted. A workload of ``override`` (``--budgets``) takes its
+  budget from there, noted with the logged one it replaces. Raises BenchError for a workload
   without any budget.
   """
   clock_column(condition)
@@ -73,6 +74,13 @@ def workload_budgets(
   for workload, group in usable.groupby('workload', sort=True):
     if workload in override:
       budgets[workload] = override[workload]
+      logged = sorted(set(_budget_column(group, condition).dropna()) - {override[workload]})
+      replaced = f'; the logs say {", ".join(f"{v:g}" for v in logged)}' if logged else ''
+      issues.append(
+        Issue(
+          'note', workload, f'{condition} budget {override[workload]:g} from --budgets{replaced}'
+        )
+      )
       continue
     values = _budget_column(group, condition).dropna()
     if values.empty:
