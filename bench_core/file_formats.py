@@ -59,7 +59,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
 
 from bench_core import arguments, catalogue, layout
 from bench_core.errors import BenchError
@@ -516,9 +516,8 @@ class ConditionBudgets:
   step: Dict[str, StepBudget]
 
 
-def load_condition_budgets(path: PathLike) -> ConditionBudgets:
-  data = read_kind(path, CONDITION_BUDGETS)
-  data.pop(KIND_FIELD)
+def _condition_budgets(data: Dict[str, Any], path: PathLike) -> ConditionBudgets:
+  """The two sections of a condition budgets file's object (its kind field removed)."""
   unknown = sorted(set(data) - set(_CONDITIONS))
   if unknown:
     raise BenchError(f'{path}: fields {unknown} are not conditions; expected "time" and "step"')
@@ -533,6 +532,13 @@ def load_condition_budgets(path: PathLike) -> ConditionBudgets:
   return ConditionBudgets(
     _time_budgets(sections['time'], path, 'time.'), _step_budgets(sections['step'], path, 'step.')
   )
+
+
+def load_condition_budgets(path: PathLike) -> ConditionBudgets:
+  """Both sections of a condition budgets file."""
+  data = read_kind(path, CONDITION_BUDGETS)
+  data.pop(KIND_FIELD)
+  return _condition_budgets(data, path)
 
 
 def dump_condition_budgets(path: PathLike, budgets: ConditionBudgets) -> None:
@@ -550,13 +556,16 @@ def load_budgets_of_condition(path: PathLike, condition: str) -> Dict[str, float
   own = TIME_BUDGETS if condition == 'time' else STEP_BUDGETS
   data = read_kind(path, own, also=(CONDITION_BUDGETS,))
   if data[KIND_FIELD] == CONDITION_BUDGETS:
-    both = load_condition_budgets(path)
-    if condition == 'time':
-      return {w: float(b.max_allowed_runtime_sec) for w, b in both.time.items()}
-    return {w: float(b.steps) for w, b in both.step.items()}
+    data.pop(KIND_FIELD)
+    both = _condition_budgets(data, path)
+    time, step = both.time, both.step
+  elif condition == 'time':
+    time, step = _time_budgets(_entries(data, path), path), {}
+  else:
+    time, step = {}, _step_budgets(_entries(data, path), path)
   if condition == 'time':
-    return {w: float(b.max_allowed_runtime_sec) for w, b in load_time_budgets(path).items()}
-  return {w: float(b.steps) for w, b in load_step_budgets(path).items()}
+    return {w: float(b.max_allowed_runtime_sec) for w, b in time.items()}
+  return {w: float(b.steps) for w, b in step.items()}
 
 
 # ---- the completion and divergence records ------------------------------------------------------
@@ -584,6 +593,9 @@ class TrialComplete:
   max_allowed_runtime_sec: Optional[float] = None
   max_global_steps: Optional[int] = None
   no_evaluation_reason: Optional[str] = None
+  #: The fields the file holds (null included), set by :func:`load_trial_complete`: a field
+  #: of an older record is absent, which is not the same as recorded as null.
+  recorded: FrozenSet[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
 
 
 def _record_field(name: str, value: Any, path: PathLike):
@@ -622,15 +634,17 @@ def load_trial_complete(path: PathLike) -> TrialComplete:
   """The completion record at ``path`` (older records: missing fields are None)."""
   data = read_kind(path, TRIAL_COMPLETE)
   data.pop(KIND_FIELD)
-  fields = {f.name for f in dataclasses.fields(TrialComplete)}
+  fields = {f.name for f in dataclasses.fields(TrialComplete)} - {'recorded'}
   values = {k: _record_field(k, v, path) for k, v in data.items() if k in fields}
   values.setdefault('runner', '')
-  return TrialComplete(**values)
+  return TrialComplete(**values, recorded=frozenset(data) & fields)
 
 
 def dump_trial_complete(path: PathLike, record: TrialComplete) -> None:
   """Write the completion record (every field, None as null)."""
-  _dump(path, TRIAL_COMPLETE, dataclasses.asdict(record))
+  data = dataclasses.asdict(record)
+  data.pop('recorded')
+  _dump(path, TRIAL_COMPLETE, data)
 
 
 def mark_complete(trial_dir: PathLike, record: TrialComplete) -> None:
@@ -671,7 +685,7 @@ def request_mismatches(
   out = []
   for field in BUDGET_FIELDS:
     wanted, ran = budget.get(field), getattr(record, field)
-    if wanted is not None and ran is not None and not _same(ran, wanted):
+    if wanted is not None and field in record.recorded and not _same(ran, wanted):
       out.append(f'{field}: ran with {ran}, requested {wanted}')
   hparams_file = trial_dir / layout.HPARAMS
   if hyperparameters is not None and hparams_file.is_file():

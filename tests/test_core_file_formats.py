@@ -313,3 +313,19 @@ def test_the_report_uses_the_transferred_budgets_and_refuses_other_kinds(
     assert err.startswith(f'error: {wrong}: this is a ') and f'expected {expected}' in err
     assert 'Traceback' not in err
   assert not (tmp_path / 'no').exists()
+
+
+def test_a_request_is_compared_with_the_fields_the_record_holds(tmp_path):
+  """A field recorded as null is compared (the run had no step cap); one an older record
+  lacks is not."""
+  request = {'max_allowed_runtime_sec': 20, 'max_global_steps': 100}
+  file_formats.mark_complete(tmp_path, TrialComplete('local', max_allowed_runtime_sec=20.0))
+  assert file_formats.request_mismatches(tmp_path, request, None) == [
+    'max_global_steps: ran with None, requested 100'
+  ]
+  (tmp_path / 'trial_complete.json').write_text(
+    json.dumps({'runner': 'local', 'max_allowed_runtime_sec': 30})
+  )
+  assert file_formats.request_mismatches(tmp_path, request, None) == [
+    'max_allowed_runtime_sec: ran with 30, requested 20'
+  ]
