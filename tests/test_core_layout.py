@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bench_core import catalogue, file_formats, layout
+from bench_core import catalogue, cli, file_formats, layout
 from bench_core.errors import BenchError
 
 
@@ -94,3 +94,21 @@ def test_default_target_metric_by_family():
   assert catalogue.default_target_metric('imagenet_resnet_mini') == 'accuracy'
   assert catalogue.default_target_metric('librispeech_conformer_gelu') == 'wer'
   assert catalogue.default_target_metric('nosuch') is None
+
+
+# ---- the one user-facing error ----------------------------------------------------------------
+
+
+def test_bench_error_is_no_value_error_and_run_main_prints_only_it(capsys):
+  assert not issubclass(BenchError, ValueError)
+
+  def bad_input(argv):
+    raise BenchError('b.json: field x must be a number')
+
+  def programming_error(argv):
+    raise ValueError('a bug')
+
+  assert cli.run_main(bad_input, []) == cli.INPUT_ERROR_EXIT
+  assert capsys.readouterr().err == 'error: b.json: field x must be a number\n'
+  with pytest.raises(ValueError, match='a bug'):  # a traceback, not a one-line message
+    cli.run_main(programming_error, [])
