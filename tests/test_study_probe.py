@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_core import cli
+from bench_core import cli, file_formats
+from bench_core.file_formats import Measured, Measurement
 from study import probe, runners
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,9 +32,9 @@ def fake_runner(calls):
   def call(command):
     calls.append(command)
     flags = command[command.index('--') + 1 :]
-    step_budgets = json.loads(Path(command[command.index('--step_budgets') + 1]).read_text())
+    step_budgets = file_formats.load_step_budgets(command[command.index('--step_budgets') + 1])
     workload = runners.flag_value(flags, 'workload')
-    steps = step_budgets[workload]
+    steps = step_budgets[workload].steps
     trial = (
       Path(runners.flag_value(flags, 'experiment_dir'))
       / runners.flag_value(flags, 'experiment_name')
@@ -79,9 +80,10 @@ def test_probe_runs_the_fraction_and_merges_the_measurement(tmp_path, monkeypatc
   assert command[1:5] == ['-m', 'study.launch', '--condition', 'step']
   assert f'--submission_path={REPO}/submissions/heavy_ball/submission.py' in command
   assert f'--tuning_search_space={REPO}/tuning_search_spaces/heavy_ball.json' in command
-  measured = json.loads(out.read_text())
-  assert measured['ogbg'] == {'steps': 1, 'runtime_sec': 1, 'num_gpus': 8}
-  assert measured['imagenet_resnet_mini'] == {'steps': 39, 'runtime_sec': 9.75, 'num_gpus': 1}
+  measured = file_formats.load_measurements(out)
+  assert json.loads(out.read_text())['kind'] == file_formats.MEASUREMENTS
+  assert measured['ogbg'] == Measured(Measurement(1, 1), 8)  # kept from the older file
+  assert measured['imagenet_resnet_mini'] == Measured(Measurement(39, 9.75), 1)
 
 
 def test_probe_as_probe_appends_to_the_probe_list(tmp_path, monkeypatch):
@@ -105,8 +107,9 @@ def test_probe_as_probe_appends_to_the_probe_list(tmp_path, monkeypatch):
     ]
     assert cli.run_main(probe.main, argv) == 0
   # 10 steps in 2.5 s, then 20 steps in 5 s
-  assert json.loads(out.read_text()) == {
-    'imagenet_resnet_mini': [{'steps': 10, 'runtime_sec': 2.5}, {'steps': 20, 'runtime_sec': 5.0}]
+  assert json.loads(out.read_text())['kind'] == file_formats.VELO_PROBES
+  assert file_formats.load_velo_probes(out) == {
+    'imagenet_resnet_mini': [Measurement(10, 2.5), Measurement(20, 5.0)]
   }
 
 
@@ -166,6 +169,6 @@ def test_probe_on_the_local_runner(tmp_path):
     str(tmp_path / 'exp'),
   ]
   assert cli.run_main(probe.main, argv) == 0
-  entry = json.loads(out.read_text())['imagenet_resnet_mini']
-  assert entry['steps'] == 39  # 40 steps, step 1 skipped
-  assert 0 < entry['runtime_sec'] < 60 and math.isfinite(entry['runtime_sec'])
+  entry = file_formats.load_measurements(out)['imagenet_resnet_mini'].measurement
+  assert entry.steps == 39  # 40 steps, step 1 skipped
+  assert 0 < entry.runtime_sec < 60 and math.isfinite(entry.runtime_sec)
