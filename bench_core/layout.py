@@ -25,20 +25,11 @@ A study places one run per (condition, algorithm, study, workload): the runner's
 reads each condition's tree ``<root>/<condition>`` as
 ``<algorithm>/<study>/<workload>_<framework>/trial_<k>``.
 
-The completion record ``trial_complete.json`` says a trial ended (normally or diverged):
-the local runner writes it at the end of each trial, the study layer writes it for an
-official trial once ``submission_runner`` returned successfully. A trial folder without
-it was interrupted and is rerun from scratch. Fields read back: ``num_evals`` (evaluations
-made), ``global_step``, ``stop_reason`` and ``is_time_remaining`` (local runner) and
-``condition`` (``time`` or ``step``: the condition the trial ran under; records written
-before it existed lack it, see :func:`trial_condition`).
+The completion record ``trial_complete.json`` says a trial ended (normally or diverged); its
+fields, and how a finished trial is compared with a new request for it, are
+``bench_core.file_formats``' (with every other file of the project's own).
 
-The completion record also states the budget the trial ran under (``max_allowed_runtime_sec``,
-``max_global_steps``; absent from records of older versions), so that a request for the same
-trial under another budget, prompt or search space is named (:func:`request_mismatches`)
-rather than taken as already done.
-
-The divergence record ``diverged.json`` (``{"global_step", "reason"}``) says the trial stopped
+The divergence record ``diverged.json`` (``bench_core.file_formats.Diverged``) says the trial stopped
 early because it diverged. The local runner's rule (``local_runner.trial_loop``): parameters
 that are not finite after a step, or a loss at an evaluation (``train/``, ``validation/``,
 ``test/loss``) that is not finite or above :data:`DIVERGED_LOSS`.
@@ -69,7 +60,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
-from bench_core import catalogue
 from bench_core.errors import BenchError
 
 FRAMEWORK = 'jax'
@@ -91,9 +81,6 @@ SWEEP_LOCK = 'sweep.lock'
 #: per-example loss of order 1 to 10 at initialisation (the cross-entropy of C classes starts
 #: near ln C); 1e6 is far above anything a training run that still learns reports.
 DIVERGED_LOSS = 1e6
-
-#: The budget fields of the completion record, compared with a new request for the trial.
-BUDGET_FIELDS = ('max_allowed_runtime_sec', 'max_global_steps')
 
 _WORKLOAD_DIR = re.compile(r'^(?P<workload>.+)_(?P<framework>' + '|'.join(FRAMEWORKS) + r')$')
 _TRIAL_DIR = re.compile(r'^trial_(?P<k>\d+)$')
@@ -311,85 +298,32 @@ def write_json(path: str | Path, data: Any) -> None:
   atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + '\n')
 
 
+def update_json_object(path: str | Path, updates: Dict[str, Any]) -> Dict[str, Any]:
+  """Set ``updates``' keys in the JSON object at ``path`` (created if absent), keep the others
+  (for AlgoPerf's own files, such as a search space; the project's own kinds are
+  ``bench_core.file_formats``')."""
+  path = Path(path)
+  data = read_json_object(path) if path.exists() else {}
+  data.update(updates)
+  write_json(path, data)
+  return data
+
+
 # ---- completion and divergence records --------------------------------------------------------
-
-
-def mark_complete(trial_dir: str | Path, record: Dict[str, Any]) -> None:
-  """Write the completion record of a trial that ended (normally or diverged)."""
-  write_json(Path(trial_dir) / TRIAL_COMPLETE, record)
 
 
 def is_complete(trial_dir: str | Path) -> bool:
   return (Path(trial_dir) / TRIAL_COMPLETE).is_file()
 
 
-def mark_diverged(trial_dir: str | Path, global_step: int, reason: str) -> None:
-  write_json(Path(trial_dir) / DIVERGED, {'global_step': int(global_step), 'reason': reason})
-
-
 def is_diverged(trial_dir: str | Path) -> bool:
   return (Path(trial_dir) / DIVERGED).is_file()
-
-
-def trial_condition(
-  record: Dict[str, Any], max_global_steps, max_allowed_runtime_sec
-) -> tuple[str | None, str]:
-  """The condition a trial ran under and how it is known, from its parsed completion record
-  and the budgets its flags_0.json / meta_data_0.json give: ``(condition, 'recorded')`` from
-  the record's ``condition``; without it (older trees), ``('step', 'inferred')`` when the run
-  had a step budget and no time limit (:func:`bench_core.catalogue.condition_of_run`);
-  otherwise ``(None, '')``: a time budget alone does not tell, since any tree can be scored
-  under step control against its ``step_hint``."""
-  condition = record.get('condition')
-  if condition in catalogue.CONDITIONS:
-    return condition, 'recorded'
-  if catalogue.condition_of_run(max_global_steps, max_allowed_runtime_sec) == 'step':
-    return 'step', 'inferred'
-  return None, ''
 
 
 def is_diverged_loss(value: float) -> bool:
   """The loss part of the divergence rule (module docstring): non-finite or above
   :data:`DIVERGED_LOSS`."""
   return not math.isfinite(value) or value > DIVERGED_LOSS
-
-
-# ---- comparing a finished trial with a request -----------------------------------------------
-
-
-def _same(a: Any, b: Any) -> bool:
-  if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
-  return a == b
-
-
-def request_mismatches(
-  trial_dir: str | Path, budget: Dict[str, Any], hyperparameters: Optional[Dict[str, Any]]
-) -> List[str]:
-  """How a finished trial differs from a request: one line per budget field of ``budget``
-  (None: not compared) that its completion record states otherwise, and per hyperparameter
-  that ``hparams.json`` gives otherwise. Fields a record lacks are not compared."""
-  trial_dir = Path(trial_dir)
-  record = read_json_object(trial_dir / TRIAL_COMPLETE, 'a completion record')
-  out = []
-  for field in BUDGET_FIELDS:
-    wanted = budget.get(field)
-    if wanted is not None and field in record and not _same(record[field], wanted):
-      out.append(f'{field}: ran with {record[field]}, requested {wanted}')
-  hparams_file = trial_dir / HPARAMS
-  if hyperparameters is not None and hparams_file.is_file():
-    ran = read_json_object(hparams_file, 'the hyperparameters')
-    for name in sorted(set(ran) | set(hyperparameters)):
-      if (
-        name not in ran
-        or name not in hyperparameters
-        or not _same(ran[name], hyperparameters[name])
-      ):
-        out.append(
-          f'hyperparameter {name}: ran with {ran.get(name, "(none)")}, '
-          f'requested {hyperparameters.get(name, "(none)")}'
-        )
-  return out
 
 
 # ---- locks -------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def main() -> None:
   print('|---|---|---|---|---|')
   for name in args.workloads:
     workload = get_workload(name)
-    workload.splits  # the data, generated once, outside the timings
+    assert workload.splits  # the data, generated once, outside the timings
     times = {'default': [], 'set-up': []}
     leaves = {}
     for _ in range(args.repeats):

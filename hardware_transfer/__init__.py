@@ -2,8 +2,8 @@
 
 The two procedures of the protocol (docs/protocol.md: "Hardware transfer of the wall-clock
 budget", "Estimating VeLO's step prompt"), each a small pure function in ``arithmetic``,
-with the files they read and write (``files``), measurements read from runner logs
-(``log_measurements``) and two commands:
+with their built-in tables (``files``; every file's format is ``bench_core.file_formats``'),
+measurements read from runner logs (``log_measurements``) and two commands:
 
 * ``python -m hardware_transfer.transfer``: measurements -> ``budgets.json``;
 * ``python -m hardware_transfer.step_prompt``: budgets + VeLO probes -> VeLO's

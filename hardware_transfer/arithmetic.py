@@ -21,25 +21,14 @@ reference_steps``, and a factor of exactly 1 gives back the reference runtime).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from fractions import Fraction
 from typing import Sequence
 
+from bench_core.file_formats import Measurement
+
 #: velo_short is prompted with this fraction of velo's prompt.
 SHORT_PROMPT_FRACTION = Fraction(3, 4)
-
-
-@dataclasses.dataclass(frozen=True)
-class Measurement:
-  """``steps`` training steps took ``runtime_sec`` seconds of submission time."""
-
-  steps: int
-  runtime_sec: float
-
-  def __post_init__(self):
-    if self.steps <= 0 or not self.runtime_sec > 0 or not math.isfinite(self.runtime_sec):
-      raise ValueError(f'a measurement needs steps > 0 and a finite runtime_sec > 0, got {self}')
 
 
 def exact(x: int | float | Fraction) -> Fraction:

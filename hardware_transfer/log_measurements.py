@@ -25,10 +25,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
-
 from bench_core import eval_csv, layout
 from bench_core.errors import BenchError
-from hardware_transfer.arithmetic import Measurement
+from bench_core.file_formats import Measured, Measurement
 
 
 def find_trials(root: str | Path) -> Dict[str, List[Path]]:
@@ -139,8 +138,8 @@ def pooled(measurements: List[Measurement]) -> Measurement:
 
 def measured_from_logs(
   root: str | Path, skip_steps: int = 0, num_gpus: Optional[int] = None
-) -> Dict[str, Dict[str, object]]:
-  """workload -> ``{"steps", "runtime_sec", "num_gpus"}`` (the measured-file format), trials pooled.
+) -> Dict[str, Measured]:
+  """workload -> its measurement (an entry of a measurements file), trials pooled.
 
   ``num_gpus`` overrides what the meta data records (default 1 when it records nothing).
   """
@@ -149,7 +148,7 @@ def measured_from_logs(
     check_one_algorithm(workload, trials)
     m = pooled([measurement_from_trial(t, skip_steps) for t in trials])
     gpus = num_gpus or num_gpus_of_trial(trials[0]) or 1
-    out[workload] = {'steps': m.steps, 'runtime_sec': m.runtime_sec, 'num_gpus': gpus}
+    out[workload] = Measured(m, gpus)
   return out
 
 

@@ -36,11 +36,11 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from bench_core import arguments
+from bench_core import arguments, file_formats, layout
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
+from bench_core.file_formats import Measurement
 from hardware_transfer import arithmetic, files, log_measurements
-from hardware_transfer.arithmetic import Measurement
 
 VELO_DIR, VELO_SHORT_DIR = 'velo', 'velo_short'
 #: Where the prompts go unless ``--out_dir`` says otherwise (``study.locate`` reads it first).
@@ -118,7 +118,7 @@ def write_search_spaces(d: PromptDerivation, out_dir: str | Path) -> List[Path]:
   written = []
   for sub, steps in ((VELO_DIR, d.prompt), (VELO_SHORT_DIR, d.short_prompt)):
     path = Path(out_dir) / sub / f'{d.workload}.json'
-    files.merge_into_json(path, search_space(steps))
+    layout.update_json_object(path, search_space(steps))
     written.append(path)
   return written
 
@@ -196,24 +196,24 @@ def _time_derivations(args) -> List[PromptDerivation]:
       '--budgets is used only with --probes or --probe_logs: with --actual_steps alone the '
       'prompt is the actual steps; drop --budgets or add the probes'
     )
-  budgets = files.load_budgets(args.budgets) if args.budgets else {}
+  budgets = file_formats.load_time_budgets(args.budgets) if args.budgets else {}
   if args.probes:
-    probes, probe_source = files.load_probes(args.probes), args.probes
+    probes, probe_source = file_formats.load_velo_probes(args.probes), args.probes
   elif args.probe_logs:
     probes = log_measurements.probes_from_logs(args.probe_logs, args.skip_steps)
     probe_source = ' '.join(args.probe_logs)
   else:
     probes, probe_source = {}, None
-  actual = files.load_step_counts(args.actual_steps, 'actual steps') if args.actual_steps else {}
+  actual = file_formats.load_actual_steps(args.actual_steps) if args.actual_steps else {}
   if not probes and not actual:
     raise BenchError('--condition time needs --probes, --probe_logs or --actual_steps')
   derivations = []
   for workload in sorted(set(probes) | set(actual)):
     budget = None
     if workload in probes:
-      budget = files.budget_for(
+      budget = file_formats.entry_for(
         budgets, workload, args.budgets, what=f'max_allowed_runtime_sec (needed by {probe_source})'
-      )
+      ).max_allowed_runtime_sec
     derivations.append(
       time_control_prompt(workload, budget, probes.get(workload, []), actual.get(workload))
     )
@@ -231,7 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         '--condition step takes only --step_budgets: the prompt is the step '
         'budget (drop --budgets/--probes/--probe_logs/--actual_steps)'
       )
-    step_budgets = files.load_step_counts(args.step_budgets, 'step budgets')
+    step_budgets = files.load_step_budgets(args.step_budgets)
     derivations = [step_control_prompt(w, s) for w, s in sorted(step_budgets.items())]
   print(format_table(derivations, args.condition))
   for d in derivations:

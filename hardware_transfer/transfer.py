@@ -24,17 +24,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
-from bench_core import arguments, catalogue
+from bench_core import arguments, catalogue, file_formats
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
+from bench_core.file_formats import Measured, ReferenceBudget, TimeBudget
 from hardware_transfer import arithmetic, files, log_measurements
 
 
 def reference_entry(
-  reference: Dict[str, Dict[str, Any]], workload: str, measured_source: str, reference_source: str
-) -> Dict[str, Any]:
+  reference: Dict[str, ReferenceBudget], workload: str, measured_source: str, reference_source: str
+) -> ReferenceBudget:
   """The reference of ``workload``: its own, else (a variant) its base workload's."""
   for name in catalogue.lookup_names(workload):
     if name in reference:
@@ -46,24 +47,24 @@ def reference_entry(
 
 
 def transfer_budgets(
-  measured: Dict[str, Dict[str, Any]],
-  reference: Dict[str, Dict[str, Any]],
+  measured: Dict[str, Measured],
+  reference: Dict[str, ReferenceBudget],
   measured_source: str,
   reference_source: str,
-) -> Dict[str, Dict[str, Any]]:
-  """workload -> the budgets-file entry, for every measured workload (all must be in reference)."""
+) -> Dict[str, TimeBudget]:
+  """workload -> its time budget, for every measured workload (all must be in reference)."""
   out = {}
   for workload, entry in measured.items():
     ref_entry = reference_entry(reference, workload, measured_source, reference_source)
-    local, ref = entry['measurement'], ref_entry['measurement']
+    local, ref = entry.measurement, ref_entry.measurement
     check_result(workload, local, ref, measured_source)
-    out[workload] = {
-      'max_allowed_runtime_sec': arithmetic.transferred_max_runtime(local, ref),
-      'factor': arithmetic.transfer_factor(local, ref),
-      'local_time_per_step': arithmetic.time_per_step(local),
-      'reference_time_per_step': arithmetic.time_per_step(ref),
-      'num_gpus': entry['num_gpus'],
-    }
+    out[workload] = TimeBudget(
+      max_allowed_runtime_sec=arithmetic.transferred_max_runtime(local, ref),
+      factor=arithmetic.transfer_factor(local, ref),
+      local_time_per_step=arithmetic.time_per_step(local),
+      reference_time_per_step=arithmetic.time_per_step(ref),
+      num_gpus=entry.num_gpus,
+    )
   return out
 
 
@@ -87,18 +88,18 @@ def check_result(workload: str, local, reference, measured_source: str) -> None:
     )
 
 
-def format_table(budgets: Dict[str, Dict[str, Any]], reference: Dict[str, Dict[str, Any]]) -> str:
+def format_table(budgets: Dict[str, TimeBudget], reference: Dict[str, ReferenceBudget]) -> str:
   header = (
     f'{"workload":<22}{"ref steps":>10}{"ref s":>10}{"ref s/step":>13}'
     f'{"local s/step":>14}{"factor":>10}{"gpus":>6}{"budget s":>10}'
   )
   lines = [header]
   for w, b in sorted(budgets.items()):
-    ref = reference_entry(reference, w, '', '')['measurement']
+    ref = reference_entry(reference, w, '', '').measurement
     lines.append(
-      f'{w:<22}{ref.steps:>10}{ref.runtime_sec:>10}{b["reference_time_per_step"]:>13.6f}'
-      f'{b["local_time_per_step"]:>14.6f}{b["factor"]:>10.4f}{b["num_gpus"]:>6}'
-      f'{b["max_allowed_runtime_sec"]:>10}'
+      f'{w:<22}{ref.steps:>10}{ref.runtime_sec:>10}{b.reference_time_per_step:>13.6f}'
+      f'{b.local_time_per_step:>14.6f}{b.factor:>10.4f}{b.num_gpus:>6}'
+      f'{b.max_allowed_runtime_sec:>10}'
     )
   return '\n'.join(lines)
 
@@ -152,22 +153,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     raise BenchError(f'--num_gpus must be positive, got {args.num_gpus}')
   reference_source = args.reference or str(files.BUILTIN_REFERENCE)
   reference = files.load_reference(args.reference)
+  out = Path(args.out)
+  kept = file_formats.load_time_budgets(out) if out.exists() else {}
   if args.measured:
     measured_source = args.measured
-    measured = files.load_measured(args.measured)
+    measured = file_formats.load_measurements(args.measured)
   else:
     measured_source = args.measured_logs
-    raw = log_measurements.measured_from_logs(args.measured_logs, args.skip_steps, args.num_gpus)
-    measured = {
-      w: {
-        'measurement': arithmetic.Measurement(e['steps'], e['runtime_sec']),
-        'num_gpus': e['num_gpus'],
-      }
-      for w, e in raw.items()
-    }
+    measured = log_measurements.measured_from_logs(
+      args.measured_logs, args.skip_steps, args.num_gpus
+    )
   budgets = transfer_budgets(measured, reference, measured_source, reference_source)
   print(format_table(budgets, reference))
-  files.merge_into_json(args.out, budgets)
+  file_formats.dump_time_budgets(out, {**kept, **budgets})
   print(f'wrote {Path(args.out)}')
   return 0
 

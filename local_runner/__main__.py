@@ -11,7 +11,7 @@ import sys
 
 from absl import app, flags
 
-from bench_core import run_config
+from bench_core import file_formats
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
 from local_runner.runner import RunConfig, run
@@ -74,7 +74,7 @@ REQUIRED = ('workload', 'submission_path', 'experiment_dir')
 def config_from_flags() -> RunConfig:
   """The run's configuration: ``--run_config``'s fields, then every flag given explicitly."""
   if FLAGS.run_config:
-    config = RunConfig.from_trial_config(run_config.load(FLAGS.run_config))
+    config = RunConfig.from_trial_config(file_formats.load_run_config(FLAGS.run_config))
   else:
     missing = [name for name in REQUIRED if FLAGS[name].value is None]
     if missing:

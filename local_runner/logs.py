@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 import jax
 import pandas as pd
 
-from bench_core import layout
+from bench_core import file_formats, layout
 
 
 def _rows_to_csv(rows: List[Dict[str, Any]]) -> str:
@@ -85,7 +85,8 @@ class TrialLogger:
       )
 
   def mark_diverged(self, global_step: int, reason: str) -> None:
-    layout.mark_diverged(self.trial_dir, global_step, reason)
+    file_formats.mark_diverged(self.trial_dir, global_step, reason)
 
   def mark_complete(self, summary: Dict[str, Any]) -> None:
-    layout.mark_complete(self.trial_dir, {'runner': 'local', **summary})
+    """The completion record of the trial whose summary (``trial_loop``) is ``summary``."""
+    file_formats.mark_complete(self.trial_dir, file_formats.TrialComplete('local', **summary))

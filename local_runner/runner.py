@@ -37,7 +37,7 @@ import struct
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bench_core import arguments, layout, run_config
+from bench_core import arguments, file_formats, layout, run_config
 from bench_core.errors import BenchError
 from local_runner.evaluation_rule import rule_for
 from local_runner.search_space import hyperparameter_points, load_search_space
@@ -81,7 +81,7 @@ class RunConfig:
     return dict(dataclasses.asdict(self), framework=FRAMEWORK)
 
   @classmethod
-  def from_trial_config(cls, config: run_config.TrialConfig) -> 'RunConfig':
+  def from_trial_config(cls, config: file_formats.TrialConfig) -> 'RunConfig':
     """The runner's configuration of one trial's run configuration (its own runner must be
     the local one)."""
     if config.runner != 'local':

@@ -325,7 +325,7 @@ def train_once(
   data_rng, opt_init_rng, model_init_rng, rng = jax.random.split(rng, 4)
   try:
     batch_size = batch_size_for(submission, workload.name, workload.name)
-  except ValueError as e:
+  except ValueError as e:  # AlgoPerf's contract: a workload the submission does not support
     raise BenchError(f'{submission_path}: get_batch_size({workload.name!r}) failed: {e}') from e
   input_queue = workload._build_input_queue(data_rng, 'train', global_batch_size=batch_size)
   params, model_state = workload.init_model_fn(model_init_rng)
@@ -333,7 +333,7 @@ def train_once(
     optimizer_state = submission.init_optimizer_state(
       workload, params, model_state, hyperparameters, opt_init_rng
     )
-  except (ValueError, TypeError, FileNotFoundError) as e:
+  except (BenchError, FileNotFoundError) as e:  # bad hyperparameters, VeLO weights missing
     raise BenchError(
       f'{submission_path}: init_optimizer_state failed with the hyperparameters '
       f'of {hyperparameter_source}: {e}'

@@ -5,8 +5,10 @@
 - step: the clock is ``global_step``, the budget ``max_global_steps`` from
   ``flags_0.json`` (falling back to ``workload.step_hint`` when it is null).
 
-A ``--budgets FILE.json`` overrides either: ``{"<workload>": budget}`` or
-``{"time": {...}, "step": {...}}``.
+A ``--budgets FILE.json`` overrides either: under time a time budgets file (the one
+``hardware_transfer.transfer`` writes, or ``{"<workload>": seconds}``), under step a step
+budgets file (``{"<workload>": steps}``), or either section of ``{"time": {...}, "step":
+{...}}`` (formats: ``bench_core.file_formats``). A file of another kind is refused.
 
 A scored, not diverged trial *stopped early* when it ended before the end of its budget:
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench_core import layout
+from bench_core import file_formats
 from bench_core.catalogue import CONDITIONS
 from bench_core.errors import BenchError
 from scoring_ext.findings import SCORED_STATUSES, Issue
@@ -43,21 +45,8 @@ def clock_column(condition: str) -> str:
 
 
 def read_budgets_file(path: str, condition: str) -> dict[str, float]:
-  """Budgets per workload from a JSON file (flat, or keyed by condition first)."""
-  data = layout.read_json_object(path, 'an object {"<workload>": budget}')
-  if isinstance(data.get(condition), dict):
-    data = data[condition]
-  budgets = {}
-  for workload, value in data.items():
-    if isinstance(value, dict):
-      continue  # the section of the other condition
-    try:
-      budgets[workload] = float(value)
-    except (TypeError, ValueError):
-      raise BenchError(f'{path}: budget of {workload!r} is {value!r}, expected a number') from None
-    if not budgets[workload] > 0:
-      raise BenchError(f'{path}: budget of {workload!r} must be positive')
-  return budgets
+  """Budgets per workload under ``condition`` from a ``--budgets`` file (module docstring)."""
+  return file_formats.load_budgets_of_condition(path, condition)
 
 
 def _budget_column(trials: pd.DataFrame, condition: str) -> pd.Series:
@@ -72,7 +61,8 @@ def workload_budgets(
   """Budget per workload (index: workload) and audit notes.
 
   The most common value over a workload's trials is used; disagreeing trials
-  and a fallback to step_hint are noted. Raises BenchError for a workload
+  and a fallback to step_hint are noted. A workload of ``override`` (``--budgets``) takes its
+  budget from there, noted with the logged one it replaces. Raises BenchError for a workload
   without any budget.
   """
   clock_column(condition)
@@ -83,6 +73,13 @@ def workload_budgets(
   for workload, group in usable.groupby('workload', sort=True):
     if workload in override:
       budgets[workload] = override[workload]
+      logged = sorted(set(_budget_column(group, condition).dropna()) - {override[workload]})
+      replaced = f'; the logs say {", ".join(f"{v:g}" for v in logged)}' if logged else ''
+      issues.append(
+        Issue(
+          'note', workload, f'{condition} budget {override[workload]:g} from --budgets{replaced}'
+        )
+      )
       continue
     values = _budget_column(group, condition).dropna()
     if values.empty:

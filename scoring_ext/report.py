@@ -128,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
   )
   parser.add_argument(
     '--budgets',
-    help='JSON file of budgets replacing the logged ones: {"<workload>": budget} or '
-    '{"time": {...}, "step": {...}}; seconds under time, steps under step.',
+    help='JSON file of budgets replacing the logged ones: under time the time budgets that '
+    'hardware_transfer.transfer writes (or {"<workload>": seconds}), under step a step budgets '
+    'file ({"<workload>": steps}), or {"time": {...}, "step": {...}}; seconds under time, '
+    'steps under step. A file of another kind is refused.',
   )
   parser.add_argument(
     '--reference',

@@ -371,12 +371,12 @@ def score_experiment(experiment_dir: str, config: ScoringConfig) -> ScoringResul
   else:
     early = budgets_lib.stopped_before_time_budget(trials, evals, budgets)
     issues += budgets_lib.time_budget_issues(early)
-  try:
-    wl_metric = targets_lib.workload_metrics(trials)
-    for metric in set(wl_metric):
+  wl_metric = targets_lib.workload_metrics(trials)
+  for metric in set(wl_metric):
+    try:
       catalogue.metric_direction(metric)
-  except ValueError as e:
-    raise BenchError(f'meta_data_0.json workload.target_metric_name: {e}') from None
+    except ValueError as e:  # a metric name the table does not know
+      raise BenchError(f'meta_data_0.json workload.target_metric_name: {e}') from None
 
   selected = targets_lib.selected_trial_ids(evals, trials, budgets, clock)
   target_medians = pd.DataFrame(columns=targets_lib.TARGET_MEDIAN_COLUMNS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Mapping, Optional
 
-from bench_core import catalogue
+from bench_core import catalogue, file_formats
 from hardware_transfer import files
 from local_runner.workloads import get_workload
 
@@ -27,21 +27,23 @@ NO_TIME_LIMIT_SEC = catalogue.NO_TIME_LIMIT_SEC
 STEP_BUDGET_HYPERPARAMETER = 'step_budget'
 
 
-def time_budget(workload: str, budgets_path: Optional[str]) -> Optional[int]:
-  """The transferred budget of ``workload`` in seconds, or None (the workload's own)."""
+def time_budget(workload: str, budgets_path: Optional[str]) -> Optional[float | int]:
+  """The transferred budget of ``workload`` in seconds (an int when whole), or None (the
+  workload's own)."""
   if not budgets_path:
     return None
-  return files.budget_for(
-    files.load_budgets(budgets_path), workload, budgets_path, 'max_allowed_runtime_sec'
+  entry = file_formats.entry_for(
+    file_formats.load_time_budgets(budgets_path), workload, budgets_path, 'max_allowed_runtime_sec'
   )
+  return entry.max_allowed_runtime_sec
 
 
 def step_budget(workload: str, step_budgets_path: Optional[str] = None) -> int:
   """The workload's step budget (see the module docstring)."""
-  budgets = files.load_step_counts(step_budgets_path, 'step budgets')
+  budgets = files.load_step_budgets(step_budgets_path)
   if workload not in budgets and step_budgets_path is None and catalogue.is_embedded(workload):
     return int(get_workload(workload).step_hint)
-  return files.budget_for(
+  return file_formats.entry_for(
     budgets, workload, step_budgets_path or files.BUILTIN_STEP_BUDGETS, 'step budget'
   )
 
@@ -55,9 +57,9 @@ def check_all(trials: Iterable) -> Dict[tuple, int | None]:
   given by mistake or broken is named now, not ignored."""
   trials = list(trials)
   for path in dict.fromkeys(t.budgets for t in trials if t.budgets):
-    files.load_budgets(path)
+    file_formats.load_time_budgets(path)
   for path in dict.fromkeys(t.step_budgets for t in trials if t.step_budgets):
-    files.load_step_counts(path, 'step budgets')
+    file_formats.load_step_budgets(path)
   resolved = {}
   for t in trials:
     path = t.budgets if t.condition == 'time' else t.step_budgets

@@ -36,10 +36,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from bench_core import arguments, catalogue, run_config
+from bench_core import arguments, catalogue, file_formats
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
-from bench_core.run_config import TrialConfig
+from bench_core.file_formats import TrialConfig
 from hardware_transfer import files
 from study import official, runner_flags, runners, trial
 
@@ -95,7 +95,7 @@ def describe(config: TrialConfig) -> str:
 
 def run(config_file: Path) -> int:
   """Run the trial whose configuration ``config_file`` holds; the runner's exit status."""
-  config = run_config.load(config_file)
+  config = file_formats.load_run_config(config_file)
   print(f'launch: {describe(config)}', flush=True)
   if config.runner == 'local':
     return subprocess.call(runner_flags.local_command(config_file, config))

@@ -27,8 +27,8 @@ from typing import Callable, List
 
 import pandas as pd
 
-from bench_core import catalogue, layout, run_config
-from bench_core.run_config import TrialConfig
+from bench_core import catalogue, file_formats, layout, run_config
+from bench_core.file_formats import TrialConfig
 from study import runner_flags
 
 
@@ -70,9 +70,9 @@ def run_is_complete(run_dir: Path, trial_numbers: List[int]) -> bool:
   )
 
 
-def completion_record(trial_dir: Path, config: TrialConfig) -> dict:
+def completion_record(trial_dir: Path, config: TrialConfig) -> file_formats.TrialComplete:
   """What the completion record of an official trial says (from its evaluations), with the
-  budget it ran under where the configuration sets one (``layout.BUDGET_FIELDS``) and the
+  budget it ran under where the configuration sets one (``file_formats.BUDGET_FIELDS``) and the
   condition its budgets make it (:func:`bench_core.catalogue.condition_of_run`)."""
   record = {'runner': 'official'}
   for field, value in config.budget().items():
@@ -94,7 +94,7 @@ def completion_record(trial_dir: Path, config: TrialConfig) -> dict:
       last = rows.iloc[-1]
       record['global_step'] = int(last['global_step'])
       record['score'] = float(last.get('accumulated_submission_time', float('nan')))
-  return record
+  return file_formats.TrialComplete(**record)
 
 
 def run(config: TrialConfig, progress=print) -> int:
@@ -133,5 +133,5 @@ def _run_locked(config: TrialConfig, workdir: Path, argv, numbers, progress) -> 
     for k in numbers:
       trial_dir = run_dir / layout.trial_dir_name(k)
       if trial_dir.is_dir():
-        layout.mark_complete(trial_dir, completion_record(trial_dir, config))
+        file_formats.mark_complete(trial_dir, completion_record(trial_dir, config))
   return status

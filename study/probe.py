@@ -24,11 +24,12 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
-from bench_core import arguments, catalogue, layout
+from bench_core import arguments, catalogue, file_formats
 from bench_core.cli import run_main
 from bench_core.errors import BenchError
+from bench_core.file_formats import Measured, StepBudget
 from hardware_transfer import files, log_measurements
 from hardware_transfer.arithmetic import exact
 from local_runner.workloads import get_workload
@@ -46,29 +47,28 @@ def full_steps_of(workload: str, reference_path: Optional[str]) -> int:
     return int(get_workload(workload).step_hint)
   reference = files.load_reference(reference_path)
   source = reference_path or files.BUILTIN_REFERENCE
-  entry = files.budget_for(reference, workload, source, what='reference steps')
-  return entry['measurement'].steps
+  entry = file_formats.entry_for(reference, workload, source, what='reference steps')
+  return entry.measurement.steps
 
 
-def record(out: str, workload: str, measured: Dict[str, Any], as_probe: bool) -> None:
-  """Merge the measurement into ``out`` (measured format, or appended to a probes list)."""
-  if not as_probe:
-    files.merge_into_json(out, {workload: measured})
-    return
+def record(out: str, workload: str, measured: Measured, as_probe: bool) -> None:
+  """Merge the measurement into ``out`` (a measurements file, or appended to the workload's
+  list in a VeLO probes file); the other workloads of ``out`` are kept."""
   path = Path(out)
-  existing = layout.read_json_object(path) if path.exists() else {}
-  probes = existing.get(workload, [])
-  if not isinstance(probes, list):
-    raise BenchError(f'{out}: field {workload!r} must be a list of probes, got {probes!r}')
-  probe = {'steps': measured['steps'], 'runtime_sec': measured['runtime_sec']}
-  files.merge_into_json(path, {workload: probes + [probe]})
+  if not as_probe:
+    existing = file_formats.load_measurements(path) if path.exists() else {}
+    file_formats.dump_measurements(path, {**existing, workload: measured})
+    return
+  existing = file_formats.load_velo_probes(path) if path.exists() else {}
+  probes = existing.get(workload, []) + [measured.measurement]
+  file_formats.dump_velo_probes(path, {**existing, workload: probes})
 
 
 def probe_trial(args, steps: int) -> TrialSpec:
   """The probe run as a trial: step control whose step budget is the probe's length."""
   root = Path(args.experiment_dir).expanduser().resolve() / f'probe_{args.workload}'
   step_budgets = root / 'probe_steps.json'
-  layout.write_json(step_budgets, {args.workload: steps})
+  file_formats.dump_step_budgets(step_budgets, {args.workload: StepBudget(steps)})
   return TrialSpec(
     args.opt,
     args.workload,
@@ -126,6 +126,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   catalogue.check_workload(args.workload)
   arguments.check_writable(args.out, '--out')
+  if Path(args.out).exists():  # the file the measurement joins: its kind checked before the run
+    (file_formats.load_velo_probes if args.as_probe else file_formats.load_measurements)(args.out)
   arguments.check_writable(args.experiment_dir, '--experiment_dir', kind='folder')
   if args.steps is None and not 0 < args.fraction <= 1:
     raise BenchError(f'--fraction must be in (0, 1], got {args.fraction}')
@@ -150,9 +152,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.workload
   ]
   record(args.out, args.workload, measured, args.as_probe)
+  m = measured.measurement
   print(
-    f'{args.workload}: {measured["steps"]} steps in {measured["runtime_sec"]:.3f} s '
-    f'({measured["runtime_sec"] / measured["steps"]:.6f} s/step), {measured["num_gpus"]} '
+    f'{args.workload}: {m.steps} steps in {m.runtime_sec:.3f} s '
+    f'({m.runtime_sec / m.steps:.6f} s/step), {measured.num_gpus} '
     f'accelerator(s) -> {args.out}'
   )
   return 0

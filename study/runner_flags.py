@@ -1,7 +1,7 @@
 """Runner flag strings: the one place in ``study/`` that reads or writes them.
 
 * :func:`official_argv` builds the official ``submission_runner.py`` flags of a
-  :class:`bench_core.run_config.TrialConfig`: every path absolute except the submission,
+  :class:`bench_core.file_formats.TrialConfig`: every path absolute except the submission,
   which the official runner imports as a module named after its path relative to the
   working directory (an absolute path fails with "the 'package' argument is required"): a
   submission inside this repository is given relative to the repository root, one elsewhere
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from bench_core.errors import BenchError
-from bench_core.run_config import TrialConfig
+from bench_core.file_formats import TrialConfig
 from study import runners
 
 #: The flags :func:`parse` turns into configuration fields (the rest are passed on).

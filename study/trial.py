@@ -2,7 +2,7 @@
 
 A :class:`TrialSpec` names the algorithm, workload, condition, study (and its seed), the
 experiment root, and where budgets and data come from. :meth:`TrialSpec.run_config` resolves
-it, once, into a :class:`bench_core.run_config.TrialConfig` (:func:`resolve`: the runner,
+it, once, into a :class:`bench_core.file_formats.TrialConfig` (:func:`resolve`: the runner,
 the budget of the condition, the evaluation rule, the search space and its overrides, the
 paths); :meth:`TrialSpec.write_run_config` writes that file beside the run folder, and
 :meth:`TrialSpec.command` is the command line that runs it, used alike by ``make submit``,
@@ -33,9 +33,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from bench_core import catalogue, layout, run_config
+from bench_core import catalogue, file_formats, layout
 from bench_core.errors import BenchError
-from bench_core.run_config import TrialConfig
+from bench_core.file_formats import TrialConfig
 from local_runner.evaluation_rule import default_eval_every_steps
 from local_runner.search_space import hyperparameter_points, load_search_space
 from local_runner.workloads import get_workload
@@ -137,7 +137,7 @@ def write_run_config(config: TrialConfig) -> Path:
     target = Path(config.tuning_search_space)
     target.parent.mkdir(parents=True, exist_ok=True)
     layout.write_json(target, search_space_of(config))
-  return run_config.write(config)
+  return file_formats.dump_run_config(config)
 
 
 def requested_hyperparameters(config: TrialConfig, seed: int) -> dict:
@@ -221,7 +221,7 @@ class TrialSpec:
     return write_run_config(self.run_config(overwrite))
 
   def requested_budget(self) -> dict:
-    """The budget fields (``layout.BUDGET_FIELDS``) this trial runs under; None where
+    """The budget fields (``file_formats.BUDGET_FIELDS``) this trial runs under; None where
     unknown here (an official workload's own time budget)."""
     return self.run_config().budget()
 
@@ -231,10 +231,10 @@ class TrialSpec:
 
   def mismatches(self) -> List[str]:
     """How the finished trial in :attr:`trial_dir` differs from this request's run
-    configuration (budget, prompt, search space; ``layout.request_mismatches``); empty when
-    it matches."""
+    configuration (budget, prompt, search space; ``file_formats.request_mismatches``); empty
+    when it matches."""
     config = self.run_config()
-    return layout.request_mismatches(
+    return file_formats.request_mismatches(
       self.trial_dir, config.budget(), requested_hyperparameters(config, self.seed)
     )
 

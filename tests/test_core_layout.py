@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bench_core import catalogue, layout
+from bench_core import catalogue, cli, file_formats, layout
 from bench_core.errors import BenchError
 from conftest import REPO
 from local_runner import workloads
@@ -78,10 +78,10 @@ def test_atomic_writes_leave_no_temporary_file(tmp_path):
 
 def test_completion_and_divergence_records(tmp_path):
   assert not layout.is_complete(tmp_path) and not layout.is_diverged(tmp_path)
-  layout.mark_diverged(tmp_path, 7, 'nan')
-  layout.mark_complete(tmp_path, {'runner': 'official'})
+  file_formats.mark_diverged(tmp_path, 7, 'nan')
+  file_formats.mark_complete(tmp_path, file_formats.TrialComplete('official'))
   assert layout.is_complete(tmp_path) and layout.is_diverged(tmp_path)
-  assert layout.read_json_object(tmp_path / layout.DIVERGED) == {'global_step': 7, 'reason': 'nan'}
+  assert file_formats.load_diverged(tmp_path / layout.DIVERGED) == file_formats.Diverged(7, 'nan')
 
 
 def test_catalogue_names_runners_and_stand_ins():
@@ -140,3 +140,21 @@ def test_the_papers_reference_targets_cover_the_study_workloads_in_both_conditio
     for by_workload in by_split.values():
       assert tuple(by_workload) == catalogue.STUDY_WORKLOADS
   assert presets.paper_workloads() == catalogue.STUDY_WORKLOADS
+
+
+# ---- the one user-facing error ----------------------------------------------------------------
+
+
+def test_bench_error_is_no_value_error_and_run_main_prints_only_it(capsys):
+  assert not issubclass(BenchError, ValueError)
+
+  def bad_input(argv):
+    raise BenchError('b.json: field x must be a number')
+
+  def programming_error(argv):
+    raise ValueError('a bug')
+
+  assert cli.run_main(bad_input, []) == cli.INPUT_ERROR_EXIT
+  assert capsys.readouterr().err == 'error: b.json: field x must be a number\n'
+  with pytest.raises(ValueError, match='a bug'):  # a traceback, not a one-line message
+    cli.run_main(programming_error, [])

@@ -169,7 +169,9 @@ def test_budgets_file(tmp_path):
   path.write_text(json.dumps({'time': {'ogbg_mini': 60}, 'step': {'ogbg_mini': 8}}))
   assert budgets.read_budgets_file(str(path), 'step') == {'ogbg_mini': 8.0}
   path.write_text(json.dumps({'ogbg_mini': 'soon'}))
-  with pytest.raises(BenchError, match="budget of 'ogbg_mini' is 'soon'"):
+  with pytest.raises(
+    BenchError, match="b.json: field 'ogbg_mini' must be a positive number of seconds, got 'soon'"
+  ):
     budgets.read_budgets_file(str(path), 'time')
 
 

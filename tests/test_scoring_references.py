@@ -175,7 +175,7 @@ def test_bad_references_and_hardware_files(local, hardware, tmp_path):
   with pytest.raises(BenchError, match="partial.json: no entry for workload 'criteo1tb'"):
     score(local, reference_hardware=[str(partial)])
   partial.write_text(json.dumps({'ogbg': {'local_time_per_step': 'fast'}}))
-  with pytest.raises(BenchError, match='field ogbg.local_time_per_step must be a positive'):
+  with pytest.raises(BenchError, match="field 'ogbg.local_time_per_step' must be a positive"):
     references.read_hardware_file(str(partial))
   with pytest.raises(BenchError, match='none of its workloads'):
     scoring.score_experiment(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from scoring_helpers import write_trial
 
-from bench_core import layout
+from bench_core import file_formats, layout
 from scoring_ext.read import logs, textlogs
 from scoring_ext.render import audit
 
@@ -193,7 +193,7 @@ def test_trials_that_ended_before_their_first_evaluation(tmp_path):
     f.write(f'{PREFIX}--- Tuning run 3/5 ---\n')  # started, crashed before evaluating
   (run_dir / 'trial_3').mkdir()
   (run_dir / 'trial_4').mkdir()  # completion record, nothing else
-  layout.mark_complete(run_dir / 'trial_4', {'runner': 'local', 'num_evals': 0})
+  file_formats.mark_complete(run_dir / 'trial_4', file_formats.TrialComplete('local', num_evals=0))
   (run_dir / 'trial_5').mkdir()  # a CSV with its header only, no record
   (run_dir / 'trial_5' / layout.EVAL_MEASUREMENTS).write_text('global_step,score\n')
   experiment = logs.load_experiment(str(tmp_path / 'exp'))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_core import cli, run_config
+from bench_core import cli, file_formats, run_config
 from bench_core.errors import BenchError
 from local_runner import __main__ as local_main
 from local_runner import runner as local_runner
@@ -99,8 +99,10 @@ def test_submit_writes_the_configuration_once_and_the_local_runner_reads_it(tmp_
   """make submit -> study.launch --config F -> python -m local_runner --run_config=F: the
   file is written once (by submit), and the local runner builds its run from it."""
   writes, commands = [], []
-  real_write = run_config.write
-  monkeypatch.setattr(run_config, 'write', lambda c, *a: writes.append(c) or real_write(c, *a))
+  real_write = file_formats.dump_run_config
+  monkeypatch.setattr(
+    file_formats, 'dump_run_config', lambda c, *a: writes.append(c) or real_write(c, *a)
+  )
   monkeypatch.setattr('study.submit.subprocess.call', lambda cmd: commands.append(cmd) or 0)
   steps = write(tmp_path / 's.json', {'ogbg_mini': 300})
   argv = ['--opt', 'velo_time', '--workload', 'ogbg_mini', '--condition', 'step']
@@ -109,7 +111,7 @@ def test_submit_writes_the_configuration_once_and_the_local_runner_reads_it(tmp_
   (config,) = writes
   ((python, m, module, option, path),) = commands
   assert (m, module, option) == ('-m', 'study.launch', '--config')
-  assert run_config.load(path) == config
+  assert file_formats.load_run_config(path) == config
   assert config.max_global_steps == 300 and config.eval_every_steps == 6  # 2 % of 300
   assert config.hyperparameter_overrides == {'step_budget': 300}
   assert json.loads(Path(config.tuning_search_space).read_text())['step_budget'] == {
@@ -132,12 +134,14 @@ def test_submit_writes_the_configuration_once_and_the_local_runner_reads_it(tmp_
 
 def test_a_file_of_another_kind_is_refused_as_a_run_configuration(tmp_path):
   path = write(tmp_path / 'b.json', {'ogbg_mini': {'max_allowed_runtime_sec': 14}})
-  with pytest.raises(BenchError, match='b.json: not a run configuration'):
-    run_config.load(path)
+  with pytest.raises(
+    BenchError, match='b.json: this is a time budgets file.*expected a run configuration'
+  ):
+    file_formats.load_run_config(path)
   config = TrialSpec('adam', 'ogbg_mini', 'time', 1, 1, tmp_path).run_config()
-  data = {**config.to_json(), 'budget': 3}
+  data = {'kind': file_formats.RUN_CONFIG, **config.to_json(), 'budget': 3}
   with pytest.raises(BenchError, match='unknown field.*budget'):
-    run_config.load(write(tmp_path / 'c.json', data))
+    file_formats.load_run_config(write(tmp_path / 'c.json', data))
 
 
 # ---- command-line handling -----------------------------------------------------------------
@@ -192,7 +196,7 @@ def launched_config(monkeypatch, argv):
   assert cli.run_main(launch.main, argv) == 0
   (cmd,) = commands
   assert cmd[1:3] == ['-m', 'local_runner'] and cmd[3].startswith('--run_config=')
-  return run_config.load(cmd[3].split('=', 1)[1]), cmd[4:]
+  return file_formats.load_run_config(cmd[3].split('=', 1)[1]), cmd[4:]
 
 
 def test_step_condition_gives_steps_no_time_limit_and_a_step_cadence(tmp_path, monkeypatch):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_core import cli, run_config
+from bench_core import cli, file_formats
+from bench_core.file_formats import Measured, Measurement
 from study import probe, runners
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def fake_runner(calls):
   """Stands in for the launched run: logs evaluations at steps 1 and the probe's step budget."""
 
   def call(command):
-    config = run_config.load(command[command.index('--config') + 1])
+    config = file_formats.load_run_config(command[command.index('--config') + 1])
     calls.append((command, config))
     steps = config.max_global_steps
     trial = config.trial_dir
@@ -73,9 +74,10 @@ def test_probe_runs_the_fraction_and_merges_the_measurement(tmp_path, monkeypatc
   assert (config.condition, config.max_global_steps, config.overwrite) == ('step', 40, True)
   assert config.submission_path == f'{REPO}/submissions/heavy_ball/submission.py'
   assert config.tuning_search_space == f'{REPO}/tuning_search_spaces/heavy_ball.json'
-  measured = json.loads(out.read_text())
-  assert measured['ogbg'] == {'steps': 1, 'runtime_sec': 1, 'num_gpus': 8}
-  assert measured['imagenet_resnet_mini'] == {'steps': 39, 'runtime_sec': 9.75, 'num_gpus': 1}
+  measured = file_formats.load_measurements(out)
+  assert json.loads(out.read_text())['kind'] == file_formats.MEASUREMENTS
+  assert measured['ogbg'] == Measured(Measurement(1, 1), 8)  # kept from the older file
+  assert measured['imagenet_resnet_mini'] == Measured(Measurement(39, 9.75), 1)
 
 
 def test_probe_as_probe_appends_to_the_probe_list(tmp_path, monkeypatch):
@@ -99,8 +101,9 @@ def test_probe_as_probe_appends_to_the_probe_list(tmp_path, monkeypatch):
     ]
     assert cli.run_main(probe.main, argv) == 0
   # 10 steps in 2.5 s, then 20 steps in 5 s
-  assert json.loads(out.read_text()) == {
-    'imagenet_resnet_mini': [{'steps': 10, 'runtime_sec': 2.5}, {'steps': 20, 'runtime_sec': 5.0}]
+  assert json.loads(out.read_text())['kind'] == file_formats.VELO_PROBES
+  assert file_formats.load_velo_probes(out) == {
+    'imagenet_resnet_mini': [Measurement(10, 2.5), Measurement(20, 5.0)]
   }
 
 
@@ -160,6 +163,6 @@ def test_probe_on_the_local_runner(tmp_path):
     str(tmp_path / 'exp'),
   ]
   assert cli.run_main(probe.main, argv) == 0
-  entry = json.loads(out.read_text())['imagenet_resnet_mini']
-  assert entry['steps'] == 39  # 40 steps, step 1 skipped
-  assert 0 < entry['runtime_sec'] < 60 and math.isfinite(entry['runtime_sec'])
+  entry = file_formats.load_measurements(out)['imagenet_resnet_mini'].measurement
+  assert entry.steps == 39  # 40 steps, step 1 skipped
+  assert 0 < entry.runtime_sec < 60 and math.isfinite(entry.runtime_sec)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from scoring_helpers import generate_tree
 
-from bench_core import cli, layout
+from bench_core import cli, file_formats, layout
 from bench_core.errors import BenchError
 from study import slurm, slurm_report, sweep
 
@@ -111,7 +111,7 @@ def test_a_task_runs_its_trial_skips_a_finished_one_and_submits_one_report_job_p
     partition=None,
     python=str(python),
   )
-  layout.mark_complete(trials[0].trial_dir, {})
+  file_formats.mark_complete(trials[0].trial_dir, file_formats.TrialComplete('local'))
 
   assert 'trial already complete, skipped' in run_task(files, bin_dir, 0, array_job=5)
   assert not (calls / 'python.0').exists()
@@ -197,7 +197,7 @@ def test_the_report_refuses_unfinished_trials_and_scores_a_finished_study(tmp_pa
   err = capsys.readouterr().err
   assert '1 of 8 trials' in err and str(dirs[3]) in err
   assert not out.exists()
-  layout.mark_complete(dirs[3], {})
+  file_formats.mark_complete(dirs[3], file_formats.TrialComplete('local'))
   assert cli.run_main(slurm_report.main, args) == 0
   for condition in ('time', 'step'):
     assert (out / condition / 'report.md').is_file()

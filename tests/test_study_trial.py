@@ -6,7 +6,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from bench_core import cli, run_config
+from bench_core import cli, file_formats
 from bench_core.errors import BenchError
 from study import budgets, runners, slurm, submit, sweep
 from study.trial import TrialSpec
@@ -54,7 +54,7 @@ def test_official_trials_use_the_algoperf_interpreter(tmp_path, monkeypatch):
       {'ogbg_mini': {'max_allowed_runtime_sec': 10}},
       "no max_allowed_runtime_sec for workload 'criteo1tb_mini'",
     ),
-    ({'criteo1tb_mini': {'max_allowed_runtime_sec': 'soon'}}, 'must be a positive integer'),
+    ({'criteo1tb_mini': {'max_allowed_runtime_sec': 'soon'}}, 'must be a positive number'),
     ([1, 2], 'expected a JSON object'),
   ],
 )
@@ -130,7 +130,7 @@ def test_slurm_defaults_work_on_a_cpu_partition(tmp_path, monkeypatch):
       '/opt/algoperf/bin/python' if trial.workload == 'criteo1tb' else sys.executable
     )
     assert line == f'{expected_python} -m study.launch --config {trial.config_file}'
-    config = run_config.load(trial.config_file)  # SLURM tasks run from the file
+    config = file_formats.load_run_config(trial.config_file)  # SLURM tasks run from the file
     assert config == trial.run_config() and not config.overwrite
     assert config.experiment_name == f'study_{trial.study}' and config.workload == trial.workload
   commands = slurm.write_slurm(

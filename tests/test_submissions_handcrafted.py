@@ -131,7 +131,9 @@ def test_bad_hyperparameters_are_named(name):
   hp.pop('learning_rate')
   hp['lr'] = 0.1
   point = hyperparameter_points([hp], 1)[0]
-  with pytest.raises(ValueError, match=r"missing \['learning_rate'\]; unknown \['lr'\]"):
+  with pytest.raises(
+    _common.HyperparameterError, match=r"missing \['learning_rate'\]; unknown \['lr'\]"
+  ):
     submission(name).init_optimizer_state(types.SimpleNamespace(step_hint=10), {}, {}, point, None)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_core import cli
+from bench_core import cli, file_formats
 from bench_core.errors import BenchError
 from hardware_transfer import files, step_prompt, transfer
 
@@ -112,7 +112,7 @@ def test_reference_errors_name_the_reference_file(tmp_path):
 def test_builtin_reference_is_the_protocol_table():
   reference = files.load_reference()
   assert {
-    w: (e['algorithm'], e['measurement'].steps, e['measurement'].runtime_sec)
+    w: (e.algorithm, e.measurement.steps, e.measurement.runtime_sec)
     for w, e in reference.items()
     if not w.endswith('_mini')
   } == {
@@ -133,10 +133,8 @@ def test_builtin_reference_is_the_protocol_table():
     'imagenet_resnet_mini',
     'ogbg_mini',
   }
-  assert all(
-    reference[w]['measurement'].runtime_sec == 20 for w in reference if w.endswith('_mini')
-  )
-  assert files.load_step_counts(None, 'step budgets') == {
+  assert all(reference[w].measurement.runtime_sec == 20 for w in reference if w.endswith('_mini'))
+  assert files.load_step_budgets() == {
     'criteo1tb': 7000,
     'fastmri': 36_000,
     'imagenet_resnet': 150_000,
@@ -152,13 +150,13 @@ def test_builtin_reference_is_the_protocol_table():
 
 def test_missing_and_malformed_files(tmp_path):
   with pytest.raises(BenchError, match=r'nope.json: file not found'):
-    files.load_measured(tmp_path / 'nope.json')
+    file_formats.load_measurements(tmp_path / 'nope.json')
   (tmp_path / 'bad.json').write_text('{"ogbg": ')
   with pytest.raises(BenchError, match=r'bad.json: not valid JSON'):
-    files.load_measured(tmp_path / 'bad.json')
+    file_formats.load_measurements(tmp_path / 'bad.json')
   (tmp_path / 'list.json').write_text('[1, 2]')
   with pytest.raises(BenchError, match=r'list.json: expected a JSON object'):
-    files.load_budgets(tmp_path / 'list.json')
+    file_formats.load_time_budgets(tmp_path / 'list.json')
 
 
 def test_command_line_error_has_no_traceback(tmp_path):
@@ -266,7 +264,7 @@ def test_step_prompt_budget_missing_for_a_probed_workload(tmp_path, capsys):
   'probes, message',
   [
     ({'ogbg': []}, r"p.json: field 'ogbg' must be a non-empty list"),
-    ({'ogbg': [{'steps': 100}]}, r"p.json: field 'ogbg\[0\]' must be an object"),
+    ({'ogbg': [{'steps': 100}]}, r"p.json: field 'ogbg\[0\]' lacks 'runtime_sec'"),
     (
       {'ogbg': [{'steps': 100, 'runtime_sec': 1}, {'steps': 5, 'runtime_sec': 0}]},
       r"p.json: field 'ogbg\[1\].runtime_sec'",
@@ -275,11 +273,13 @@ def test_step_prompt_budget_missing_for_a_probed_workload(tmp_path, capsys):
 )
 def test_probe_file_errors(tmp_path, probes, message):
   with pytest.raises(BenchError, match=message):
-    files.load_probes(write(tmp_path / 'p.json', probes))
+    file_formats.load_velo_probes(write(tmp_path / 'p.json', probes))
 
 
 def test_budgets_file_errors(tmp_path):
   with pytest.raises(BenchError, match=r"b.json: field 'ogbg' lacks 'max_allowed_runtime_sec'"):
-    files.load_budgets(write(tmp_path / 'b.json', {'ogbg': {'factor': 1.0}}))
+    file_formats.load_time_budgets(write(tmp_path / 'b.json', {'ogbg': {'factor': 1.0}}))
   with pytest.raises(BenchError, match=r"b.json: field 'ogbg.max_allowed_runtime_sec'"):
-    files.load_budgets(write(tmp_path / 'b.json', {'ogbg': {'max_allowed_runtime_sec': 0}}))
+    file_formats.load_time_budgets(
+      write(tmp_path / 'b.json', {'ogbg': {'max_allowed_runtime_sec': 0}})
+    )

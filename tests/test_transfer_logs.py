@@ -92,11 +92,11 @@ def test_measured_from_logs_pools_trials_and_reads_gpu_count(tmp_path):
   write_trial(tmp_path, 'imagenet_resnet_mini', 1, EVALS, meta={'hardware.device_count': 2})
   measured = log_measurements.measured_from_logs(tmp_path, skip_steps=1)
   # ogbg: (100 steps, 10 s) + (100 steps, 11 s) = 200 steps, 21 s; gpus from trial 1's meta data
-  assert measured['ogbg']['steps'] == 200
-  assert measured['ogbg']['runtime_sec'] == pytest.approx(21.0)
-  assert measured['ogbg']['num_gpus'] == 8
-  assert measured['imagenet_resnet_mini']['num_gpus'] == 2
-  assert log_measurements.measured_from_logs(tmp_path, num_gpus=4)['ogbg']['num_gpus'] == 4
+  assert measured['ogbg'].measurement.steps == 200
+  assert measured['ogbg'].measurement.runtime_sec == pytest.approx(21.0)
+  assert measured['ogbg'].num_gpus == 8
+  assert measured['imagenet_resnet_mini'].num_gpus == 2
+  assert log_measurements.measured_from_logs(tmp_path, num_gpus=4)['ogbg'].num_gpus == 4
 
 
 def test_probes_from_logs_one_probe_per_trial(tmp_path):
@@ -181,7 +181,7 @@ def test_probes_of_different_algorithms_are_not_pooled(tmp_path):
   with pytest.raises(BenchError, match='different algorithms'):
     log_measurements.probes_from_logs([tmp_path / 'velo', tmp_path / 'nesterov'], skip_steps=1)
   velo = log_measurements.measured_from_logs(tmp_path / 'velo', skip_steps=1)['ogbg_mini']
-  assert velo['runtime_sec'] / velo['steps'] == pytest.approx(0.01157)
+  assert velo.measurement.runtime_sec / velo.measurement.steps == pytest.approx(0.01157)
   assert log_measurements.algorithm_of_trial(tmp_path / 'velo') == ''
   # the transfer: refused on the mixed folder, nothing written; VeLO's own probes give
   # floor(20 s x 0.01157 / (20 / 1431)) = 16 s (pooled, the three gave 20 s)

@@ -15,7 +15,7 @@ import tiny_workload as tiny_workload_module
 from flax import serialization
 
 import velo
-from bench_core import arguments, cli, layout
+from bench_core import arguments, cli, file_formats, layout
 from bench_core.errors import BenchError
 from hardware_transfer import step_prompt, transfer
 from local_runner import search_space
@@ -352,8 +352,8 @@ def finished_trial(tmp_path, budget_sec=20):
   trial = TrialSpec('nadamw', 'ogbg_mini', 'time', 1, 1, tmp_path / 'exp')
   trial.trial_dir.mkdir(parents=True)
   layout.write_json(trial.trial_dir / layout.HPARAMS, trial.requested_hyperparameters())
-  layout.mark_complete(
-    trial.trial_dir, {'max_allowed_runtime_sec': budget_sec, 'max_global_steps': None}
+  file_formats.mark_complete(
+    trial.trial_dir, file_formats.TrialComplete('local', max_allowed_runtime_sec=budget_sec)
   )
   return trial
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import GOLDEN_THETA
 from scoring_helpers import write_trial
 
-from bench_core import catalogue, cli, run_config
+from bench_core import catalogue, cli, file_formats
 from bench_core.errors import BenchError
 from hardware_transfer import files, step_prompt, transfer
 from scoring_ext import report
@@ -79,12 +79,12 @@ def test_a_batch_size_override_reaches_the_variants_of_its_workload(monkeypatch)
 def test_every_base_workload_has_budgets_prompts_and_placeholders_with_their_rule():
   reference = files.load_reference()
   raw_reference = json.loads(files.BUILTIN_REFERENCE.read_text())
-  steps = files.load_step_counts(None, 'step budgets')
+  steps = files.load_step_budgets()
   raw_steps = json.loads(files.BUILTIN_STEP_BUDGETS.read_text())
   spaces = locate.SEARCH_SPACES
   for w in catalogue.BASE_WORKLOADS:
     assert raw_reference[w]['source'] and raw_steps[w]['source'], w
-    ref_steps = reference[w]['measurement'].steps
+    ref_steps = reference[w].measurement.steps
     assert 0 < steps[w] <= ref_steps, w  # a step budget never exceeds the reference steps
     for condition_dir, prompt in ((spaces / 'step', steps[w]), (spaces / 'placeholder', ref_steps)):
       velo = json.loads((condition_dir / 'velo' / f'{w}.json').read_text())
@@ -104,7 +104,7 @@ def test_reference_seconds_per_step_of_the_new_workloads_match_algoperf_at_2c904
   }
   reference = files.load_reference()
   for w, (runtime, hint) in at_2c90454f.items():
-    m = reference[w]['measurement']
+    m = reference[w].measurement
     assert m.runtime_sec / m.steps == pytest.approx(runtime / hint, rel=1e-4), w
 
 
@@ -140,7 +140,7 @@ def test_the_transfer_flow_takes_every_base_workload_and_a_variant(tmp_path):
   written = json.loads(out.read_text())
   reference = files.load_reference()
   for w in names:
-    ref = reference[catalogue.base_workload(w)]['measurement']
+    ref = reference[catalogue.base_workload(w)].measurement
     # 0.5 s per step locally: the budget is the time of the reference steps at that speed
     assert written[w]['max_allowed_runtime_sec'] == ref.steps // 2, w
     assert budgets.time_budget(w, str(out)) == ref.steps // 2
@@ -183,7 +183,7 @@ def test_make_submit_runs_velo_on_every_base_workload_and_a_variant(
   (call,) = official_python_stub.read_text().splitlines()
   base = catalogue.base_workload(workload)
   assert call.startswith('-m study.launch --config ')
-  config = run_config.load(call.split()[-1])
+  config = file_formats.load_run_config(call.split()[-1])
   assert (config.workload, config.runner) == (workload, 'official')
   assert config.tuning_search_space.endswith(f'tuning_search_spaces/step/velo/{base}.json')
 
@@ -199,7 +199,7 @@ def test_the_sweep_writes_a_slurm_array_over_every_official_name(tmp_path, offic
     assert cli.run_main(sweep.main, argv) == 0
   commands = (tmp_path / 'study.commands').read_text().splitlines()
   assert len(commands) == 2 * 2 * len(names)
-  configs = {c: run_config.load(c.split()[-1]) for c in commands}
+  configs = {c: file_formats.load_run_config(c.split()[-1]) for c in commands}
   for name in names:
     mine = [c for c, config in configs.items() if config.workload == name]
     assert len(mine) == 4, name

@@ -40,9 +40,7 @@ def test_jitted_init_matches_the_eager_init_bit_for_bit():
     pytest.param('ogbg_mini', marks=pytest.mark.slow),
   ],
 )
-def test_the_set_up_options_give_the_default_compilations_variables_bit_for_bit(
-  name, monkeypatch
-):
+def test_the_set_up_options_give_the_default_compilations_variables_bit_for_bit(name, monkeypatch):
   """The embedded models initialise under SETUP_CPU_COMPILER_OPTIONS (LLVM level 1, compiled
   3-4x faster) to the same bits as under XLA's defaults."""
   workload = get_workload(name)

@@ -55,7 +55,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from bench_core import catalogue, layout
+from bench_core import catalogue, file_formats, layout
 from bench_core.errors import BenchError
 from bench_core import eval_csv
 from scoring_ext import metrics
@@ -112,6 +112,18 @@ def _read_json(path: str, issues: list[Issue]) -> dict:
     return {}
 
 
+def _read_record(load, path: str, issues: list[Issue]):
+  """``load(path)`` (a ``bench_core.file_formats`` loader); None when absent, or unreadable
+  (with an issue)."""
+  if not os.path.exists(path):
+    return None
+  try:
+    return load(path)
+  except BenchError as e:
+    issues.append(Issue('warning', path, f'{e}; ignored'))
+    return None
+
+
 def _lookup(data: dict, dotted: str):
   """data['workload.step_hint'] (flat, as AlgoPerf writes) or data['workload']['step_hint']."""
   if dotted in data:
@@ -137,16 +149,18 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
   flags = _read_json(os.path.join(trial_dir, FLAGS_FILE), issues)
   diverged_path = os.path.join(trial_dir, layout.DIVERGED)
   diverged = os.path.exists(diverged_path)
-  diverged_info = _read_json(diverged_path, issues) if diverged else {}
-  record = _read_json(os.path.join(trial_dir, layout.TRIAL_COMPLETE), issues)
+  diverged_info = _read_record(file_formats.load_diverged, diverged_path, issues)
+  record = _read_record(
+    file_formats.load_trial_complete, os.path.join(trial_dir, layout.TRIAL_COMPLETE), issues
+  )
   target_metric = _lookup(meta, 'workload.target_metric_name')
   if not target_metric:
     target_metric = catalogue.default_target_metric(workload)
   runtime = _as_float(_lookup(meta, 'workload.max_allowed_runtime_sec'))
-  condition, condition_source = layout.trial_condition(
+  condition, condition_source = file_formats.trial_condition(
     record, flags.get('max_global_steps'), runtime
   )
-  recorded_evals = record.get('num_evals')
+  record = record or file_formats.TrialComplete(runner='')
   return {
     'has_meta': bool(meta),
     'max_allowed_runtime_sec': runtime,
@@ -157,18 +171,14 @@ def read_trial_metadata(trial_dir: str, workload: str, issues: list[Issue]) -> d
     'test_target_value': _as_float(_lookup(meta, 'workload.test_target_value')),
     'rng_seed': meta.get('rng_seed'),
     'diverged': diverged,
-    'diverged_step': _as_float(diverged_info.get('global_step')),
-    'diverged_reason': str(diverged_info.get('reason', 'diverged.json')) if diverged else '',
+    'diverged_step': _as_float(diverged_info.global_step if diverged_info else None),
+    'diverged_reason': (diverged_info.reason if diverged_info else 'diverged.json')
+    if diverged
+    else '',
     'complete': layout.is_complete(trial_dir),
-    'ran_out_of_time': (
-      None if record.get('is_time_remaining') is None else not record['is_time_remaining']
-    ),
-    'stop_reason': str(record.get('stop_reason') or ''),
-    'recorded_evals': (
-      recorded_evals
-      if isinstance(recorded_evals, int) and not isinstance(recorded_evals, bool)
-      else None
-    ),
+    'ran_out_of_time': (None if record.is_time_remaining is None else not record.is_time_remaining),
+    'stop_reason': record.stop_reason or '',
+    'recorded_evals': record.num_evals,
     'eval_period_sec': _as_float(_lookup(meta, 'workload.eval_period_time_sec')),
     'condition': condition or '',
     'condition_source': condition_source,

@@ -25,12 +25,11 @@ a step count does not depend on the hardware.
 
 from __future__ import annotations
 
-import math
 import os
 
 import pandas as pd
 
-from bench_core import arguments, catalogue, layout
+from bench_core import catalogue, file_formats
 from bench_core.errors import BenchError
 from scoring_ext.findings import Issue
 from scoring_ext.read import logs
@@ -52,35 +51,7 @@ def parse_reference(spec: str) -> tuple[str, str]:
 
 def read_hardware_file(path: str) -> dict[str, float]:
   """workload -> factor (local_time_per_step / reference_time_per_step) of a hardware file."""
-  data = layout.read_json_object(
-    path, 'an object {"<workload>": {"local_time_per_step": s, "reference_time_per_step": s}}'
-  )
-  factors = {}
-  for workload, entry in data.items():
-    values = []
-    for field in ('local_time_per_step', 'reference_time_per_step'):
-      value = entry.get(field) if isinstance(entry, dict) else None
-      if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-      ):
-        raise BenchError(
-          f'{path}: field {workload}.{field} must be a positive number of seconds, got {value!r}'
-        )
-      values.append(float(value))
-    factors[workload] = values[0] / values[1]
-    if arguments.implausible_factor(factors[workload]):
-      low, high = arguments.PLAUSIBLE_FACTOR
-      raise BenchError(
-        f'{path}: workload {workload!r}: local_time_per_step / reference_time_per_step = '
-        f'{values[0]:g} / {values[1]:g} = {factors[workload]:.3g}, outside the plausible '
-        f'range [{low:g}, {high:g}] of a hardware factor: check the measurement'
-      )
-  if not factors:
-    raise BenchError(f'{path}: no workloads in the hardware file')
-  return factors
+  return {w: entry.factor for w, entry in file_formats.load_hardware(path).items()}
 
 
 def _hardware_per_reference(specs, hardware_files, condition, allow_mixed) -> list:

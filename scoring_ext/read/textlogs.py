@@ -99,7 +99,7 @@ def parse_literal(text: str):
   if as_json is not None:
     try:
       return json.loads(as_json)
-    except ValueError:
+    except json.JSONDecodeError:
       pass  # e.g. a one-element tuple "(1,)": ast reads it
   return ast.literal_eval(text)
 
