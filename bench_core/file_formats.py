@@ -762,6 +762,8 @@ class TrialConfig:
   search_space_source: Optional[str] = None  # the search space before the overrides
   hyperparameter_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
   extra_runner_flags: Tuple[str, ...] = ()  # passed to the runner unchanged, after the rest
+  # the local runner's JAX compilation cache (step control only: layout.compilation_cache_dir)
+  compilation_cache_dir: Optional[str] = None
 
   def __post_init__(self):
     catalogue.check_condition(self.condition, 'condition')

@@ -146,6 +146,20 @@ def study_name(study: int) -> str:
   return f'study_{study}'
 
 
+#: Name of the JAX compilation cache that step-control trials of the local runner share, in
+#: their runner's ``experiment_dir`` (:func:`compilation_cache_dir`).
+COMPILATION_CACHE = '.jax_compilation_cache'
+
+
+def compilation_cache_dir(experiment_dir: str | Path) -> Path:
+  """``<experiment_dir>/.jax_compilation_cache``: the compiled programs (model
+  initialisation, train step, evaluation) that the step-control trials of one algorithm
+  share. Under step control a result does not depend on time, so the studies after the
+  first of an (algorithm, workload) read their programs instead of compiling them again;
+  time-control trials never use it (their compilation is part of what they measure)."""
+  return Path(experiment_dir) / COMPILATION_CACHE
+
+
 def study_runner_root(root: str | Path, condition: str, algorithm: str) -> Path:
   """The runner's ``experiment_dir`` of one algorithm under one condition of a study tree."""
   return Path(root) / condition / algorithm

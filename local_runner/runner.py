@@ -37,6 +37,8 @@ import struct
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import jax
+
 from bench_core import arguments, file_formats, layout, run_config
 from bench_core.errors import BenchError
 from local_runner.evaluation_rule import rule_for
@@ -75,6 +77,7 @@ class RunConfig:
   stop_on_targets: bool = True  # False: run the whole budget even once both targets are reached
   eval_every_steps: Optional[int] = None  # None: AlgoPerf's time rule
   eval_period_time_sec: Optional[float] = None  # override of the workload's period
+  compilation_cache_dir: Optional[str] = None  # step control: programs shared across trials
   log_every_steps: int = 100
 
   def as_flags(self) -> Dict[str, Any]:
@@ -103,6 +106,7 @@ class RunConfig:
       stop_on_targets=config.stop_on_targets,
       eval_every_steps=config.eval_every_steps,
       eval_period_time_sec=config.eval_period_time_sec,
+      compilation_cache_dir=config.compilation_cache_dir,
     )
 
 
@@ -191,11 +195,22 @@ def remove_if_empty(folders: List[Path]) -> None:
       return
 
 
+def use_compilation_cache(path: str) -> None:
+  """Keep every program this process compiles in JAX's persistent cache at ``path`` and
+  read it from there when another trial compiled it before (step control only:
+  ``bench_core.layout.compilation_cache_dir``). Set before the first compilation."""
+  jax.config.update('jax_compilation_cache_dir', str(path))
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+
+
 def run(config: RunConfig, progress=print, clock: Clock = DEFAULT_CLOCK) -> List[Dict[str, Any]]:
   """All trials of one workload, as ``submission_runner.py`` runs them; returns their summaries.
 
   ``clock`` is the time source of every trial (``local_runner.trial_loop``)."""
   check_config(config)
+  if config.compilation_cache_dir:
+    use_compilation_cache(config.compilation_cache_dir)
   workload = run_config.budgeted(
     workload_class(config.workload), config.max_allowed_runtime_sec, config.eval_period_time_sec
   )()

@@ -118,12 +118,8 @@ def _trial_range_parser() -> argparse.ArgumentParser:
   return p
 
 
-def local_command(config_file: Path, config: TrialConfig) -> List[str]:
+def local_command(
+  config_file: Path, config: TrialConfig, python: str = sys.executable
+) -> List[str]:
   """The local runner's command line for the configuration in ``config_file``."""
-  return [
-    sys.executable,
-    '-m',
-    'local_runner',
-    f'--run_config={config_file}',
-    *config.extra_runner_flags,
-  ]
+  return [python, '-m', 'local_runner', f'--run_config={config_file}', *config.extra_runner_flags]

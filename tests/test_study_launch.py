@@ -96,8 +96,9 @@ def test_local_runner_takes_its_budget_by_the_same_mechanism(tmp_path, monkeypat
 
 
 def test_submit_writes_the_configuration_once_and_the_local_runner_reads_it(tmp_path, monkeypatch):
-  """make submit -> study.launch --config F -> python -m local_runner --run_config=F: the
-  file is written once (by submit), and the local runner builds its run from it."""
+  """make submit -> python -m local_runner --run_config=F (study.launch --config F passes an
+  embedded trial on the same way): the file is written once (by submit), and the local runner
+  builds its run from it."""
   writes, commands = [], []
   real_write = file_formats.dump_run_config
   monkeypatch.setattr(
@@ -109,8 +110,9 @@ def test_submit_writes_the_configuration_once_and_the_local_runner_reads_it(tmp_
   argv += ['--step_budgets', steps, '--experiment_dir', str(tmp_path / 'exp')]
   assert cli.run_main(__import__('study.submit').submit.main, argv) == 0
   (config,) = writes
-  ((python, m, module, option, path),) = commands
-  assert (m, module, option) == ('-m', 'study.launch', '--config')
+  ((python, m, module, option),) = commands
+  assert (m, module) == ('-m', 'local_runner') and option.startswith('--run_config=')
+  path = option.split('=', 1)[1]
   assert file_formats.load_run_config(path) == config
   assert config.max_global_steps == 300 and config.eval_every_steps == 6  # 2 % of 300
   assert config.hyperparameter_overrides == {'step_budget': 300}

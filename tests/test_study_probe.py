@@ -30,7 +30,8 @@ def fake_runner(calls):
   """Stands in for the launched run: logs evaluations at steps 1 and the probe's step budget."""
 
   def call(command):
-    config = file_formats.load_run_config(command[command.index('--config') + 1])
+    [option] = [a for a in command if a.startswith('--run_config=')]
+    config = file_formats.load_run_config(option.split('=', 1)[1])
     calls.append((command, config))
     steps = config.max_global_steps
     trial = config.trial_dir
@@ -70,7 +71,7 @@ def test_probe_runs_the_fraction_and_merges_the_measurement(tmp_path, monkeypatc
   assert cli.run_main(probe.main, argv) == 0
   # ceil(0.05 * 800) = 40 steps as a step-control trial; skip_steps=1: 39 steps in 9.75 s
   ((command, config),) = calls
-  assert command[1:4] == ['-m', 'study.launch', '--config']
+  assert command[1:3] == ['-m', 'local_runner']  # an embedded workload: the local runner
   assert (config.condition, config.max_global_steps, config.overwrite) == ('step', 40, True)
   assert config.submission_path == f'{REPO}/submissions/heavy_ball/submission.py'
   assert config.tuning_search_space == f'{REPO}/tuning_search_spaces/heavy_ball.json'

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from bench_core import layout
 from bench_core.errors import BenchError
 from local_runner.evaluation_rule import default_eval_every_steps
 from study import budgets, sweep
@@ -32,12 +33,11 @@ def test_trial_configurations_per_condition(tmp_path):
   time_trial, step_trial = sweep.plan(
     ['adam'], ['imagenet_resnet_mini'], 1, ['time', 'step'], 0, tmp_path
   )
-  assert time_trial.command() == [
+  assert time_trial.command() == [  # an embedded trial: the local runner reads the file
     sys.executable,
     '-m',
-    'study.launch',
-    '--config',
-    str(tmp_path / 'time/adam/study_1/imagenet_resnet_mini_jax_run_config.json'),
+    'local_runner',
+    f'--run_config={tmp_path}/time/adam/study_1/imagenet_resnet_mini_jax_run_config.json',
   ]
   config = time_trial.run_config()
   assert (config.condition, config.runner, config.stop_on_targets) == ('time', 'local', False)
@@ -47,6 +47,9 @@ def test_trial_configurations_per_condition(tmp_path):
   step = step_trial.run_config()
   assert step.condition == 'step' and step.max_allowed_runtime_sec == budgets.NO_TIME_LIMIT_SEC
   assert step.eval_every_steps == default_eval_every_steps(step.max_global_steps)
+  # step-control trials of one algorithm share compiled programs; time-control ones never
+  assert step.compilation_cache_dir == str(tmp_path / 'step' / 'adam' / '.jax_compilation_cache')
+  assert config.compilation_cache_dir is None
   path = tmp_path / 'b.json'
   path.write_text(json.dumps({'imagenet_resnet_mini': {'max_allowed_runtime_sec': 7}}))
   with_budgets = sweep.plan(
@@ -112,6 +115,8 @@ def test_sweep_killed_midway_resumes_and_the_report_renders(tmp_path):
     assert seed == int(trial.parent.parent.name.split('_')[1])
     steps_logged = pd.read_csv(trial / 'eval_measurements.csv')['global_step']
     assert steps_logged.is_monotonic_increasing and steps_logged.iloc[-1] == 40
+  for algorithm in ('adam', 'heavy_ball'):  # the programs the second study read, not compiled
+    assert any(layout.compilation_cache_dir(exp / 'step' / algorithm).iterdir())
 
   out = tmp_path / 'report'
   report = subprocess.run(

@@ -129,7 +129,12 @@ def test_slurm_defaults_work_on_a_cpu_partition(tmp_path, monkeypatch):
     expected_python = (
       '/opt/algoperf/bin/python' if trial.workload == 'criteo1tb' else sys.executable
     )
-    assert line == f'{expected_python} -m study.launch --config {trial.config_file}'
+    expected = (
+      f'{expected_python} -m study.launch --config {trial.config_file}'
+      if trial.workload == 'criteo1tb'
+      else f'{expected_python} -m local_runner --run_config={trial.config_file}'
+    )
+    assert line == expected
     config = file_formats.load_run_config(trial.config_file)  # SLURM tasks run from the file
     assert config == trial.run_config() and not config.overwrite
     assert config.experiment_name == f'study_{trial.study}' and config.workload == trial.workload
@@ -154,7 +159,8 @@ def test_slurm_defaults_work_on_a_cpu_partition(tmp_path, monkeypatch):
   ):
     assert line in text
   assert all(
-    line.startswith('python -m study.launch') for line in commands.read_text().splitlines()
+    line.startswith(('python -m study.launch --config', 'python -m local_runner --run_config='))
+    for line in commands.read_text().splitlines()
   )
 
 

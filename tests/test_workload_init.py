@@ -5,8 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 
-from local_runner.workloads import base, get_workload
+from local_runner.workloads import base, get_workload, imagenet_resnet_mini
 from local_runner.workloads.base import init_variables
 
 
@@ -59,3 +60,10 @@ def test_the_set_up_options_give_the_default_compilations_variables_bit_for_bit(
 def test_set_up_options_apply_on_a_cpu_only():
   assert base.setup_compiler_options('cpu') == base.SETUP_CPU_COMPILER_OPTIONS
   assert base.setup_compiler_options('gpu') == {}
+
+
+def test_the_digits_are_scikit_learns_without_importing_it():
+  images, labels = imagenet_resnet_mini.read_digits()
+  digits = load_digits()
+  assert images.shape == (1797, 8, 8) and np.array_equal(images, digits.images)
+  assert np.array_equal(labels, digits.target)
