@@ -413,12 +413,13 @@ def load_time_budgets(path: PathLike) -> Dict[str, TimeBudget]:
   return _time_budgets(_entries(read_kind(path, TIME_BUDGETS), path), path)
 
 
-def _time_budgets_json(budgets: Mapping[str, TimeBudget]) -> Dict[str, Any]:
-  return {w: _drop_none(dataclasses.asdict(b)) for w, b in budgets.items()}
+def _entries_json(entries: Mapping[str, Any]) -> Dict[str, Any]:
+  """workload -> the JSON object of its typed entry, unset fields left out."""
+  return {w: _drop_none(dataclasses.asdict(e)) for w, e in entries.items()}
 
 
 def dump_time_budgets(path: PathLike, budgets: Mapping[str, TimeBudget]) -> None:
-  _dump(path, TIME_BUDGETS, _time_budgets_json(budgets))
+  _dump(path, TIME_BUDGETS, _entries_json(budgets))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -491,12 +492,8 @@ def load_step_budgets(path: PathLike) -> Dict[str, StepBudget]:
   return _step_budgets(_entries(read_kind(path, STEP_BUDGETS), path), path)
 
 
-def _step_budgets_json(budgets: Mapping[str, StepBudget]) -> Dict[str, Any]:
-  return {w: _drop_none(dataclasses.asdict(b)) for w, b in budgets.items()}
-
-
 def dump_step_budgets(path: PathLike, budgets: Mapping[str, StepBudget]) -> None:
-  _dump(path, STEP_BUDGETS, _step_budgets_json(budgets))
+  _dump(path, STEP_BUDGETS, _entries_json(budgets))
 
 
 def load_actual_steps(path: PathLike) -> Dict[str, int]:
@@ -549,7 +546,7 @@ def dump_condition_budgets(path: PathLike, budgets: ConditionBudgets) -> None:
   _dump(
     path,
     CONDITION_BUDGETS,
-    {'time': _time_budgets_json(budgets.time), 'step': _step_budgets_json(budgets.step)},
+    {'time': _entries_json(budgets.time), 'step': _entries_json(budgets.step)},
   )
 
 
