@@ -98,7 +98,7 @@ def run(config_file: Path) -> int:
   config = file_formats.load_run_config(config_file)
   print(f'launch: {describe(config)}', flush=True)
   if config.runner == 'local':
-    return subprocess.call(runner_flags.local_command(config_file, config))
+    return subprocess.call(runner_flags.local_command(config_file, config.extra_runner_flags))
   if not runners.official_runner_importable():
     raise BenchError(runners.install_hint(config.workload))
   return official.run(config, progress=lambda m: print(m, flush=True))

@@ -119,7 +119,8 @@ def _trial_range_parser() -> argparse.ArgumentParser:
 
 
 def local_command(
-  config_file: Path, config: TrialConfig, python: str = sys.executable
+  config_file: Path, extra_runner_flags: Tuple[str, ...] = (), python: str = sys.executable
 ) -> List[str]:
-  """The local runner's command line for the configuration in ``config_file``."""
-  return [python, '-m', 'local_runner', f'--run_config={config_file}', *config.extra_runner_flags]
+  """The local runner's command line for the configuration in ``config_file`` (its
+  ``extra_runner_flags`` after it)."""
+  return [python, '-m', 'local_runner', f'--run_config={config_file}', *extra_runner_flags]

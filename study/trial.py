@@ -257,7 +257,6 @@ class TrialSpec:
     pass it on, after importing the study layer: about 2 s of every trial); an official one
     ``python -m study.launch``."""
     python = python or runners.python_for(self.workload)
-    config = self.run_config()
-    if config.runner == 'local':
-      return runner_flags.local_command(self.config_file, config, python)
+    if runners.choose_runner('auto', self.workload) == 'local':  # as :meth:`run_config`
+      return runner_flags.local_command(self.config_file, self.extra_runner_flags, python)
     return [python, '-m', 'study.launch', '--config', str(self.config_file)]
