@@ -2,6 +2,7 @@
 
     python -m study.smoke --opt velo --workload wmt [--steps 3] [--batch_size 2]
     python -m study.smoke --opt all --workload all [--json smoke.json]
+    python -m study.smoke --from_json smoke.json [more.json ...] [--summary]
 
 A check of a setup before GPU hours are spent on it. Each (submission, workload) pair runs in
 a process of its own, so that the peak memory is the pair's and a crash or an out-of-memory
@@ -30,6 +31,10 @@ Columns of the table, one row per pair:
 * ``changed``: parameter leaves whose bits differ from the initial ones / all leaves;
   ``finite``: every parameter finite after the last call.
 
+``--from_json`` prints the table of rows saved by ``--json`` (several files: their rows in
+order) without running anything; ``--summary`` prints it as one line per workload instead,
+with, per submission, its ``step s`` and ``peak RSS GB`` (:func:`summary_table`).
+
 Needs the ``algoperf`` package: without it here, the command re-runs itself with the
 interpreter ``study.runners`` finds for the official runner (``make install-algoperf`` builds
 one). VeLO submissions need their weights: ``make velo-weights`` or ``--velo_checkpoint``.
@@ -51,6 +56,7 @@ from typing import Dict, List, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
 from bench_core import catalogue
 from bench_core.cli import run_main
@@ -68,6 +74,8 @@ except ImportError:  # optional: main() re-runs itself under an interpreter that
 RESULT_PREFIX = 'SMOKE_RESULT '
 COMPILE_EVENTS = '/jax/core/compile/'
 BACKEND_COMPILE_EVENT = '/jax/core/compile/backend_compile_duration'
+#: The submissions that run VeLO (the summary's ``VeLO state/params``).
+VELO_SUBMISSIONS = (*catalogue.VELO_ALGORITHMS, *catalogue.BUDGET_AWARE_ALGORITHMS)
 COLUMNS = (
   'submission',
   'workload',
@@ -276,6 +284,50 @@ def format_table(rows: List[Dict]) -> str:
   return '\n'.join(lines)
 
 
+def summary_table(rows: List[Dict]) -> str:
+  """The rows as one Markdown line per workload: its parameters, then per submission
+  ``step s / peak RSS GB`` (or the status of a pair that failed), then the largest
+  ``state/params`` of its VeLO rows. Workloads in the catalogue's order, then the others;
+  submissions in the order they first appear."""
+  frame = pd.DataFrame(rows)
+  ok = frame['status'] == 'ok'
+  frame['cell'] = frame['status']
+  frame.loc[ok, 'cell'] = [
+    f'{"-" if pd.isna(r.step_s) else _seconds(r.step_s) + " s"} / {_gb(r.peak_rss_bytes)} GB'
+    for r in frame[ok].itertuples()
+  ]
+  cells = frame.pivot_table(index='workload', columns='submission', values='cell', aggfunc='last')
+  order = [w for w in catalogue.BASE_WORKLOADS if w in cells.index]
+  cells = cells.reindex(order + sorted(set(cells.index) - set(order)))
+  cells = cells[list(dict.fromkeys(frame['submission']))].fillna('not run')
+  measured = frame[ok].groupby('workload')
+  params = measured['params'].max().map(lambda n: f'{n / 1e6:.1f} M')
+  velo = frame[ok & frame['submission'].isin(VELO_SUBMISSIONS)]
+  velo_ratio = (velo['state_bytes'] / velo['param_bytes']).groupby(velo['workload']).max()
+  header = ['workload', 'params', *cells.columns, 'VeLO state/params']
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for workload, row in cells.iterrows():
+    ratio = f'{velo_ratio[workload]:.2f}' if workload in velo_ratio else '-'
+    line = [workload, params.get(workload, '-'), *row, ratio]
+    lines.append('| ' + ' | '.join(line) + ' |')
+  return '\n'.join(lines)
+
+
+def read_rows(paths: List[str]) -> List[Dict]:
+  """The rows of the ``--json`` files, in order (a file holds a list of rows or one row)."""
+  rows = []
+  for path in paths:
+    try:
+      data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+      raise BenchError(f'{path}: not a smoke-run JSON file ({error})') from error
+    for row in data if isinstance(data, list) else [data]:
+      if not isinstance(row, dict) or not {'submission', 'workload', 'status'} <= set(row):
+        raise BenchError(f'{path}: a row without submission, workload and status: {row!r:.200}')
+      rows.append(row)
+  return rows
+
+
 def expand(values: List[str], every: List[str], known: List[str], what: str) -> List[str]:
   """``values`` with ``all`` replaced by ``every``; an unknown name is an error listing ``known``."""
   out = []
@@ -309,12 +361,22 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   p.add_argument('--velo_checkpoint', default=None, help="VeLO's weights (else $VELO_CHECKPOINT)")
   p.add_argument('--timeout', type=float, default=None, help='seconds per pair (default: none)')
   p.add_argument('--json', default=None, help='also write the rows to this JSON file')
+  p.add_argument(
+    '--from_json', nargs='+', default=None, help='print the rows of these --json files, run nothing'
+  )
+  p.add_argument('--summary', action='store_true', help='with --from_json: one line per workload')
   p.add_argument('--in_process', action='store_true', help=argparse.SUPPRESS)
   return p.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
+  if args.from_json:
+    rows = read_rows(args.from_json)
+    print(summary_table(rows) if args.summary else format_table(rows))
+    return 0
+  if args.summary:
+    raise BenchError('--summary goes with --from_json (a table of saved rows)')
   if args.steps < 2:
     raise BenchError(f'--steps must be at least 2 (one to compile, one to time), got {args.steps}')
   names = sorted(set(fake_batches.FAMILIES) | set(catalogue.VARIANTS))

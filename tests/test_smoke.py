@@ -1,6 +1,8 @@
 """``make smoke``'s parts that need no AlgoPerf: fake batches, measurements, table, arguments.
 The smoke run itself on the real models: ``test_smoke_official.py`` (marked ``algoperf``)."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -72,6 +74,29 @@ def test_fingerprints_see_a_change_of_one_ulp_and_bytes_count_arrays_only():
   assert smoke.all_finite(params) and not smoke.all_finite({'a': jnp.array([np.inf])})
 
 
+def smoke_row(submission='adam', workload='ogbg', state_per_param=2, step_s=0.5):
+  """A measured row as ``smoke.measure`` returns it."""
+  return {
+    'submission': submission,
+    'workload': workload,
+    'params': 3_600_000,
+    'steps': 3,
+    'step_1_s': 25.0,
+    'step_s': step_s,
+    'compiles_first': 4,
+    'compiles_later': 0,
+    'compile_s': 20.0,
+    'peak_rss_bytes': 3 * 2**30,
+    'peak_device_bytes': None,
+    'state_bytes': state_per_param * 4 * 3_600_000 + 4,
+    'param_bytes': 4 * 3_600_000,
+    'leaves_changed': 10,
+    'leaves': 10,
+    'finite': True,
+    'status': 'ok',
+  }
+
+
 def test_the_table_shows_ratios_and_failures():
   ok = {
     'submission': 'adam',
@@ -100,6 +125,40 @@ def test_the_table_shows_ratios_and_failures():
     == lines[2]
   )
   assert lines[3].endswith('| killed (out of memory?) |') and lines[3].count('| - ') == 11
+
+
+def test_the_summary_has_a_line_per_workload_in_catalogue_order_and_names_failures():
+  rows = [
+    smoke_row('adam', 'wmt', step_s=5.0),
+    smoke_row('velo', 'wmt', state_per_param=4.03, step_s=None),
+    smoke_row('adam', 'criteo1tb'),
+    {'submission': 'velo', 'workload': 'criteo1tb', 'status': 'killed (out of memory?)'},
+    smoke_row('velo_time', 'criteo1tb', state_per_param=4.02),
+  ]
+  lines = smoke.summary_table(rows).splitlines()
+  assert lines[0] == '| workload | params | adam | velo | velo_time | VeLO state/params |'
+  assert lines[2] == (
+    '| criteo1tb | 3.6 M | 0.50 s / 3.00 GB | killed (out of memory?) | 0.50 s / 3.00 GB | 4.02 |'
+  )
+  assert lines[3] == '| wmt | 3.6 M | 5.00 s / 3.00 GB | - / 3.00 GB | not run | 4.03 |'
+  assert len(lines) == 4
+
+
+def test_saved_rows_are_printed_without_running_and_bad_files_are_named(tmp_path, capsys):
+  first, second = tmp_path / 'a.json', tmp_path / 'b.json'
+  first.write_text(json.dumps([smoke_row('adam', 'wmt')]))
+  second.write_text(json.dumps(smoke_row('velo', 'wmt', state_per_param=4.03)))
+  assert cli.run_main(smoke.main, ['--from_json', str(first), str(second)]) == 0
+  table = capsys.readouterr().out.splitlines()
+  assert [line.split(' | ')[0] for line in table[2:]] == ['| adam', '| velo']
+  assert cli.run_main(smoke.main, ['--from_json', str(first), str(second), '--summary']) == 0
+  assert capsys.readouterr().out.splitlines()[2].endswith('| 4.03 |')
+  broken = tmp_path / 'broken.json'
+  broken.write_text('[{"workload": "wmt"}]')
+  assert cli.run_main(smoke.main, ['--from_json', str(broken)]) == 2
+  assert f'{broken}: a row without submission, workload and status' in capsys.readouterr().err
+  assert cli.run_main(smoke.main, ['--summary']) == 2
+  assert '--summary goes with --from_json' in capsys.readouterr().err
 
 
 def test_all_expands_to_the_eight_base_workloads_and_every_submission():

@@ -74,8 +74,9 @@ def test_the_catalogue_has_every_name_of_algoperfs_registry_with_its_base():
 @pytest.mark.parametrize(
   'opt,workload', [p if p in CI_PAIRS else pytest.param(*p, marks=pytest.mark.smoke) for p in PAIRS]
 )
-def test_smoke_run_on_the_real_model(opt, workload, tmp_path):
-  out = tmp_path / 'rows.json'
+def test_smoke_run_on_the_real_model(opt, workload, tmp_path_factory):
+  # a folder per pair, so that pytest keeps every pair's row (it keeps 3 folders per name)
+  out = tmp_path_factory.mktemp(f'smoke-{opt}-{workload}') / 'rows.json'
   command = [sys.executable, '-m', 'study.smoke', '--opt', opt, '--workload', workload]
   command += ['--steps', '3', '--batch_size', '2', '--json', str(out)]
   proc = subprocess.run(
