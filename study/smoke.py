@@ -28,7 +28,8 @@ Columns of the table, one row per pair:
 * ``peak RSS GB``: the process's peak resident memory (model init included);
   ``device GB``: peak bytes in use on device 0 where the backend reports it (GPUs), else -;
 * ``state/params``: bytes of the arrays in the optimizer state / bytes of the parameters;
-* ``changed``: parameter leaves whose bits differ from the initial ones / all leaves;
+* ``changed``: parameter leaves whose bits differ from the initial ones / all leaves (the
+  JSON rows name the others: ``unchanged_leaves``);
   ``finite``: every parameter finite after the last call.
 
 ``--from_json`` prints the table of rows saved by ``--json`` (several files: their rows in
@@ -138,6 +139,11 @@ def bit_fingerprints(params) -> List[int]:
   return [fingerprint(x) for x in jax.tree_util.tree_leaves(params)]
 
 
+def leaf_paths(tree) -> List[str]:
+  """The path of every leaf of ``tree``, in the order of ``jax.tree_util.tree_leaves``."""
+  return [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+
 def all_finite(params) -> bool:
   return all(bool(jnp.isfinite(x).all()) for x in jax.tree_util.tree_leaves(params))
 
@@ -220,6 +226,7 @@ def measure(opt: str, workload_name: str, steps: int, batch_size: int, seed: int
     'param_bytes': param_bytes,
     'leaves_changed': sum(a != b for a, b in zip(initial, final)),
     'leaves': len(final),
+    'unchanged_leaves': [path for path, a, b in zip(leaf_paths(params), initial, final) if a == b],
     'finite': all_finite(params),
     'status': 'ok',
   }

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import REPO
+
 from bench_core import catalogue, cli
 from bench_core.errors import BenchError
 from study import fake_batches, runners, smoke
@@ -72,6 +74,11 @@ def test_fingerprints_see_a_change_of_one_ulp_and_bytes_count_arrays_only():
   assert before[0] != after[0] and before[1] == after[1]
   assert smoke.array_bytes((params, lambda: None)) == 17 * 4
   assert smoke.all_finite(params) and not smoke.all_finite({'a': jnp.array([np.inf])})
+  assert smoke.leaf_paths({'dense': {'kernel': 1, 'bias': 2}, 'scale': 3}) == [
+    "['dense']['bias']",
+    "['dense']['kernel']",
+    "['scale']",
+  ]
 
 
 def smoke_row(submission='adam', workload='ogbg', state_per_param=2, step_s=0.5):
@@ -188,3 +195,15 @@ def test_bad_arguments_are_refused(capsys):
   assert "unknown submission 'nosuch'" in capsys.readouterr().err
   assert cli.run_main(smoke.main, ['--steps', '1']) == 2
   assert '--steps must be at least 2' in capsys.readouterr().err
+
+
+def test_the_smoke_tables_of_the_readme_and_docs_are_the_saved_rows():
+  rows = smoke.read_rows([str(REPO / 'docs' / 'results' / 'smoke_rows.json')])
+  pairs = [(r['submission'], r['workload']) for r in rows]
+  assert sorted(pairs) == sorted(
+    (opt, w) for opt in catalogue.ALGORITHMS for w in catalogue.BASE_WORKLOADS
+  )
+  workloads_page = (REPO / 'docs' / 'workloads.md').read_text()
+  assert smoke.format_table(rows) in workloads_page
+  assert smoke.summary_table(rows) in workloads_page
+  assert smoke.summary_table(rows) in (REPO / 'README.md').read_text()
