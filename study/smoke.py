@@ -307,10 +307,11 @@ def summary_table(rows: List[Dict]) -> str:
   order = [w for w in catalogue.BASE_WORKLOADS if w in cells.index]
   cells = cells.reindex(order + sorted(set(cells.index) - set(order)))
   cells = cells[list(dict.fromkeys(frame['submission']))].fillna('not run')
-  measured = frame[ok].groupby('workload')
-  params = measured['params'].max().map(lambda n: f'{n / 1e6:.1f} M')
-  velo = frame[ok & frame['submission'].isin(VELO_SUBMISSIONS)]
-  velo_ratio = (velo['state_bytes'] / velo['param_bytes']).groupby(velo['workload']).max()
+  params, velo_ratio = {}, {}
+  if ok.any():  # a failed pair's row has no measurements
+    params = frame[ok].groupby('workload')['params'].max().map(lambda n: f'{n / 1e6:.1f} M')
+    velo = frame[ok & frame['submission'].isin(VELO_SUBMISSIONS)]
+    velo_ratio = (velo['state_bytes'] / velo['param_bytes']).groupby(velo['workload']).max()
   header = ['workload', 'params', *cells.columns, 'VeLO state/params']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for workload, row in cells.iterrows():
@@ -406,10 +407,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f'[{i + 1}/{len(opts) * len(workloads)}] {opt} on {workload} ...', flush=True)
     rows.append(run_pair(args, opt, workload))
     print(format_table(rows[-1:]).splitlines()[-1], flush=True)
-  print()
-  print(format_table(rows))
   if args.json:
     Path(args.json).write_text(json.dumps(rows, indent=2))
+  print()
+  print(format_table(rows))
+  if len(workloads) > 1 and len(opts) > 1:
+    print()
+    print(summary_table(rows))
   failed = [
     r for r in rows if r.get('status') != 'ok' or not r['finite'] or not r['leaves_changed']
   ]

@@ -149,6 +149,8 @@ def test_the_summary_has_a_line_per_workload_in_catalogue_order_and_names_failur
   )
   assert lines[3] == '| wmt | 3.6 M | 5.00 s / 3.00 GB | - / 3.00 GB | not run | 4.03 |'
   assert len(lines) == 4
+  only_failures = smoke.summary_table([rows[3]]).splitlines()
+  assert only_failures[2] == '| criteo1tb | - | killed (out of memory?) | - |'
 
 
 def test_saved_rows_are_printed_without_running_and_bad_files_are_named(tmp_path, capsys):
@@ -207,3 +209,26 @@ def test_the_smoke_tables_of_the_readme_and_docs_are_the_saved_rows():
   assert smoke.format_table(rows) in workloads_page
   assert smoke.summary_table(rows) in workloads_page
   assert smoke.summary_table(rows) in (REPO / 'README.md').read_text()
+
+
+def test_a_run_of_several_pairs_saves_its_rows_then_prints_both_tables(
+  monkeypatch, tmp_path, capsys
+):
+  monkeypatch.setattr(smoke, 'algoperf_workloads', object())  # as if algoperf were importable
+  calls = []
+
+  def fake_run_pair(args, opt, workload):
+    calls.append((opt, workload))
+    if (opt, workload) == ('velo', 'wmt'):
+      return {'submission': opt, 'workload': workload, 'status': 'exit 1: boom'}
+    return smoke_row(opt, workload)
+
+  monkeypatch.setattr(smoke, 'run_pair', fake_run_pair)
+  out = tmp_path / 'rows.json'
+  argv = ['--opt', 'adam', 'velo', '--workload', 'ogbg', 'wmt', '--json', str(out)]
+  assert cli.run_main(smoke.main, argv) == 1  # a pair failed
+  assert calls == [('adam', 'ogbg'), ('adam', 'wmt'), ('velo', 'ogbg'), ('velo', 'wmt')]
+  assert [r['status'] for r in json.loads(out.read_text())] == ['ok', 'ok', 'ok', 'exit 1: boom']
+  printed = capsys.readouterr().out
+  assert smoke.format_table(json.loads(out.read_text())) in printed
+  assert '| wmt | 3.6 M | 0.50 s / 3.00 GB | exit 1: boom | - |' in printed
