@@ -192,6 +192,11 @@ class TrialSpec:
   def is_complete(self) -> bool:
     return layout.is_complete(self.trial_dir)
 
+  @property
+  def runner(self) -> str:
+    """The runner of this trial, ``local`` or ``official`` (``runners.choose_runner``)."""
+    return runners.choose_runner('auto', self.workload)
+
   def run_config(self, overwrite: bool = False) -> TrialConfig:
     """This trial's run configuration (:func:`resolve`)."""
     return resolve(
@@ -214,6 +219,7 @@ class TrialSpec:
         if self.data_dir and not catalogue.is_embedded(self.workload)
         else None
       ),
+      runner=self.runner,
       extra_runner_flags=self.extra_runner_flags,
     )
 
@@ -257,6 +263,6 @@ class TrialSpec:
     pass it on, after importing the study layer: about 2 s of every trial); an official one
     ``python -m study.launch``."""
     python = python or runners.python_for(self.workload)
-    if runners.choose_runner('auto', self.workload) == 'local':  # as :meth:`run_config`
+    if self.runner == 'local':
       return runner_flags.local_command(self.config_file, self.extra_runner_flags, python)
     return [python, '-m', 'study.launch', '--config', str(self.config_file)]
